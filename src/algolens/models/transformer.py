@@ -1,0 +1,325 @@
+"""A small transformer with TransformerLens's names, shapes and hooks, in one readable file.
+
+Parts first, the model last. Parameter names and shapes are HookedTransformer's
+(``W_Q: [n_heads, d_model, d_head]``), so a HookedTransformer state dict such as the seeds'
+published ``.pth`` files loads by name; hook names are module paths
+(``blocks.0.attn.hook_pattern``), so ``run_with_cache``, ``run_with_hooks``, ``ActivationCache``
+and ``transformer_lens.patching`` work unchanged.
+
+Options beyond a plain decoder, used by the LEGO encoders: ``causal=False`` (bidirectional),
+``tie_layers`` (one block applied ``n_layers`` times, ALBERT-style; hooks stay per layer) and
+``conv_kernel`` (a depthwise convolution along positions inside the query/key/value maps).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+from transformer_lens import ActivationCache, HookedRootModule
+from transformer_lens.hook_points import HookPoint
+
+from algolens.errors import AlgolensError
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": F.relu,
+    "gelu": F.gelu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+}
+
+
+@dataclass
+class TransformerConfig:
+    """Architecture, in HookedTransformerConfig's vocabulary. ``d_head`` and ``d_mlp`` derive."""
+
+    n_layers: int = 2
+    n_heads: int = 3
+    d_model: int = 510
+    n_ctx: int = 18
+    d_vocab: int = 13
+    d_head: int = 0  # 0: d_model // n_heads
+    d_mlp: int = 0  # 0: 4 * d_model
+    d_vocab_out: int = 0  # 0: d_vocab
+    act_fn: str = "relu"
+    normalization_type: str | None = "LN"
+    causal: bool = True
+    tie_layers: bool = False
+    conv_kernel: int = 0  # 0: no convolution in q/k/v; otherwise an odd kernel size
+    init_range: float = 0.0  # 0: 0.8 / sqrt(d_model), HookedTransformer's default
+    seed: int = 0
+    # read by TransformerLens utilities (patching, ActivationCache)
+    device: str = "cpu"
+    n_key_value_heads: int | None = None
+    attn_only: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("n_layers", "n_heads", "d_model", "n_ctx", "d_vocab"):
+            if getattr(self, name) < 1:
+                raise AlgolensError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.d_head:
+            if self.d_model % self.n_heads:
+                raise AlgolensError(
+                    f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}"
+                )
+            self.d_head = self.d_model // self.n_heads
+        self.d_mlp = self.d_mlp or 4 * self.d_model
+        self.d_vocab_out = self.d_vocab_out or self.d_vocab
+        self.init_range = self.init_range or 0.8 / math.sqrt(self.d_model)
+        if self.act_fn not in ACTIVATIONS:
+            raise AlgolensError(f"act_fn must be one of {sorted(ACTIVATIONS)}, got {self.act_fn!r}")
+        if self.normalization_type not in ("LN", None):
+            raise AlgolensError("normalization_type must be 'LN' or None")
+        if self.conv_kernel and self.conv_kernel % 2 == 0:
+            raise AlgolensError(f"conv_kernel must be odd, got {self.conv_kernel}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TransformerConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class LayerNorm(nn.Module):
+    """TransformerLens's LayerNorm: centre, divide by ``hook_scale``, then ``w`` and ``b``."""
+
+    def __init__(self, d_model: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.w = nn.Parameter(torch.ones(d_model))
+        self.b = nn.Parameter(torch.zeros(d_model))
+        self.hook_scale = HookPoint()  # [batch, pos, 1]
+        self.hook_normalized = HookPoint()  # [batch, pos, d_model]
+
+    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+        if not any(hp.fwd_hooks or hp.bwd_hooks for hp in (self.hook_scale, self.hook_normalized)):
+            return F.layer_norm(x, x.shape[-1:], self.w, self.b, self.eps)  # same numbers, fused
+        x = x - x.mean(-1, keepdim=True)
+        scale = self.hook_scale((x.pow(2).mean(-1, keepdim=True) + self.eps).sqrt())
+        return self.hook_normalized(x / scale * self.w + self.b)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with per-head weights and TransformerLens's hooks.
+
+    When nothing hooks the scores or the pattern, the fused ``scaled_dot_product_attention``
+    kernel runs instead of the explicit softmax; both paths give the same ``hook_z``.
+    """
+
+    mask: Tensor
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.cfg = cfg
+        h, d, dh = cfg.n_heads, cfg.d_model, cfg.d_head
+        self.W_Q = nn.Parameter(torch.empty(h, d, dh))
+        self.W_K = nn.Parameter(torch.empty(h, d, dh))
+        self.W_V = nn.Parameter(torch.empty(h, d, dh))
+        self.W_O = nn.Parameter(torch.empty(h, dh, d))
+        self.b_Q = nn.Parameter(torch.zeros(h, dh))
+        self.b_K = nn.Parameter(torch.zeros(h, dh))
+        self.b_V = nn.Parameter(torch.zeros(h, dh))
+        self.b_O = nn.Parameter(torch.zeros(d))
+        if cfg.conv_kernel:  # depthwise convolution over positions, one per q/k/v channel
+            self.conv_qkv = nn.Conv1d(
+                3 * h * dh,
+                3 * h * dh,
+                cfg.conv_kernel,
+                padding=cfg.conv_kernel // 2,
+                groups=3 * h * dh,
+            )
+        mask = torch.tril(torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool))
+        self.register_buffer(
+            "mask", mask if cfg.causal else torch.ones_like(mask), persistent=False
+        )
+        self.hook_q = HookPoint()  # [batch, pos, head, d_head]
+        self.hook_k = HookPoint()
+        self.hook_v = HookPoint()
+        self.hook_attn_scores = HookPoint()  # [batch, head, query_pos, key_pos]
+        self.hook_pattern = HookPoint()
+        self.hook_z = HookPoint()  # [batch, pos, head, d_head]
+
+    def _pattern_hooked(self) -> bool:
+        return any(
+            hp.fwd_hooks or hp.bwd_hooks for hp in (self.hook_attn_scores, self.hook_pattern)
+        )
+
+    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+        bsz, n_pos, _ = x.shape
+        h, dh = self.cfg.n_heads, self.cfg.d_head
+        # q, k and v in one matrix multiply: [d_model, 3 * head * d_head]
+        w_qkv = torch.cat([self.W_Q, self.W_K, self.W_V]).permute(1, 0, 2).flatten(1)
+        b_qkv = torch.cat([self.b_Q, self.b_K, self.b_V]).flatten()
+        qkv = (x @ w_qkv + b_qkv).view(bsz, n_pos, 3, h, dh)  # [batch, pos, 3, head, d_head]
+        q, k, v = qkv.unbind(2)
+        if self.cfg.conv_kernel:
+            q, k, v = self._convolve(q, k, v)
+        q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
+        if self._pattern_hooked():
+            scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(dh)
+            mask = self.mask[:n_pos, :n_pos]
+            scores = self.hook_attn_scores(scores.masked_fill(~mask, float("-inf")))
+            pattern = self.hook_pattern(scores.softmax(-1))  # [batch, head, query, key]
+            z = torch.einsum("bhqk,bkhe->bqhe", pattern, v)
+        else:
+            z = F.scaled_dot_product_attention(
+                q.transpose(1, 2),
+                k.transpose(1, 2),
+                v.transpose(1, 2),
+                is_causal=self.cfg.causal,
+            ).transpose(1, 2)
+        z = self.hook_z(z)  # [batch, pos, head, d_head]
+        return z.reshape(bsz, n_pos, h * dh) @ self.W_O.flatten(0, 1) + self.b_O
+
+    def _convolve(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        bsz, n_pos, h, dh = q.shape
+        qkv = torch.cat([q, k, v], dim=2).reshape(bsz, n_pos, 3 * h * dh).transpose(1, 2)
+        qkv = self.conv_qkv(qkv).transpose(1, 2).reshape(bsz, n_pos, 3, h, dh)
+        return qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.W_in = nn.Parameter(torch.empty(cfg.d_model, cfg.d_mlp))
+        self.b_in = nn.Parameter(torch.zeros(cfg.d_mlp))
+        self.W_out = nn.Parameter(torch.empty(cfg.d_mlp, cfg.d_model))
+        self.b_out = nn.Parameter(torch.zeros(cfg.d_model))
+        self.act = ACTIVATIONS[cfg.act_fn]
+        self.hook_pre = HookPoint()  # [batch, pos, d_mlp]
+        self.hook_post = HookPoint()  # [batch, pos, d_mlp]
+
+    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+        pre = self.hook_pre(x @ self.W_in + self.b_in)
+        return self.hook_post(self.act(pre)) @ self.W_out + self.b_out
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        norm = cfg.normalization_type == "LN"
+        self.ln1: nn.Module = LayerNorm(cfg.d_model) if norm else nn.Identity()
+        self.ln2: nn.Module = LayerNorm(cfg.d_model) if norm else nn.Identity()
+        self.attn = Attention(cfg)
+        self.mlp = MLP(cfg)
+        self.hook_resid_pre = HookPoint()  # [batch, pos, d_model]
+        self.hook_attn_out = HookPoint()
+        self.hook_resid_mid = HookPoint()
+        self.hook_mlp_out = HookPoint()
+        self.hook_resid_post = HookPoint()
+
+    def forward(
+        self, resid: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_model"]:
+        resid = self.hook_resid_pre(resid)
+        resid = self.hook_resid_mid(resid + self.hook_attn_out(self.attn(self.ln1(resid))))
+        return self.hook_resid_post(resid + self.hook_mlp_out(self.mlp(self.ln2(resid))))
+
+
+class Transformer(HookedRootModule):
+    """Embedding, ``n_layers`` blocks, final LayerNorm, unembedding; logits at every position.
+
+    >>> model = Transformer(TransformerConfig(n_layers=1, n_heads=2, d_model=8, n_ctx=4))
+    >>> model(torch.zeros(1, 4, dtype=torch.long)).shape
+    torch.Size([1, 4, 13])
+    """
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = Embed(cfg)
+        self.pos_embed = PosEmbed(cfg)
+        self.hook_embed = HookPoint()  # [batch, pos, d_model]
+        self.hook_pos_embed = HookPoint()
+        self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layers))
+        if cfg.tie_layers:  # ALBERT: every block uses block 0's weights, keeps its own hooks
+            for block in self.blocks[1:]:
+                for part in ("attn", "mlp", "ln1", "ln2"):
+                    mine, first = getattr(block, part), getattr(self.blocks[0], part)
+                    for name, param in first.named_parameters(recurse=False):
+                        setattr(mine, name, param)
+                    if hasattr(first, "conv_qkv"):
+                        mine.conv_qkv = first.conv_qkv
+        self.ln_final: nn.Module = (
+            LayerNorm(cfg.d_model) if cfg.normalization_type == "LN" else nn.Identity()
+        )
+        self.unembed = Unembed(cfg)
+        self.init_weights()
+        self.setup()  # HookedRootModule: name every HookPoint by its module path
+
+    def init_weights(self) -> None:
+        """HookedTransformer's default: weights N(0, init_range), biases zero, LN at identity."""
+        gen = torch.Generator().manual_seed(self.cfg.seed)
+        for name, p in self.named_parameters():
+            if name.split(".")[-1].startswith("W_"):
+                with torch.no_grad():
+                    p.copy_(torch.randn(p.shape, generator=gen) * self.cfg.init_range)
+
+    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab_out"]:
+        n_pos = tokens.shape[1]
+        resid = self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(n_pos))
+        for block in self.blocks:
+            resid = block(resid)
+        return self.unembed(self.ln_final(resid))  # [batch, pos, d_vocab_out]
+
+    def run_with_cache(self, *args: Any, **kwargs: Any) -> tuple[Tensor, ActivationCache]:  # type: ignore[override]
+        """Like HookedTransformer's: the logits and an :class:`ActivationCache` of every hook."""
+        out, cache_dict = super().run_with_cache(*args, **kwargs)
+        has_batch = not kwargs.get("remove_batch_dim", False)
+        return out, ActivationCache(cache_dict, self, has_batch_dim=has_batch)
+
+    def load_hooked_transformer_state_dict(self, state_dict: dict[str, Tensor]) -> None:
+        """Load a HookedTransformer state dict (same configuration) by name, strictly.
+
+        HookedTransformer also saves its causal ``mask`` and ``IGNORE`` buffers; ours derive from
+        the config, so those keys are dropped.
+        """
+        drop = (".attn.mask", ".attn.IGNORE")
+        sd = {k: v for k, v in state_dict.items() if not k.endswith(drop)}
+        try:
+            missing, unexpected = self.load_state_dict(sd, strict=False)
+        except RuntimeError as e:
+            first = str(e).splitlines()[1].strip() if "\n" in str(e) else str(e)
+            raise AlgolensError(f"state dict does not fit this configuration: {first}") from None
+        if missing or unexpected:
+            raise AlgolensError(
+                f"state dict does not fit this configuration: missing {missing[:4]}, "
+                f"unexpected {unexpected[:4]}"
+            )
+
+
+class Embed(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.W_E = nn.Parameter(torch.empty(cfg.d_vocab, cfg.d_model))
+
+    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+        return self.W_E[tokens]
+
+
+class PosEmbed(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
+
+    def forward(self, n_pos: int) -> Float[Tensor, "1 pos d_model"]:
+        return self.W_pos[:n_pos][None]
+
+
+class Unembed(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.W_U = nn.Parameter(torch.empty(cfg.d_model, cfg.d_vocab_out))
+        self.b_U = nn.Parameter(torch.zeros(cfg.d_vocab_out))
+
+    def forward(
+        self, x: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_vocab_out"]:
+        return x @ self.W_U + self.b_U

@@ -1,0 +1,336 @@
+"""n-digit integer addition, subtraction and mixed add/sub, most-significant digit first.
+
+Token format (one token per character, vocabulary ``0-9 + - =``), for n = 5::
+
+    33357+82243=115600      addition: n digits, '+', n digits, '=', n + 1 answer digits
+    80002-55003=+24999      subtraction: the answer is a sign token then n digits
+    55003-80002=-24999
+
+so ``n_ctx = 3n + 3`` and the model predicts the last ``n + 1`` tokens, each from the position
+before it. Answer digit ``A0`` is the units digit (the last token); ``An`` is the first answer
+token (the final carry for addition, the sign for subtraction). Question digits ``D0 … Dn-1``
+(first operand) and ``D'0 …`` (second operand) also count from the units.
+
+Sub-task labels are per column (units first, shape ``[batch, n]``). Addition, from the seeds:
+BA base add (D + D') mod 10, MC1 make carry (D + D' >= 10), MS9 make sum 9 (D + D' == 9),
+UC1 use carry (a carry arrives from the column below), US9 use sum 9 (MS9 and a carry arrives,
+so the carry cascades on). Subtraction computes |a - b| as larger minus smaller, and its twins
+are: MD base difference, MB make borrow (top digit < bottom digit), MZ make zero (equal digits),
+UB use borrow, UZ use zero (MZ and a borrow arrives, so the borrow cascades on), and NEG (a < b).
+
+Question classes (the seeds' analysis): BA (no carry anywhere), MC1 (carries, none passes a
+sum-9 column), SimpleUS9 (the longest cascade passes one sum-9 column), CascadeUS9 (two or
+more); for subtraction BS, MB1, SimpleUZ, CascadeUZ. ``depth`` is the longest US9 (UZ) run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from algolens.errors import AlgolensError
+from algolens.tasks.base import Batch
+
+VOCAB = [*"0123456789", "+", "-", "="]
+PLUS, MINUS, EQUALS = 10, 11, 12
+TOKEN_OF = {ch: i for i, ch in enumerate(VOCAB)}
+ADD_CLASSES = ("BA", "MC1", "SimpleUS9", "CascadeUS9")
+SUB_CLASSES = ("BS", "MB1", "SimpleUZ", "CascadeUZ")
+ADD_SUBTASKS = ("BA", "MC1", "MS9", "UC1", "US9")
+SUB_SUBTASKS = ("MD", "MB", "MZ", "UB", "UZ")
+MAX_DIGITS = 20
+_QUESTION = re.compile(r"^\s*(\d+)\s*([+-])\s*(\d+)\s*(?:=\s*([+-]?\d+)\s*)?$")
+
+Op = Literal["add", "sub", "mix"]
+
+
+def oracle(a: int, b: int, op: str, n_digits: int) -> str:
+    """The exact answer tokens in plain Python ints: ``oracle(12, 34, '+', 2) == '046'``."""
+    if op == "+":
+        return str(a + b).zfill(n_digits + 1)
+    if op == "-":
+        return ("+" if a >= b else "-") + str(abs(a - b)).zfill(n_digits)
+    raise ValueError(f"unknown operator {op!r}")
+
+
+@dataclass(frozen=True)
+class ArithmeticTask:
+    """Addition (``add``), subtraction (``sub``) or both (``mix``) of ``n_digits``-digit numbers.
+
+    Enrichment follows the seeds: in a share ``enrich_batch_share`` of batches, a share
+    ``enrich_pair_share`` of digit pairs is forced to sum to 9 (addition) or to be equal
+    (subtraction), so that carry and borrow cascades are common enough to learn.
+    """
+
+    op: Op = "add"
+    n_digits: int = 5
+    enrich_batch_share: float = 0.4
+    enrich_pair_share: float = 0.4
+    sub_share: float = 0.66
+
+    def __post_init__(self) -> None:
+        if self.op not in ("add", "sub", "mix"):
+            raise AlgolensError(f"unknown arithmetic task {self.op!r}: use add, sub or mix")
+        if not 1 <= self.n_digits <= MAX_DIGITS:
+            raise AlgolensError(f"digits must be 1 to {MAX_DIGITS}, got {self.n_digits}")
+        for name in ("enrich_batch_share", "enrich_pair_share", "sub_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise AlgolensError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+
+    # ---- shape of the sequence -------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.op
+
+    @property
+    def n_ctx(self) -> int:
+        return 3 * self.n_digits + 3
+
+    @property
+    def d_vocab(self) -> int:
+        return len(VOCAB)
+
+    @property
+    def n_answer(self) -> int:
+        return self.n_digits + 1
+
+    @property
+    def answer_start(self) -> int:
+        """Position of the first answer token (just after '=')."""
+        return 2 * self.n_digits + 2
+
+    @property
+    def answer_names(self) -> list[str]:
+        """Names of the answer tokens in sequence order: ``['A5', ..., 'A0']`` for n = 5."""
+        return [f"A{self.n_digits - k}" for k in range(self.n_answer)]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Every question class this task can produce (addition's first, then subtraction's)."""
+        return {"add": ADD_CLASSES, "sub": SUB_CLASSES, "mix": ADD_CLASSES + SUB_CLASSES}[self.op]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.op, **{k: v for k, v in asdict(self).items() if k != "op"}}
+
+    def answer_logits(self, output: Tensor) -> Float[Tensor, "batch n_answer d_vocab"]:
+        """Logits at the positions that predict the answer: from '=' to one before the end."""
+        return output[:, self.answer_start - 1 : self.n_ctx - 1]
+
+    # ---- text <-> tokens ---------------------------------------------------------------------
+    def parse(self, question: str) -> tuple[int, str, int]:
+        """``'12+34'`` (or ``'12+34=046'``) -> ``(12, '+', 34)``; one clear error otherwise."""
+        m = _QUESTION.match(question)
+        if m is None:
+            raise AlgolensError(
+                f"malformed question {question!r}: expected digits, '+' or '-', digits, like 12+34"
+            )
+        a_text, op, b_text, _ = m.groups()
+        if (self.op == "add" and op != "+") or (self.op == "sub" and op != "-"):
+            raise AlgolensError(f"this is a {self.op} model: {question!r} uses {op!r}")
+        for text in (a_text, b_text):
+            if len(text.lstrip("0")) > self.n_digits:
+                raise AlgolensError(
+                    f"operand {text} has more than the model's {self.n_digits} digits"
+                )
+        return int(a_text), op, int(b_text)
+
+    def encode(self, a: int, op: str, b: int) -> list[int]:
+        """The full question-and-answer token ids, the answer from the oracle."""
+        n = self.n_digits
+        text = f"{str(a).zfill(n)}{op}{str(b).zfill(n)}={oracle(a, b, op, n)}"
+        return [TOKEN_OF[ch] for ch in text]
+
+    def encode_batch(self, questions: list[str]) -> Int[Tensor, "batch n_ctx"]:
+        """``['12+34']`` -> token ids ``[batch, n_ctx]`` of the full sequences (answers filled)."""
+        rows = [self.encode(*self.parse(q)) for q in questions]
+        return torch.tensor(rows, dtype=torch.long).reshape(len(rows), self.n_ctx)
+
+    def decode(self, tokens: Tensor | list[int]) -> str:
+        """Token ids -> text, e.g. ``'33357+82243=115600'``."""
+        return "".join(VOCAB[int(t)] for t in tokens)
+
+    # ---- the sampler -------------------------------------------------------------------------
+    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+        """A fresh batch from the seeded (and enriched) generator; every draw uses ``generator``."""
+        n = self.n_digits
+        x = torch.randint(0, 10, (batch_size, n), generator=generator)
+        y = torch.randint(0, 10, (batch_size, n), generator=generator)
+        if self.op == "mix":
+            is_sub = torch.rand(batch_size, generator=generator) < self.sub_share
+        else:
+            is_sub = torch.full((batch_size,), self.op == "sub")
+        enrich = torch.rand(1, generator=generator).item() < self.enrich_batch_share
+        swap_first = torch.rand(1, generator=generator).item() < 0.5
+        if enrich and self.enrich_pair_share > 0:
+            k = int(self.enrich_pair_share * batch_size * n)
+            idx = torch.randperm(batch_size * n, generator=generator)[:k]
+            rows = idx // n
+            xf, yf = x.view(-1), y.view(-1)
+            sub_rows = is_sub[rows]
+            if swap_first:  # force the first operand from the second, as the seeds do
+                xf[idx] = torch.where(sub_rows, yf[idx], 9 - yf[idx])
+            else:
+                yf[idx] = torch.where(sub_rows, xf[idx], 9 - xf[idx])
+        return self.make_batch(x, y, is_sub)
+
+    def make_batch(
+        self,
+        x: Int[Tensor, "batch n_digits"],
+        y: Int[Tensor, "batch n_digits"],
+        is_sub: Tensor | None = None,
+    ) -> Batch:
+        """Build tokens and labels from operand digits (most significant first)."""
+        bsz, n = x.shape
+        if is_sub is None:
+            is_sub = torch.full((bsz,), self.op == "sub")
+        labels = arithmetic_labels(x, y, is_sub)
+        tokens = torch.empty(bsz, self.n_ctx, dtype=torch.long)
+        tokens[:, :n] = x
+        tokens[:, n] = torch.where(is_sub, MINUS, PLUS)
+        tokens[:, n + 1 : 2 * n + 1] = y
+        tokens[:, 2 * n + 1] = EQUALS
+        tokens[:, 2 * n + 2 :] = labels.pop("answer")
+        return Batch(inputs=tokens, targets=tokens[:, self.answer_start :], labels=labels)
+
+    def batch_from_tokens(self, tokens: Int[Tensor, "batch n_ctx"]) -> Batch:
+        """Labels for given question tokens; the answer tokens are recomputed by the oracle."""
+        n = self.n_digits
+        return self.make_batch(tokens[:, :n], tokens[:, n + 1 : 2 * n + 1], tokens[:, n] == MINUS)
+
+    def question_classes(self, batch: Batch) -> list[str]:
+        """The class name of each question, e.g. ``'CascadeUS9'``."""
+        code = batch.labels["class"].tolist()
+        sub = batch.labels["is_sub"].tolist()
+        return [(SUB_CLASSES if s else ADD_CLASSES)[c] for c, s in zip(code, sub, strict=True)]
+
+    def records(self, batch: Batch) -> list[dict[str, Any]]:
+        """One JSON-ready record per question: text, answer, class, depth and column labels."""
+        n = self.n_digits
+        classes = self.question_classes(batch)
+        out = []
+        for i, row in enumerate(batch.inputs.tolist()):
+            sub = bool(batch.labels["is_sub"][i])
+            text = self.decode(row)
+            rec: dict[str, Any] = {
+                "question": text[: 2 * n + 1],
+                "answer": text[2 * n + 2 :],
+                "class": classes[i],
+                "depth": int(batch.labels["depth"][i]),
+            }
+            for key in SUB_SUBTASKS if sub else ADD_SUBTASKS:  # per column, units first
+                rec[key] = [int(v) for v in batch.labels[key][i].tolist()]
+            out.append(rec)
+        return out
+
+    # ---- metrics -----------------------------------------------------------------------------
+    def step_metrics(
+        self, logprobs: Float[Tensor, "batch n_answer"], batch: Batch
+    ) -> dict[str, float]:
+        """Loss overall, per answer digit, and per sub-task (the seeds' BA / UC1 / US9 split).
+
+        A column's answer digit is counted as BA (no carry arrives), UC1 (a carry arrives, not a
+        sum-9 column) or US9 (a carry arrives at a sum-9 column): the three are disjoint. MC1 and
+        MS9 count the answer digit that the made carry or sum 9 feeds, one column up.
+        Subtraction rows report the same split under MD / UB / UZ, MB / MZ.
+        """
+        loss = -logprobs  # [batch, n_answer], answer tokens in sequence order
+        out: dict[str, float] = {"loss": float(loss.mean())}
+        for k, name in enumerate(self.answer_names):
+            out[f"loss_{name}"] = float(loss[:, k].mean())
+        col_loss = loss.flip(-1)  # [batch, n + 1], column c = answer digit A_c
+        lab = batch.labels
+        for rows, (base, make, pass_, use, casc) in (
+            (~lab["is_sub"], ADD_SUBTASKS),
+            (lab["is_sub"], SUB_SUBTASKS),
+        ):
+            if not bool(rows.any()):
+                continue
+            r = rows[:, None]
+            arrives = lab[use] & r
+            parts = {base: r & ~lab[use], use: arrives & ~lab[pass_], casc: arrives & lab[pass_]}
+            for sub_name, mask in parts.items():
+                _masked_mean(out, f"loss_{sub_name}", col_loss[:, :-1], mask)
+            # made carries and sum-9s are used by the column above
+            _masked_mean(out, f"loss_{make}", col_loss[:, 1:], lab[make] & r)
+            _masked_mean(out, f"loss_{pass_}", col_loss[:, 1:], lab[pass_] & r)
+        return out
+
+
+def _masked_mean(out: dict[str, float], key: str, values: Tensor, mask: Tensor) -> None:
+    count = int(mask.sum())
+    if count:
+        out[key] = float((values * mask).sum() / count)
+
+
+def arithmetic_labels(
+    x: Int[Tensor, "batch n_digits"], y: Int[Tensor, "batch n_digits"], is_sub: Tensor
+) -> dict[str, Tensor]:
+    """Answer tokens and every per-column label, vectorised over the batch.
+
+    Columns are carried out from the units up, so no number ever exceeds one digit pair:
+    20-digit questions work although their values overflow int64.
+    """
+    bsz, n = x.shape
+    xc, yc = x.flip(-1), y.flip(-1)  # units first
+    # subtraction works on larger minus smaller: a < b iff the first differing digit is smaller
+    diff = x - y
+    lead = torch.zeros(bsz, dtype=torch.long)
+    for i in range(n - 1, -1, -1):
+        lead = torch.where(diff[:, i] != 0, diff[:, i], lead)
+    neg = is_sub & (lead < 0)
+    top = torch.where(neg[:, None], yc, xc)
+    bot = torch.where(neg[:, None], xc, yc)
+
+    pair_sum = xc + yc
+    ms9 = pair_sum == 9
+    mc1 = pair_sum >= 10
+    mb = top < bot
+    mz = top == bot
+    carry = torch.zeros(bsz, dtype=torch.long)
+    use = torch.zeros(bsz, n, dtype=torch.bool)
+    digits = torch.empty(bsz, n + 1, dtype=torch.long)  # units first
+    for c in range(n):
+        use[:, c] = carry.bool()
+        total_add = pair_sum[:, c] + carry
+        total_sub = top[:, c] - bot[:, c] - carry
+        digits[:, c] = torch.where(is_sub, total_sub % 10, total_add % 10)
+        carry = torch.where(is_sub, total_sub < 0, total_add >= 10).long()
+    digits[:, n] = torch.where(is_sub, torch.where(neg, MINUS, PLUS), carry)
+
+    add_rows, sub_rows = ~is_sub[:, None], is_sub[:, None]
+    cascade = use & torch.where(is_sub[:, None], mz, ms9)
+    depth = _longest_run(cascade)
+    makes = torch.where(is_sub[:, None], mb, mc1).any(-1)
+    code = torch.where(~makes, 0, torch.clamp(depth, max=2) + 1)
+    return {
+        "answer": digits.flip(-1),
+        "is_sub": is_sub,
+        "class": code,
+        "depth": depth,
+        "BA": torch.where(add_rows, pair_sum % 10, 0),
+        "MC1": mc1 & add_rows,
+        "MS9": ms9 & add_rows,
+        "UC1": use & add_rows,
+        "US9": cascade & add_rows,
+        "MD": torch.where(sub_rows, (top - bot) % 10, 0),
+        "MB": mb & sub_rows,
+        "MZ": mz & sub_rows,
+        "UB": use & sub_rows,
+        "UZ": cascade & sub_rows,
+        "NEG": neg,
+    }
+
+
+def _longest_run(flags: Tensor) -> Tensor:
+    """Length of the longest run of True along the last axis, per row."""
+    run = torch.zeros(flags.shape[0], dtype=torch.long)
+    best = torch.zeros_like(run)
+    for c in range(flags.shape[1]):
+        run = (run + 1) * flags[:, c]
+        best = torch.maximum(best, run)
+    return best

@@ -1,0 +1,54 @@
+"""Shared fixtures: seeding, tiny CPU configs, and a trained 2-digit model reused across tests."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the network
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything() -> None:
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+def tiny_model_spec(**overrides: object) -> dict:
+    """A transformer small enough to train in seconds on CPU."""
+    spec = {"kind": "transformer", "n_layers": 1, "n_heads": 2, "d_model": 32}
+    spec.update(overrides)
+    return spec
+
+
+# The recipe the integration tier uses for 2-digit addition (100% on all 10,000 questions).
+ADD_D2_MODEL = {"kind": "transformer", "n_layers": 2, "n_heads": 4, "d_model": 64}
+ADD_D2_TRAIN = {
+    "steps": 800,
+    "batch_size": 256,
+    "lr": 3e-3,
+    "warmup_frac": 0.05,
+    "log_every": 50,
+    "seed": 0,
+}
+
+
+@pytest.fixture(scope="session")
+def add_d2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-digit addition run trained once per session."""
+    from algolens.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs") / "add_d2"
+    return train(
+        out,
+        {"name": "add", "n_digits": 2},
+        ADD_D2_MODEL,
+        TrainConfig(**ADD_D2_TRAIN),
+        progress=False,
+    )

@@ -1,0 +1,31 @@
+"""Integration tier: a real model trained on CPU, checked against the oracle on every question."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from algolens import load
+from algolens.verify import count_failures, exhaustive_batches, greedy_answers
+
+
+def test_two_digit_addition_is_perfect_on_all_10000_questions(add_d2_run: Path) -> None:
+    run = load(add_d2_run)
+    total, failures = count_failures(run.model, run.task, exhaustive_batches(run.task))
+    assert (total, failures) == (10_000, 0)
+    assert run.predict(["12+34", "99+1", "99+99", "0+0"]) == ["046", "100", "198", "000"]
+
+
+def test_teacher_forced_argmax_matches_greedy_when_right(add_d2_run: Path) -> None:
+    run = load(add_d2_run)
+    batch = next(exhaustive_batches(run.task, batch_size=10_000))
+    greedy = greedy_answers(run.model, run.task, batch.inputs)
+    assert (greedy == batch.targets).all()
+
+
+def test_metrics_log_per_digit_and_subtask(add_d2_run: Path) -> None:
+    run = load(add_d2_run)
+    last = run.metrics[-1]
+    assert last["step"] == 800
+    for key in ("loss_A0", "loss_A1", "loss_A2", "loss_BA", "loss_UC1", "loss_US9"):
+        assert key in last
+    assert last["loss"] < 0.01

@@ -1,0 +1,197 @@
+"""The arithmetic tasks against plain-Python oracles."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from algolens.errors import AlgolensError
+from algolens.tasks import make_task
+from algolens.tasks.arithmetic import ArithmeticTask, oracle
+
+
+def _ints(task: ArithmeticTask, row: list[int]) -> tuple[int, str, int]:
+    text = task.decode(row)
+    n = task.n_digits
+    return int(text[:n]), text[n], int(text[n + 1 : 2 * n + 1])
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mix"])
+@pytest.mark.parametrize("n", [1, 2, 5, 6, 15, 20])
+def test_sampled_answers_match_oracle(op: str, n: int) -> None:
+    task = make_task(op, n_digits=n)
+    batch = task.sample(256, torch.Generator().manual_seed(n))
+    assert batch.inputs.shape == (256, 3 * n + 3)
+    for row in batch.inputs.tolist():
+        a, sym, b = _ints(task, row)
+        assert task.decode(row)[2 * n + 2 :] == oracle(a, b, sym, n)
+        assert task.decode(row)[2 * n + 1] == "="
+        assert sym == {"add": "+", "sub": "-"}.get(op, sym)
+
+
+def test_token_format_examples() -> None:
+    add5 = make_task("add", n_digits=5)
+    assert add5.decode(add5.encode_batch(["33357+82243"])[0]) == "33357+82243=115600"
+    sub5 = make_task("sub", n_digits=5)
+    assert sub5.decode(sub5.encode_batch(["55003-80002"])[0]) == "55003-80002=-24999"
+    assert sub5.decode(sub5.encode_batch(["80002-55003"])[0]) == "80002-55003=+24999"
+    assert add5.encode_batch(["12+34", "1+2"]).shape == (2, 18)
+    assert add5.decode(add5.encode_batch(["1+2"])[0]) == "00001+00002=000003"
+
+
+@pytest.mark.parametrize("question", ["12a+3", "12*34", "1234", "123+4", "12+", "-1+2", ""])
+def test_bad_questions_raise_one_clear_error(question: str) -> None:
+    with pytest.raises(AlgolensError):
+        make_task("add", n_digits=2).encode_batch([question])
+
+
+def test_add_model_refuses_subtraction() -> None:
+    with pytest.raises(AlgolensError, match="add model"):
+        make_task("add", n_digits=2).encode_batch(["12-3"])
+
+
+@pytest.mark.parametrize("bad", [{"n_digits": 0}, {"n_digits": 21}, {"enrich_batch_share": 2.0}])
+def test_bad_task_config(bad: dict) -> None:
+    with pytest.raises(AlgolensError):
+        make_task("add", **bad)
+
+
+def test_unknown_task() -> None:
+    with pytest.raises(AlgolensError, match="unknown task"):
+        make_task("multiply")
+
+
+def _python_labels(a: int, b: int, n: int) -> dict[str, list[int]]:
+    """Per-column addition labels, units first, computed one column at a time in Python."""
+    da = [(a // 10**c) % 10 for c in range(n)]
+    db = [(b // 10**c) % 10 for c in range(n)]
+    carry, out = 0, {k: [] for k in ("BA", "MC1", "MS9", "UC1", "US9")}
+    for c in range(n):
+        s = da[c] + db[c]
+        out["BA"].append(s % 10)
+        out["MC1"].append(int(s >= 10))
+        out["MS9"].append(int(s == 9))
+        out["UC1"].append(carry)
+        out["US9"].append(int(s == 9 and carry == 1))
+        carry = int(s + carry >= 10)
+    return out
+
+
+def _seed_case(a: int, b: int, n: int) -> str:
+    """The seeds' get_question_case, restated over Python ints."""
+    da = [(a // 10**c) % 10 for c in range(n)]
+    db = [(b // 10**c) % 10 for c in range(n)]
+    mc = [int(x + y > 9) for x, y in zip(da, db, strict=True)]
+    ms = [int(x + y == 9) for x, y in zip(da, db, strict=True)]
+    if sum(mc) == 0:
+        return "BA"
+    if sum(ms) == 0:
+        return "MC1"
+    if any(mc[d] and ms[d + 1] and ms[d + 2] for d in range(n - 2)):
+        return "CascadeUS9"
+    if any(mc[d] and ms[d + 1] for d in range(n - 1)):
+        return "SimpleUS9"
+    return "MC1"
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 8), data=st.data())
+def test_addition_labels_and_classes(n: int, data: st.DataObject) -> None:
+    # draw digit strings biased towards sum-9 pairs so that cascades occur
+    da = data.draw(st.lists(st.integers(0, 9), min_size=n, max_size=n))
+    nines = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    other = data.draw(st.lists(st.integers(0, 9), min_size=n, max_size=n))
+    db = [9 - x if f else y for x, f, y in zip(da, nines, other, strict=True)]
+    a = int("".join(map(str, da)))
+    b = int("".join(map(str, db)))
+    task = make_task("add", n_digits=n)
+    batch = task.batch_from_tokens(task.encode_batch([f"{a}+{b}"]))
+    expected = _python_labels(a, b, n)
+    for key, values in expected.items():
+        assert batch.labels[key][0].long().tolist() == values, key
+    assert task.question_classes(batch) == [_seed_case(a, b, n)]
+    # the cascade depth is the longest run of US9 columns
+    runs, best = 0, 0
+    for flag in expected["US9"]:
+        runs = runs + 1 if flag else 0
+        best = max(best, runs)
+    assert int(batch.labels["depth"][0]) == best
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 8), data=st.data())
+def test_subtraction_labels(n: int, data: st.DataObject) -> None:
+    a = data.draw(st.integers(0, 10**n - 1))
+    b = data.draw(st.one_of(st.just(a), st.integers(0, 10**n - 1)))
+    task = make_task("sub", n_digits=n)
+    batch = task.batch_from_tokens(task.encode_batch([f"{a}-{b}"]))
+    top, bot = max(a, b), min(a, b)
+    borrow = 0
+    for c in range(n):
+        t, u = (top // 10**c) % 10, (bot // 10**c) % 10
+        assert bool(batch.labels["MB"][0, c]) == (t < u)
+        assert bool(batch.labels["MZ"][0, c]) == (t == u)
+        assert bool(batch.labels["UB"][0, c]) == bool(borrow)
+        assert bool(batch.labels["UZ"][0, c]) == (t == u and borrow == 1)
+        borrow = int(t - u - borrow < 0)
+    assert bool(batch.labels["NEG"][0]) == (a < b)
+    assert task.decode(batch.inputs[0])[2 * n + 2 :] == oracle(a, b, "-", n)
+
+
+def test_enrichment_makes_cascades_common() -> None:
+    gen = torch.Generator().manual_seed(0)
+    plain = make_task("add", n_digits=5, enrich_batch_share=0.0)
+    rich = make_task("add", n_digits=5, enrich_batch_share=1.0)
+    depth_plain = torch.cat([plain.sample(512, gen).labels["depth"] for _ in range(8)])
+    depth_rich = torch.cat([rich.sample(512, gen).labels["depth"] for _ in range(8)])
+    assert (depth_rich >= 2).float().mean() > 3 * (depth_plain >= 2).float().mean()
+    ms9 = rich.sample(4096, gen).labels["MS9"].float().mean()
+    assert 0.4 < ms9 < 0.5  # 40% forced plus 10% of the rest by chance
+
+
+def test_sampler_is_seeded() -> None:
+    task = make_task("mix", n_digits=6)
+    a = task.sample(64, torch.Generator().manual_seed(3)).inputs
+    b = task.sample(64, torch.Generator().manual_seed(3)).inputs
+    c = task.sample(64, torch.Generator().manual_seed(4)).inputs
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_mix_sub_share() -> None:
+    task = make_task("mix", n_digits=3, sub_share=0.25)
+    is_sub = task.sample(8000, torch.Generator().manual_seed(0)).labels["is_sub"]
+    assert 0.22 < is_sub.float().mean() < 0.28
+
+
+def test_records_hold_question_answer_class() -> None:
+    task = make_task("add", n_digits=5)
+    batch = task.sample(4, torch.Generator().manual_seed(0))
+    rec = task.records(batch)[0]
+    assert {"question", "answer", "class", "depth", "BA", "US9"} <= set(rec)
+    a, b = rec["question"].split("+")
+    assert rec["answer"] == oracle(int(a), int(b), "+", 5)
+
+
+def test_step_metrics_split_is_disjoint() -> None:
+    """BA, UC1 and US9 partition the answer digits A0..A(n-1), as in the seeds."""
+    task = make_task("add", n_digits=5)
+    batch = task.sample(512, torch.Generator().manual_seed(0))
+    lab = batch.labels
+    ba = ~lab["UC1"]
+    uc1 = lab["UC1"] & ~lab["MS9"]
+    us9 = lab["UC1"] & lab["MS9"]
+    assert int(ba.sum() + uc1.sum() + us9.sum()) == 512 * 5
+    ones = torch.zeros(512, 6, dtype=torch.float64)
+    metrics = task.step_metrics(ones, batch)
+    assert {
+        "loss",
+        "loss_A0",
+        "loss_A5",
+        "loss_BA",
+        "loss_UC1",
+        "loss_US9",
+        "loss_MC1",
+        "loss_MS9",
+    } <= set(metrics)

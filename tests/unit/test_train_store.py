@@ -1,0 +1,163 @@
+"""The training loop and run directories: schedule, resume equivalence, reuse, atomic files."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from tests.conftest import tiny_model_spec
+
+from algolens import load
+from algolens.errors import AlgolensError
+from algolens.store import CONFIG, METRICS, WEIGHTS, HubRun, atomic_write, load_run
+from algolens.train import TrainConfig, copy_matching_weights, lr_at, train
+
+TASK = {"name": "add", "n_digits": 2}
+
+
+def quick(steps: int = 30, **kw: object) -> TrainConfig:
+    base = {
+        "steps": steps,
+        "batch_size": 32,
+        "lr": 3e-3,
+        "log_every": 5,
+        "checkpoint_every": 1000,
+        "seed": 7,
+    }
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_lr_schedule_warms_up_then_decays() -> None:
+    cfg = TrainConfig(steps=100, lr=1.0, warmup_frac=0.2, warmup_start=0.01)
+    assert lr_at(cfg, 0) == pytest.approx(0.01)
+    assert lr_at(cfg, 20) == pytest.approx(1.0)
+    assert lr_at(cfg, 60) == pytest.approx(0.5)
+    assert lr_at(cfg, 99) < 0.01
+    lrs = [lr_at(cfg, s) for s in range(100)]
+    assert max(lrs) == pytest.approx(1.0)
+    assert all(a <= b for a, b in pairwise(lrs[:21]))
+    assert all(a >= b for a, b in pairwise(lrs[20:]))
+
+
+def test_run_directory_contents(tmp_path: Path) -> None:
+    out = train(
+        tmp_path / "r", TASK, tiny_model_spec(), quick(), argv=["algolens", "train"], progress=False
+    )
+    config = json.loads((out / CONFIG).read_text())
+    assert config["task"]["name"] == "add" and config["task"]["n_digits"] == 2
+    assert config["model"]["n_ctx"] == 9 and config["model"]["d_vocab"] == 13
+    assert config["train"]["steps"] == 30 and config["seed"] == 7
+    assert config["argv"] == ["algolens", "train"]
+    assert "algolens" in config["versions"] and "torch" in config["versions"]
+    rows = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5, 10, 15, 20, 25, 30]
+    assert {"loss", "loss_A0", "loss_A1", "loss_A2", "loss_BA"} <= set(rows[-1])
+    assert set(load_file(out / WEIGHTS)) >= {"embed.W_E", "blocks.0.attn.W_Q"}
+    assert not list(out.glob("*.tmp"))
+
+
+def test_same_seed_same_weights(tmp_path: Path) -> None:
+    a = load_run(train(tmp_path / "a", TASK, tiny_model_spec(), quick(20), progress=False))
+    b = load_run(train(tmp_path / "b", TASK, tiny_model_spec(), quick(20), progress=False))
+    for (k, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(x, y), k
+
+
+def test_resume_gives_the_uninterrupted_weights(tmp_path: Path) -> None:
+    whole = train(tmp_path / "whole", TASK, tiny_model_spec(), quick(40), progress=False)
+    part = train(
+        tmp_path / "part", TASK, tiny_model_spec(), quick(40), progress=False, stop_after=17
+    )
+    assert json.loads((part / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 15
+    train(part, resume=True, progress=False)
+    w_whole, w_part = load_file(whole / WEIGHTS), load_file(part / WEIGHTS)
+    for k in w_whole:
+        assert torch.equal(w_whole[k], w_part[k]), k
+    assert (whole / METRICS).read_text() == (part / METRICS).read_text()
+
+
+def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path: Path) -> None:
+    out = train(tmp_path / "r", TASK, tiny_model_spec(), quick(5), progress=False)
+    with pytest.raises(AlgolensError, match="already holds a run"):
+        train(out, TASK, tiny_model_spec(), quick(5), progress=False)
+    with pytest.raises(AlgolensError):
+        train(tmp_path / "none", resume=True, progress=False)
+
+
+def test_init_from_copies_matching_weights_and_can_freeze_heads(tmp_path: Path) -> None:
+    src = train(tmp_path / "src", TASK, tiny_model_spec(n_heads=2), quick(10), progress=False)
+    bigger = tiny_model_spec(n_layers=2, n_heads=4, d_head=16)
+    dst = train(
+        tmp_path / "dst",
+        TASK,
+        bigger,
+        quick(10, init_from=str(src), freeze_heads=True),
+        progress=False,
+    )
+    config = json.loads((dst / CONFIG).read_text())
+    assert "embed.W_E" in config["init_copied"]
+    assert "blocks.0.attn.W_Q[:2]" in config["init_copied"]
+    s, d = load_run(src).model, load_run(dst).model
+    # frozen heads are exactly the source's; the new heads have trained
+    assert torch.equal(d.blocks[0].attn.W_Q[:2], s.blocks[0].attn.W_Q)
+    assert not torch.equal(d.embed.W_E, s.embed.W_E)
+
+
+def test_copy_matching_weights_skips_mismatched() -> None:
+    from algolens.store import build_model
+
+    a = build_model({**tiny_model_spec(), "n_ctx": 9, "d_vocab": 13})
+    b = build_model({**tiny_model_spec(d_model=48), "n_ctx": 9, "d_vocab": 13})
+    assert copy_matching_weights(b, a) == ["unembed.b_U"]  # the only shape both share
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_text("old")
+
+    def boom(p: Path) -> None:
+        p.write_text("half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(path, boom)
+    assert path.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_missing_and_corrupt_runs_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(AlgolensError, match="no run directory"):
+        load(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AlgolensError, match="not a run directory"):
+        load(tmp_path / "empty")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / CONFIG).write_text("{not json")
+    with pytest.raises(AlgolensError, match="corrupt"):
+        load(bad)
+    out = train(tmp_path / "r", TASK, tiny_model_spec(), quick(5), progress=False)
+    (out / WEIGHTS).write_bytes(b"garbage")
+    with pytest.raises(AlgolensError, match="cannot read weights"):
+        load(out)
+
+
+def test_hub_layout_round_trip_on_local_folders(tmp_path: Path) -> None:
+    run = load(train(tmp_path / "r", TASK, tiny_model_spec(), quick(5), progress=False))
+    HubRun(run).save_pretrained(tmp_path / "hub")
+    assert (tmp_path / "hub" / WEIGHTS).exists()
+    again = HubRun.from_pretrained(tmp_path / "hub").run
+    for x, y in zip(run.model.parameters(), again.model.parameters(), strict=True):
+        assert torch.equal(x, y)
+    assert again.predict(["12+34"]) == run.predict(["12+34"])
+
+
+def test_hub_id_without_network_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(AlgolensError, match="cannot fetch"):
+        load("someone/add_d5_l2")
