@@ -46,27 +46,55 @@ def friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``['p=97', 'tie_layers=true']`` -> ``{'p': 97, 'tie_layers': True}`` (JSON, else text)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise AlgolensError(f"expected KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 @app.command()
 @friendly
 def train(
-    task: Annotated[str, typer.Argument(help="Task: add, sub or mix.")],
-    digits: Annotated[int, typer.Option(help="Digits per operand (1-20).")] = 5,
-    layers: Annotated[int, typer.Option(help="Transformer layers.")] = 2,
-    heads: Annotated[int, typer.Option(help="Attention heads per layer.")] = 3,
-    d_model: Annotated[int, typer.Option(help="Residual width (must divide by heads).")] = 510,
-    d_head: Annotated[int, typer.Option(help="Head width; 0 = d_model / heads.")] = 0,
-    d_mlp: Annotated[int, typer.Option(help="MLP width; 0 = 4 d_model.")] = 0,
-    act: Annotated[str, typer.Option(help="MLP activation: relu, gelu, gelu_new.")] = "relu",
-    layer_norm: Annotated[bool, typer.Option(help="Use LayerNorm.")] = True,
-    steps: Annotated[int, typer.Option(help="Training steps (one fresh batch each).")] = 15_000,
-    batch_size: Annotated[int, typer.Option(help="Questions per batch.")] = 64,
-    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 8e-5,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.1,
-    warmup: Annotated[float, typer.Option(help="Share of steps for the linear warm-up.")] = 0.2,
+    task: Annotated[str, typer.Argument(help="Task: add, sub, mix (and any registered family).")],
+    preset: Annotated[
+        str | None, typer.Option(help="Start from a named recipe (see the README).")
+    ] = None,
+    digits: Annotated[int | None, typer.Option(help="Digits per operand (1-20).")] = None,
+    layers: Annotated[int | None, typer.Option(help="Transformer layers.")] = None,
+    heads: Annotated[int | None, typer.Option(help="Attention heads per layer.")] = None,
+    d_model: Annotated[int | None, typer.Option(help="Residual width.")] = None,
+    d_head: Annotated[int | None, typer.Option(help="Head width (default d_model/heads).")] = None,
+    d_mlp: Annotated[int | None, typer.Option(help="MLP width (default 4 d_model).")] = None,
+    act: Annotated[str | None, typer.Option(help="MLP activation: relu, gelu, gelu_new.")] = None,
+    layer_norm: Annotated[bool | None, typer.Option(help="Use LayerNorm.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per step.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak AdamW learning rate.")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay.")] = None,
+    warmup: Annotated[float | None, typer.Option(help="Share of steps for warm-up.")] = None,
     enrich: Annotated[
-        float, typer.Option(help="Share of batches with Make-Sum-9 / equal-digit enrichment.")
-    ] = 0.4,
-    sub_share: Annotated[float, typer.Option(help="Share of subtraction questions (mix).")] = 0.66,
+        float | None, typer.Option(help="Share of batches with sum-9 / equal-digit enrichment.")
+    ] = None,
+    sub_share: Annotated[
+        float | None, typer.Option(help="Share of subtraction questions (mix).")
+    ] = None,
+    task_opt: Annotated[
+        list[str] | None, typer.Option(help="Extra task setting KEY=VALUE (repeatable).")
+    ] = None,
+    model_opt: Annotated[
+        list[str] | None, typer.Option(help="Extra model setting KEY=VALUE (repeatable).")
+    ] = None,
+    train_opt: Annotated[
+        list[str] | None, typer.Option(help="Extra training setting KEY=VALUE (repeatable).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for weights and data.")] = 0,
     out: Annotated[
         Path | None, typer.Option(help="Run directory; default runs/<name>, e.g. add_d5_l2_h3_s0.")
@@ -80,45 +108,60 @@ def train(
     resume: Annotated[
         bool, typer.Option(help="Continue the run in --out from its checkpoint.")
     ] = False,
-    log_every: Annotated[int, typer.Option(help="Steps between metrics rows.")] = 50,
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 1000,
+    log_every: Annotated[int | None, typer.Option(help="Steps between metrics rows.")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(help="Steps between checkpoints.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Train a transformer on TASK and write a run directory."""
+    """Train a model on TASK and write a run directory.
+
+    Flags you give override the preset (or the task's defaults, the seeds' configuration:
+    2 layers, 3 heads, d_model 510, batch 64, AdamW 8e-5, 15,000 steps for addition).
+    """
+    from algolens.presets import resolve
     from algolens.train import TrainConfig, run_name
     from algolens.train import train as run_training
 
-    task_spec = {"name": task, "n_digits": digits, "enrich_batch_share": enrich}
-    if task == "mix":
-        task_spec["sub_share"] = sub_share
-    model_spec = {
-        "kind": "transformer",
-        "n_layers": layers,
-        "n_heads": heads,
-        "d_model": d_model,
-        "d_head": d_head,
-        "d_mlp": d_mlp,
-        "act_fn": act,
-        "normalization_type": "LN" if layer_norm else None,
+    if resume:
+        if out is None:
+            raise AlgolensError("--resume needs --out, the run directory to continue")
+        extend = TrainConfig(steps=steps) if steps is not None else None
+        path = run_training(out, None, None, extend, resume=True, progress=progress)
+        typer.echo(f"run saved in {path}")
+        return
+    recipe = resolve(task, preset)
+    given = {
+        "task": {"n_digits": digits, "enrich_batch_share": enrich, "sub_share": sub_share},
+        "model": {
+            "n_layers": layers,
+            "n_heads": heads,
+            "d_model": d_model,
+            "d_head": d_head,
+            "d_mlp": d_mlp,
+            "act_fn": act,
+        },
+        "train": {
+            "steps": steps,
+            "batch_size": batch_size,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "warmup_frac": warmup,
+            "log_every": log_every,
+            "checkpoint_every": checkpoint_every,
+            "init_from": init_from,
+        },
     }
-    cfg = TrainConfig(
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        warmup_frac=warmup,
-        seed=seed,
-        log_every=log_every,
-        checkpoint_every=checkpoint_every,
-        init_from=init_from,
-        freeze_heads=freeze_heads,
-    )
-    if resume and out is None:
-        raise AlgolensError("--resume needs --out, the run directory to continue")
-    out = out or Path("runs") / run_name(task_spec, model_spec, seed)
-    path = run_training(
-        out, task_spec, model_spec, cfg, resume=resume, argv=sys.argv, progress=progress
-    )
+    if layer_norm is not None:
+        recipe.model["normalization_type"] = "LN" if layer_norm else None
+    for section, opts in (("task", task_opt), ("model", model_opt), ("train", train_opt)):
+        given[section].update(parse_options(opts))
+        getattr(recipe, section).update({k: v for k, v in given[section].items() if v is not None})
+    recipe.train.update(seed=seed, freeze_heads=freeze_heads)
+    unknown = set(recipe.train) - set(TrainConfig.__dataclass_fields__)
+    if unknown:
+        raise AlgolensError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+    cfg = TrainConfig.from_dict(recipe.train)
+    out = out or Path("runs") / run_name(recipe.task, recipe.model, seed)
+    path = run_training(out, recipe.task, recipe.model, cfg, argv=sys.argv, progress=progress)
     typer.echo(f"run saved in {path}")
 
 
@@ -140,27 +183,33 @@ def predict(
 @app.command()
 @friendly
 def sample(
-    task: Annotated[str, typer.Argument(help="Task: add, sub or mix.")],
-    digits: Annotated[int, typer.Option(help="Digits per operand.")] = 5,
-    n: Annotated[int, typer.Option(help="How many questions.")] = 5,
+    task: Annotated[str, typer.Argument(help="Task: add, sub, mix (and any registered family).")],
+    digits: Annotated[int | None, typer.Option(help="Digits per operand (arithmetic).")] = None,
+    n_vars: Annotated[int | None, typer.Option(help="Variables per sentence (lego).")] = None,
+    n: Annotated[int, typer.Option(help="How many examples.")] = 5,
     seed: Annotated[int, typer.Option(help="Sampler seed.")] = 0,
-    enrich: Annotated[float, typer.Option(help="Share of enriched batches.")] = 0.4,
+    enrich: Annotated[float | None, typer.Option(help="Share of enriched batches.")] = None,
+    task_opt: Annotated[
+        list[str] | None, typer.Option(help="Extra task setting KEY=VALUE (repeatable).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
 ) -> None:
-    """Print generated questions with their answers, classes and labels."""
+    """Print generated examples with their answers and labels (classes, sub-tasks)."""
     import torch
 
     from algolens.tasks import make_task
 
     if n < 1:
         raise AlgolensError(f"--n must be at least 1, got {n}")
-    t = make_task(task, n_digits=digits, enrich_batch_share=enrich)
+    opts = {"n_digits": digits, "n_vars": n_vars, "enrich_batch_share": enrich}
+    opts = {k: v for k, v in opts.items() if v is not None} | parse_options(task_opt)
+    t = make_task(task, **opts)
     batch = t.sample(n, torch.Generator().manual_seed(seed))
     for record in t.records(batch):
         if as_json:
             typer.echo(json.dumps(record))
         else:
-            typer.echo(f"{record['question']}={record['answer']}  {record['class']}")
+            typer.echo(" ".join(f"{k}={v}" for k, v in record.items() if not isinstance(v, list)))
 
 
 @app.command()
@@ -183,6 +232,17 @@ def info(run: Annotated[str, typer.Argument(help="Run directory or zoo:NAME.")])
             f"final step {last.get('step')}: "
             + ", ".join(f"{k}={v:.3g}" for k, v in losses.items())
         )
+
+
+def _register_command_modules() -> None:
+    """Import every module of ``algolens.commands``: each adds its commands to :data:`app`."""
+    import importlib
+    import pkgutil
+
+    import algolens.commands
+
+    for info_ in pkgutil.iter_modules(algolens.commands.__path__):
+        importlib.import_module(f"algolens.commands.{info_.name}")
 
 
 def main() -> None:
@@ -224,3 +284,6 @@ def demo(
     for q, a in zip(cascades, run.predict(cascades), strict=True):
         typer.echo(f"      {q}={a}")
     typer.echo(f"verified: {total - failures:,} of {total:,} right, {failures:,} failures")
+
+
+_register_command_modules()
