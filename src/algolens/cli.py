@@ -129,7 +129,7 @@ def train(
         typer.echo(f"run saved in {path}")
         return
     recipe = resolve(task, preset)
-    given = {
+    given: dict[str, dict[str, Any]] = {
         "task": {"n_digits": digits, "enrich_batch_share": enrich, "sub_share": sub_share},
         "model": {
             "n_layers": layers,
