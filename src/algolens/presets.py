@@ -81,4 +81,5 @@ def resolve(task: str, preset: str | None) -> Preset:
 
 def _load_families() -> None:
     """Import the task modules so that their presets are registered."""
-    import algolens.tasks  # noqa: F401  (task modules register their presets on import)
+    import algolens.tasks
+    import algolens.zoo.recipes  # noqa: F401  (the CPU recipes of the zoo models)

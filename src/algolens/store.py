@@ -30,6 +30,7 @@ CONFIG, WEIGHTS, METRICS, TRAIN_STATE = (
     "metrics.jsonl",
     "train_state.pt",
 )
+CARD_FILES = (CONFIG, WEIGHTS, METRICS)  # what a shipped (zoo) run keeps
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:

@@ -161,3 +161,58 @@ def test_hub_id_without_network_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(AlgolensError, match="cannot fetch"):
         load("someone/add_d5_l2")
+
+
+def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None:
+    """A real SIGINT to a training process: it checkpoints, and --resume finishes identically."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [
+        "train",
+        "add",
+        "--digits",
+        "2",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--d-model",
+        "32",
+        "--batch-size",
+        "32",
+        "--lr",
+        "3e-3",
+        "--steps",
+        "150",
+        "--log-every",
+        "1",
+        "--seed",
+        "3",
+        "--no-progress",
+    ]
+    cli = [sys.executable, "-m", "algolens"]
+    broken, whole = tmp_path / "broken", tmp_path / "whole"
+    proc = subprocess.Popen([*cli, *args, "--out", str(broken)], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (broken / METRICS).exists():
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "interrupted at step" in err
+    stopped = int(err.split("interrupted at step")[1].split(";")[0])
+    assert 0 < stopped < 150
+    subprocess.run([*cli, *args, "--out", str(broken), "--resume"], check=True)
+    train(
+        whole,
+        TASK,
+        tiny_model_spec(),
+        TrainConfig(steps=150, batch_size=32, lr=3e-3, log_every=1, seed=3),
+        progress=False,
+    )
+    w_broken, w_whole = load_file(broken / WEIGHTS), load_file(whole / WEIGHTS)
+    assert all(torch.equal(w_broken[k], w_whole[k]) for k in w_whole)

@@ -1,12 +1,22 @@
-"""The zoo: trained models shipped inside the package, each a run directory under ``models/``."""
+"""The zoo: trained models shipped inside the package, each a run directory under ``models/``.
+
+Every zoo model is an ordinary run directory (``config.json``, ``model.safetensors``,
+``metrics.jsonl``) plus ``card.json``: what it is, how it was trained (wall time, steps, command)
+and how it was checked (verification or evaluation record, findings). ``load("zoo:NAME")`` loads
+one; ``config.json`` is also the recipe ``algolens zoo retrain`` follows.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from algolens.errors import AlgolensError
 
 ZOO_DIR = Path(__file__).parent / "models"
+CARD = "card.json"
 
 
 def zoo_names() -> list[str]:
@@ -23,3 +33,49 @@ def zoo_path(name: str) -> Path:
         have = ", ".join(zoo_names()) or "none yet"
         raise AlgolensError(f"no zoo model {name!r} (the zoo has: {have})")
     return path
+
+
+def read_card(name: str) -> dict[str, Any]:
+    """The model card of zoo model ``name`` (an empty card if it has none)."""
+    path = zoo_path(name) / CARD
+    if not path.exists():
+        return {"name": name}
+    return dict(json.loads(path.read_text()))
+
+
+@dataclass
+class ZooEntry:
+    """One row of ``algolens zoo list``."""
+
+    name: str
+    task: str
+    architecture: str
+    parameters: int
+    check: str  # verified failures per million, or the headline evaluation
+    failures_per_million: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def zoo_entries() -> list[ZooEntry]:
+    """Every zoo model with its headline numbers, read from config and card (no weights loaded)."""
+    rows = []
+    for name in zoo_names():
+        config = json.loads((zoo_path(name) / "config.json").read_text())
+        card = read_card(name)
+        task, model = config["task"], config["model"]
+        task_text = task["name"] + (f" d{task['n_digits']}" if "n_digits" in task else "")
+        if model.get("kind", "transformer") == "transformer":
+            arch = f"{model['n_layers']}L/{model['n_heads']}H/{model['d_model']}"
+        else:
+            arch = f"{model.get('kind')} {model.get('d_mlp', '')}".strip()
+        fpm = card.get("verification", {}).get("failures_per_million")
+        if fpm is not None:
+            check = f"{fpm:g} failures/M"
+        else:
+            evaluation = card.get("evaluation", {})
+            key = next((k for k in evaluation if "acc" in k), None)
+            check = f"{key} {evaluation[key]}" if key else "-"
+        rows.append(ZooEntry(name, task_text, arch, int(card.get("parameters", 0)), check, fpm))
+    return rows

@@ -1,0 +1,117 @@
+"""Training step time: algolens's Transformer vs TransformerLens's own model, same config.
+
+For each configuration both models run the same step (a fresh enriched 5-digit addition batch,
+forward, float64 answer loss, backward, AdamW). Rounds alternate between the two so that load on
+the machine hits both alike; the median step time of each is reported with the ratio
+(TransformerLens / ours: above 1 means ours is faster). One JSON line per measurement.
+
+    .venv/bin/python benchmarks/train_speed.py [--rounds 5] [--steps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+
+import torch
+
+from algolens.models import Transformer, TransformerConfig
+from algolens.tasks import answer_logprobs, make_task
+
+CONFIGS = {
+    "seed (2 layers, 3 heads, d_model 510, batch 64)": (
+        {"n_layers": 2, "n_heads": 3, "d_model": 510},
+        64,
+    ),
+    "small (2 layers, 4 heads, d_model 96, batch 256)": (
+        {"n_layers": 2, "n_heads": 4, "d_model": 96},
+        256,
+    ),
+}
+
+
+def transformer_lens_model(spec: dict, n_ctx: int, d_vocab: int) -> torch.nn.Module:
+    from transformer_lens import TransformerBridge
+
+    d_head = spec["d_model"] // spec["n_heads"]
+    cfg = {
+        **spec,
+        "d_head": d_head,
+        "d_mlp": 4 * spec["d_model"],
+        "n_ctx": n_ctx,
+        "d_vocab": d_vocab,
+        "act_fn": "relu",
+        "normalization_type": "LN",
+        "seed": 0,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return TransformerBridge.boot_native(cfg)
+
+
+def make_step(model: torch.nn.Module, opt: torch.optim.Optimizer, task, batch_size: int):
+    gen = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        batch = task.sample(batch_size, gen)
+        loss = -answer_logprobs(task, model(batch.inputs), batch.targets).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def time_steps(step, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - start) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=5)
+    args = parser.parse_args()
+    task = make_task("add", n_digits=5)
+    for name, (spec, batch_size) in CONFIGS.items():
+        ours = Transformer(TransformerConfig(**spec, n_ctx=task.n_ctx, d_vocab=task.d_vocab))
+        theirs = transformer_lens_model(spec, task.n_ctx, task.d_vocab)
+        steps = {
+            # our trainer's optimizer (fused AdamW) vs TransformerLens's default AdamW
+            "algolens": make_step(
+                ours, torch.optim.AdamW(ours.parameters(), lr=1e-4, fused=True), task, batch_size
+            ),
+            "transformer_lens": make_step(
+                theirs, torch.optim.AdamW(theirs.parameters(), lr=1e-4), task, batch_size
+            ),
+        }
+        for step in steps.values():  # warm up
+            step()
+            step()
+        times: dict[str, list[float]] = {k: [] for k in steps}
+        for _ in range(args.rounds):
+            for key, step in steps.items():
+                times[key].append(time_steps(step, args.steps))
+        ours_s = statistics.median(times["algolens"])
+        theirs_s = statistics.median(times["transformer_lens"])
+        print(
+            json.dumps(
+                {
+                    "benchmark": "train_step",
+                    "config": name,
+                    "batch_size": batch_size,
+                    "algolens_ms": round(ours_s * 1e3, 1),
+                    "transformer_lens_ms": round(theirs_s * 1e3, 1),
+                    "ratio_tl_over_ours": round(theirs_s / ours_s, 2),
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

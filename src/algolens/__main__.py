@@ -1,0 +1,5 @@
+"""``python -m algolens`` is the ``algolens`` command."""
+
+from algolens.cli import main
+
+main()

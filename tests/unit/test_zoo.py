@@ -1,0 +1,95 @@
+"""The zoo: commands on a tiny packaged model, and every shipped model against its card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.conftest import tiny_model_spec
+from typer.testing import CliRunner
+
+import algolens.zoo as zoo
+from algolens import load
+from algolens.cli import app
+from algolens.errors import AlgolensError
+from algolens.train import TrainConfig, train
+from algolens.zoo.build import check, make_card, package
+
+runner = CliRunner()
+ARITHMETIC = ("add", "sub", "mix")
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A zoo folder holding one tiny 2-digit model, packaged the way the real ones are."""
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
+    import algolens.zoo.build as build
+
+    monkeypatch.setattr(build, "ZOO_DIR", tmp_path / "zoo")
+    run = train(
+        tmp_path / "work" / "tiny",
+        {"name": "add", "n_digits": 2},
+        tiny_model_spec(),
+        TrainConfig(steps=20, batch_size=32, lr=3e-3, log_every=10),
+        progress=False,
+    )
+    card = make_card("tiny", run, 1.0, check(run, 2000), "algolens zoo retrain tiny")
+    package(run, "tiny", card)
+    return tmp_path
+
+
+def test_zoo_commands_on_a_packaged_model(tiny_zoo: Path) -> None:
+    listing = runner.invoke(app, ["zoo", "list", "--json"])
+    assert listing.exit_code == 0, listing.output
+    (row,) = json.loads(listing.stdout)
+    assert row["name"] == "tiny" and row["task"] == "add d2" and row["parameters"] > 0
+    assert "failures/M" in row["check"]
+    shown = json.loads(runner.invoke(app, ["zoo", "show", "tiny"]).stdout)
+    assert shown["verification"]["questions"] == 2000
+    assert shown["training"]["command"] == "algolens zoo retrain tiny"
+    out = tiny_zoo / "copy"
+    assert runner.invoke(app, ["zoo", "get", "tiny", "--out", str(out)]).exit_code == 0
+    assert load(out).predict(["12+34"]) == load("zoo:tiny").predict(["12+34"])
+    assert not (zoo.zoo_path("tiny") / "train_state.pt").exists()
+
+
+def test_zoo_retrain_reproduces_the_recorded_weights(tiny_zoo: Path) -> None:
+    out = tiny_zoo / "again"
+    result = runner.invoke(
+        app, ["zoo", "retrain", "tiny", "--out", str(out), "--questions", "2000", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["verification"]["failures"] == card["original"]["failures"]
+    a, b = load(out).model.state_dict(), load("zoo:tiny").model.state_dict()
+    assert all((a[k] == b[k]).all() for k in a)  # same seed, same machine: same weights
+
+
+def test_unknown_zoo_model_is_a_clear_error(tiny_zoo: Path) -> None:
+    with pytest.raises(AlgolensError, match="no zoo model"):
+        load("zoo:nope")
+    result = runner.invoke(app, ["zoo", "show", "nope"])
+    assert result.exit_code == 2 and "no zoo model" in result.stderr
+
+
+SHIPPED = [n for n in zoo.zoo_names()]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_loads_and_matches_its_card(name: str) -> None:
+    """A quick re-verification: the same questions give the card's numbers exactly."""
+    card = zoo.read_card(name)
+    run = load(f"zoo:{name}")
+    if run.config["task"]["name"] not in ARITHMETIC:
+        assert card.get("evaluation"), f"{name} has no evaluation record"
+        return
+    from algolens.verify import verify, verify_suite
+
+    quick = verify(run.model, run.task, questions=3000, distribution="training", seed=0)
+    cascade = verify_suite(run.model, run.task, "cascade")
+    recorded = card["verification"]
+    assert cascade.failures == recorded["cascade_suite"]["failures"]
+    if recorded["failures"] == 0:
+        assert quick.failures == 0
+    assert card["parameters"] == sum(p.numel() for p in run.model.parameters())
