@@ -234,6 +234,56 @@ def info(run: Annotated[str, typer.Argument(help="Run directory or zoo:NAME.")])
         )
 
 
+@app.command()
+@friendly
+def demo(
+    model: Annotated[str, typer.Option(help="Zoo model to take apart.")] = "add_d5_l2",
+    train_model: Annotated[
+        bool, typer.Option("--train", help="Train the CPU recipe (about 5 min) instead.")
+    ] = False,
+    questions: Annotated[int, typer.Option(help="Random questions to verify on.")] = 100_000,
+    out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("reports/demo"),
+) -> None:
+    """The main job end to end: a model (zoo, or --train), verified, analysed, reported."""
+    import time
+
+    from algolens.report.registry import run_reporter
+    from algolens.store import load
+    from algolens.verify import verify, verify_suite
+
+    t0 = time.perf_counter()
+    if train_model:
+        from algolens.presets import resolve
+        from algolens.train import TrainConfig
+        from algolens.train import train as run_training
+
+        recipe = resolve("add", "cpu")
+        path = Path("runs") / "demo_add_d5_cpu"
+        typer.echo(f"[1/3] training 5-digit addition with the CPU recipe into {path}")
+        if (path / "config.json").exists():
+            import shutil
+
+            shutil.rmtree(path)
+        run_training(
+            path, recipe.task, recipe.model, TrainConfig.from_dict(recipe.train), argv=sys.argv
+        )
+        run = load(path)
+    else:
+        typer.echo(f"[1/3] loading zoo:{model}")
+        run = load(f"zoo:{model}")
+    typer.echo(f"      {run.name}: {sum(p.numel() for p in run.model.parameters()):,} parameters")
+    typer.echo(f"[2/3] verifying on {questions:,} questions and the cascade suite")
+    result = verify(
+        run.model, run.task, questions=questions, distribution="training", progress=True
+    )
+    cascade = verify_suite(run.model, run.task, "cascade")
+    typer.echo(result.summary())
+    typer.echo(cascade.summary())
+    typer.echo("[3/3] analysing: ablations, attention, PCA, interventions, algorithm map")
+    report = run_reporter(run, out, questions=1000, fmt=None, seed=0)
+    typer.echo(f"done in {time.perf_counter() - t0:.0f} s. Open the report: {report}")
+
+
 def _register_command_modules() -> None:
     """Import every module of ``algolens.commands``: each adds its commands to :data:`app`."""
     import importlib
@@ -247,43 +297,6 @@ def _register_command_modules() -> None:
 
 def main() -> None:
     app()
-
-
-@app.command()
-@friendly
-def demo(
-    out: Annotated[Path, typer.Option(help="Where the demo run goes.")] = Path("runs/demo_add_d3"),
-    digits: Annotated[int, typer.Option(help="Digits per operand.")] = 3,
-    steps: Annotated[int, typer.Option(help="Training steps.")] = 1500,
-) -> None:
-    """The main job end to end: train addition on the CPU, verify it on every question."""
-    import shutil
-    import time
-
-    from algolens.store import load_run
-    from algolens.train import TrainConfig
-    from algolens.train import train as run_training
-    from algolens.verify import count_failures, exhaustive_batches
-
-    if (out / "config.json").exists():
-        shutil.rmtree(out)
-    typer.echo(f"[1/2] training {digits}-digit addition ({steps} steps) into {out}")
-    t0 = time.perf_counter()
-    run_training(
-        out,
-        {"name": "add", "n_digits": digits},
-        {"kind": "transformer", "n_layers": 2, "n_heads": 4, "d_model": 64},
-        TrainConfig(steps=steps, batch_size=256, lr=3e-3, warmup_frac=0.05, log_every=50),
-        argv=sys.argv,
-    )
-    run = load_run(out)
-    typer.echo(f"      trained in {time.perf_counter() - t0:.0f} s")
-    typer.echo(f"[2/2] verifying on every one of the {10 ** (2 * digits):,} questions")
-    total, failures = count_failures(run.model, run.task, exhaustive_batches(run.task))
-    cascades = [f"{10**digits - 1}+1", f"{'5' * digits}+{'4' * (digits - 1)}5"]
-    for q, a in zip(cascades, run.predict(cascades), strict=True):
-        typer.echo(f"      {q}={a}")
-    typer.echo(f"verified: {total - failures:,} of {total:,} right, {failures:,} failures")
 
 
 _register_command_modules()
