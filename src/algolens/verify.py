@@ -4,18 +4,36 @@ Verification runs in float32 under ``torch.inference_mode``: a question passes w
 at every answer position equals the oracle's token. With the right answer fed in (teacher
 forcing), that holds exactly when greedy decoding also gives the right answer: each greedy step
 then sees the same prefix as the teacher-forced pass.
+
+``verify`` (random questions), ``verify_exhaustive`` (every question, resumable) and
+``verify_suite`` (named lists, see :mod:`algolens.suites`) all return a :class:`VerifyResult`
+with the failure count, a 95% Clopper-Pearson interval, the "nines", a breakdown by question
+class and by answer digit, and the first failing questions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 from jaxtyping import Int
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
+from algolens.errors import AlgolensError
+from algolens.store import write_json
 from algolens.tasks.arithmetic import ArithmeticTask
 from algolens.tasks.base import Batch
+from algolens.verify_fast import fast_answer_argmax
+
+Distribution = Literal["uniform", "training"]
+EXHAUSTIVE_LIMIT = 10**8
 
 
 @torch.inference_mode()
@@ -46,14 +64,20 @@ def predict(model: nn.Module, task: ArithmeticTask, questions: list[str]) -> lis
     return [task.decode(row) for row in answers]
 
 
-def exhaustive_batches(task: ArithmeticTask, batch_size: int = 16384) -> Iterator[Batch]:
+def exhaustive_batches(
+    task: ArithmeticTask, batch_size: int = 16384, start_batch: int = 0
+) -> Iterator[Batch]:
     """Every question of the task (every a, b and, for mix, both operators), in batches."""
     n = task.n_digits
     count = 10**n
     ops = {"add": [False], "sub": [True], "mix": [False, True]}[task.op]
     powers = 10 ** torch.arange(n - 1, -1, -1)
+    index = 0
     for is_sub in ops:
         for start in range(0, count * count, batch_size):
+            index += 1
+            if index <= start_batch:
+                continue
             idx = torch.arange(start, min(start + batch_size, count * count))
             a, b = idx // count, idx % count
             x = (a[:, None] // powers) % 10
@@ -73,3 +97,385 @@ def count_failures(
         total += len(batch)
         failures += int(wrong.sum())
     return total, failures
+
+
+# ---- statistics ------------------------------------------------------------------------------
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10_000):
+        m2 = 2 * m
+        for num in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                    -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):  # fmt: skip
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def beta_cdf(x: float, a: float, b: float) -> float:
+    """Regularized incomplete beta I_x(a, b), from math.lgamma and a continued fraction."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+        + a * math.log(x) + b * math.log1p(-x)
+    )  # fmt: skip
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def beta_quantile(p: float, a: float, b: float) -> float:
+    """x with I_x(a, b) = p, by bisection (the cdf is monotone; 200 halvings reach float eps)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if beta_cdf(mid, a, b) < p:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact two-sided interval for a failure rate, k failures in n: (0, 3.69e-6) for 0 in 1e6."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    alpha = 1.0 - confidence
+    lower = 0.0 if k == 0 else beta_quantile(alpha / 2, k, n - k + 1)
+    upper = 1.0 if k == n else beta_quantile(1 - alpha / 2, k + 1, n - k)
+    return lower, upper
+
+
+def nines(failures: int, questions: int) -> int:
+    """How many leading 9s the accuracy has: 6 means at most 1 failure per million."""
+    if questions <= 0:
+        return 0
+    return max(0, math.floor(math.log10(questions / max(failures, 1)) + 1e-9))
+
+
+# ---- the result ------------------------------------------------------------------------------
+@dataclass
+class Tally:
+    questions: int = 0
+    failures: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        q, f = self.questions, self.failures
+        lo, hi = clopper_pearson(f, q) if q else (0.0, 1.0)
+        return {
+            "questions": q,
+            "failures": f,
+            "failures_per_million": 1e6 * f / q if q else 0.0,
+            "interval": [1e6 * lo, 1e6 * hi],
+        }
+
+
+@dataclass
+class VerifyResult:
+    """Exact-match verdict over a set of questions (counts, breakdowns, first failures).
+
+    ``interval`` is the 95% Clopper-Pearson interval of failures per million; ``by_digit``
+    counts failing questions whose answer digit is wrong, per digit (``A5`` … ``A0``).
+    """
+
+    source: str
+    answer_names: list[str]
+    questions: int = 0
+    failures: int = 0
+    by_class: dict[str, list[int]] = field(default_factory=dict)  # class -> [questions, fails]
+    by_op: dict[str, list[int]] = field(default_factory=dict)  # add / sub -> [questions, fails]
+    digit_failures: list[int] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    max_examples: int = 10
+    complete: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.digit_failures:
+            self.digit_failures = [0] * len(self.answer_names)
+
+    @property
+    def failures_per_million(self) -> float:
+        return 1e6 * self.failures / self.questions if self.questions else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95% Clopper-Pearson interval, in failures per million."""
+        if not self.questions:
+            return (0.0, 1e6)
+        lo, hi = clopper_pearson(self.failures, self.questions)
+        return (1e6 * lo, 1e6 * hi)
+
+    @property
+    def nines(self) -> int:
+        return nines(self.failures, self.questions)
+
+    @property
+    def by_digit(self) -> dict[str, int]:
+        return dict(zip(self.answer_names, self.digit_failures, strict=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``algolens verify --json``."""
+        return {
+            "source": self.source,
+            "complete": self.complete,
+            **Tally(self.questions, self.failures).to_dict(),
+            "nines": self.nines,
+            "accuracy": 1 - self.failures / self.questions if self.questions else 0.0,
+            "by_op": {k: Tally(*v).to_dict() for k, v in self.by_op.items()},
+            "by_class": {k: Tally(*v).to_dict() for k, v in self.by_class.items()},
+            "by_digit": self.by_digit,
+            "examples": self.examples,
+        }
+
+    def summary(self) -> str:
+        """A few lines for people: verdict, interval, nines, breakdowns, first failures."""
+        lo, hi = self.interval
+        lines = [
+            f"{self.source}: {self.failures:,} failures in {self.questions:,} questions "
+            f"({self.failures_per_million:.2f} per million, 95% CI {lo:.2f}-{hi:.2f}; "
+            f"{self.nines} nines)" + ("" if self.complete else " [incomplete]")
+        ]
+        if len(self.by_op) > 1:
+            parts = [f"{op} {v[1]:,}/{v[0]:,}" for op, v in self.by_op.items()]
+            lines.append("  by operator: " + ", ".join(parts))
+        parts = [f"{c} {v[1]:,}/{v[0]:,}" for c, v in self.by_class.items()]
+        lines.append("  by class (failures/questions): " + ", ".join(parts))
+        if self.failures:
+            parts = [f"{d} {n:,}" for d, n in self.by_digit.items()]
+            lines.append("  wrong answer digits: " + ", ".join(parts))
+            for ex in self.examples[:5]:
+                lines.append(
+                    f"  {ex['question']}={ex['model_answer']} (right {ex['right_answer']}, "
+                    f"{ex['pattern']}, {ex['class']})"
+                )
+        return "\n".join(lines)
+
+    # ---- accumulation ------------------------------------------------------------------------
+    def add(self, task: ArithmeticTask, batch: Batch, pred: Tensor) -> None:
+        """Fold one batch's predictions [batch, n_answer] into the counts (no per-row Python)."""
+        wrong = pred != batch.targets  # [batch, n_answer]
+        fail = wrong.any(-1)
+        is_sub = batch.labels["is_sub"]
+        self.questions += len(batch)
+        self.failures += int(fail.sum())
+        names = task.class_names  # mix: addition's four classes, then subtraction's
+        codes = batch.labels["class"] + (4 if task.op == "mix" else 0) * is_sub.long()
+        total = torch.bincount(codes, minlength=len(names)).tolist()
+        fails = torch.bincount(codes[fail], minlength=len(names)).tolist()
+        for name, t, f in zip(names, total, fails, strict=True):
+            if t:
+                row = self.by_class.setdefault(name, [0, 0])
+                row[0], row[1] = row[0] + t, row[1] + f
+        for op, rows in (("add", ~is_sub), ("sub", is_sub)):
+            if task.op in (op, "mix"):
+                row = self.by_op.setdefault(op, [0, 0])
+                row[0], row[1] = row[0] + int(rows.sum()), row[1] + int((fail & rows).sum())
+        if not bool(fail.any()):
+            return
+        per_digit = wrong[fail].sum(0).tolist()
+        pairs = zip(self.digit_failures, per_digit, strict=True)
+        self.digit_failures = [a + int(b) for a, b in pairs]
+        need = self.max_examples - len(self.examples)
+        if need > 0:
+            rows_idx = fail.nonzero()[:need, 0]
+            classes = task.question_classes(batch)
+            n_q = 2 * task.n_digits + 1
+            for i in rows_idx.tolist():
+                self.examples.append({
+                    "question": task.decode(batch.inputs[i, :n_q]),
+                    "model_answer": task.decode(pred[i]),
+                    "right_answer": task.decode(batch.targets[i]),
+                    "pattern": "".join("N" if w else "y" for w in wrong[i].tolist()),
+                    "class": classes[i],
+                })  # fmt: skip
+
+    def state(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---- drivers ---------------------------------------------------------------------------------
+def _require_arithmetic(task: Any) -> ArithmeticTask:
+    if not isinstance(task, ArithmeticTask):
+        name = getattr(task, "name", type(task).__name__)
+        raise AlgolensError(f"verify works on add, sub and mix runs; this run's task is {name!r}")
+    return task
+
+
+@torch.inference_mode()
+def verify_batches(
+    model: nn.Module,
+    task: ArithmeticTask,
+    batches: Iterable[Batch],
+    source: str,
+    examples: int = 10,
+    result: VerifyResult | None = None,
+) -> VerifyResult:
+    """Fold every batch into a :class:`VerifyResult` (exact float32 argmax vs the oracle)."""
+    task = _require_arithmetic(task)
+    model.eval()
+    res = result or VerifyResult(source, task.answer_names, max_examples=examples)
+    for batch in batches:
+        pred = fast_answer_argmax(model, task, batch.inputs)
+        res.add(task, batch, pred)
+    return res
+
+
+def default_batch_size(model: nn.Module) -> int:
+    """Big batches amortise Python, small enough that the MLP activations stay near 200 MB."""
+    cfg = getattr(model, "cfg", None)
+    d_mlp = int(getattr(cfg, "d_mlp", 512) or 512)
+    n_ctx = int(getattr(cfg, "n_ctx", 18) or 18)
+    return int(max(256, min(16384, 2**26 // (d_mlp * n_ctx))))
+
+
+def random_batches(
+    task: ArithmeticTask,
+    questions: int,
+    distribution: Distribution,
+    seed: int,
+    batch_size: int,
+    sample_batch_size: int = 64,
+) -> Iterator[Batch]:
+    """``questions`` seeded random questions in batches of ``batch_size``.
+
+    ``training`` draws from the task's enriched generator in chunks of ``sample_batch_size``
+    (enrichment is decided per training batch, so the chunk size is part of the distribution);
+    ``uniform`` draws every digit uniformly (and, for mix, the operator with even odds).
+    """
+    if questions <= 0:
+        raise AlgolensError(f"--questions must be at least 1, got {questions}")
+    if distribution not in ("uniform", "training"):
+        raise AlgolensError(f"distribution must be uniform or training, got {distribution!r}")
+    gen = torch.Generator().manual_seed(seed)
+    done = 0
+    while done < questions:
+        size = min(batch_size, questions - done)
+        if distribution == "training":
+            parts = []
+            for start in range(0, size, sample_batch_size):
+                parts.append(task.sample(min(sample_batch_size, size - start), gen).inputs)
+            yield task.batch_from_tokens(torch.cat(parts))
+        else:
+            n = task.n_digits
+            x = torch.randint(0, 10, (size, n), generator=gen)
+            y = torch.randint(0, 10, (size, n), generator=gen)
+            if task.op == "mix":
+                is_sub = torch.rand(size, generator=gen) < 0.5
+            else:
+                is_sub = torch.full((size,), task.op == "sub")
+            yield task.make_batch(x, y, is_sub)
+        done += size
+
+
+def verify(
+    model: nn.Module,
+    task: ArithmeticTask,
+    questions: int = 1_000_000,
+    distribution: Distribution = "training",
+    seed: int = 0,
+    batch_size: int | None = None,
+    sample_batch_size: int = 64,
+    examples: int = 10,
+    progress: bool = False,
+) -> VerifyResult:
+    """Exact-match verdict on ``questions`` seeded random questions (the seeds' 1M check)."""
+    task = _require_arithmetic(task)
+    bs = batch_size or default_batch_size(model)
+    batches = random_batches(task, questions, distribution, seed, bs, sample_batch_size)
+    bar = tqdm(total=questions, disable=not progress, unit="q", unit_scale=True, desc="verify")
+    source = f"{questions:,} {distribution} questions (seed {seed})"
+    res = verify_batches(model, task, _counted(batches, bar), source, examples)
+    bar.close()
+    return res
+
+
+def _counted(batches: Iterable[Batch], bar: Any) -> Iterator[Batch]:
+    for batch in batches:
+        yield batch
+        bar.update(len(batch))
+
+
+def exhaustive_size(task: ArithmeticTask) -> int:
+    return (2 if task.op == "mix" else 1) * 10 ** (2 * task.n_digits)
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """sha256 of the weights: a resume state only applies to the model that wrote it."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def verify_exhaustive(
+    model: nn.Module,
+    task: ArithmeticTask,
+    state_path: Path | None = None,
+    batch_size: int = 16384,
+    examples: int = 10,
+    progress: bool = False,
+    stop_after: int | None = None,
+) -> VerifyResult:
+    """Every question (at most 10^8), resumable: progress is saved to ``state_path`` after each
+    batch, and a later call with the same model and task continues from there. ``stop_after``
+    batches (tests) returns an incomplete result; the state file is removed when done.
+    """
+    task = _require_arithmetic(task)
+    size = exhaustive_size(task)
+    if size > EXHAUSTIVE_LIMIT:
+        raise AlgolensError(
+            f"--exhaustive needs a space of at most 10^8 questions; this task has {size:.1e}"
+        )
+    key = {"task": task.to_dict(), "model": model_fingerprint(model), "batch_size": batch_size}
+    res = VerifyResult(f"all {size:,} questions", task.answer_names, max_examples=examples)
+    done_batches = 0
+    if state_path is not None and state_path.exists():
+        try:
+            saved = json.loads(state_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            saved = {}
+        if saved.get("key") == key:
+            res = VerifyResult(**saved["result"])
+            done_batches = int(saved["batches"])
+    bar = tqdm(total=size, initial=res.questions, disable=not progress, unit="q", unit_scale=True)
+    bar.set_description("verify (exhaustive)")
+    res.complete = False
+    for i, batch in enumerate(exhaustive_batches(task, batch_size, start_batch=done_batches)):
+        if stop_after is not None and i >= stop_after:
+            bar.close()
+            return res
+        verify_batches(model, task, [batch], res.source, examples, result=res)
+        done_batches += 1
+        if state_path is not None:
+            write_json(state_path, {"key": key, "batches": done_batches, "result": res.state()})
+        bar.update(len(batch))
+    bar.close()
+    res.complete = True
+    if state_path is not None and state_path.exists():
+        state_path.unlink()
+    return res
+
+
+def verify_suite(
+    model: nn.Module, task: ArithmeticTask, name: str, examples: int = 10
+) -> VerifyResult:
+    """A named question list (the seeds' lists or the generated cascade suite)."""
+    from algolens.suites import suite_batch
+
+    task = _require_arithmetic(task)
+    batch = suite_batch(task, name)
+    return verify_batches(model, task, [batch], f"suite {name}", examples=examples)
