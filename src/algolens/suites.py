@@ -150,6 +150,7 @@ def cascade_questions(op: str, n_digits: int, variants: int = 3, seed: int = 0) 
         # the longest cascade: a carry from the units through every column into A_n
         out.append(f"{1:0{n}d}+{10**n - 1:0{n}d}")
     if op in ("sub", "mix"):
+        rng = random.Random(seed + 1)  # its own stream: mix is exactly add's then sub's
         # a borrow chain must be absorbed by a column with top > bottom, so it cannot reach A_n
         for kinds in _patterns(n, "borrow", "equal", "quiet"):
             if "borrow" in kinds and "quiet" not in kinds[kinds.index("borrow") :]:
