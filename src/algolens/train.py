@@ -282,7 +282,8 @@ def train(
                 group["lr"] = lr_at(cfg, step)
             batch = task.sample(cfg.batch_size, gen)
             logprobs = answer_logprobs(task, model(batch.inputs), batch.targets)
-            loss = -logprobs.mean()
+            mask = batch.labels.get("loss_mask")  # e.g. LEGO's train-on-first-k
+            loss = -logprobs.mean() if mask is None else -(logprobs * mask).sum() / mask.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:

@@ -1,0 +1,194 @@
+"""LEGO analysis: accuracy by chain position, head classes, and shortcut probes. Pure functions.
+
+- :func:`position_accuracies`: accuracy at every chain position on fresh sentences.
+- :func:`classify_heads`: each head's similarity to the association and manipulation templates
+  (1 - mean total-variation distance between its pattern rows and the template rows), and a
+  class: association / manipulation when that similarity is at least ``threshold`` and the
+  larger of the two, else other.
+- :func:`shortcut_probes`: accuracy on shifted distributions that a true chain-follower still
+  solves (unshuffled order, shorter and longer chains, names at unseen chain positions,
+  all-'+' chains), and the first chain position where accuracy drops below the training one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from algolens.models.lego_mimic import (
+    association_template,
+    attention_patterns,
+    manipulation_template,
+)
+from algolens.tasks.lego import LegoTask
+
+
+@dataclass
+class HeadClass:
+    """One head's similarity to the two templates and the class it gets."""
+
+    layer: int
+    head: int
+    association: float
+    manipulation: float
+    kind: str  # "association", "manipulation" or "other"
+
+    @property
+    def name(self) -> str:
+        return f"L{self.layer}.H{self.head}"
+
+
+@dataclass
+class ProbeResult:
+    """Accuracy per chain position on one shifted distribution."""
+
+    name: str
+    description: str
+    n_vars: int
+    accuracy: list[float]  # per chain position, 1..n_vars
+    acc_trained: float  # over chain positions the model was trained on (<= k)
+    acc_all: float
+    drop_at: int | None  # first 1-based chain position whose accuracy falls > 5 points
+    task: dict[str, Any] = field(default_factory=dict)
+
+
+def position_accuracies(
+    model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0, batch_size: int = 512
+) -> list[float]:
+    """Accuracy at chain positions 1..n_vars on ``n`` fresh sentences."""
+    gen = torch.Generator().manual_seed(seed)
+    right = torch.zeros(task.n_vars, dtype=torch.float64)
+    count = torch.zeros(task.n_vars, dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            batch = task.sample(min(batch_size, n - start), gen)
+            ok = task.correct(model, batch).to(torch.float64)
+            right.index_add_(0, batch.labels["depth"].flatten(), ok.flatten())
+            count.index_add_(0, batch.labels["depth"].flatten(), torch.ones_like(ok).flatten())
+    return (right / count).tolist()
+
+
+def template_similarity(
+    patterns: Float[Tensor, "layer batch head pos pos"],
+    template: Float[Tensor, "batch pos pos"],
+    rows: Tensor | None = None,
+) -> Float[Tensor, "layer head"]:
+    """1 - mean total-variation distance between pattern rows and template rows.
+
+    ``rows`` (``[batch, pos]`` bools) picks the query rows that count (all by default).
+    """
+    tv = 0.5 * (patterns - template[None, :, None]).abs().sum(-1)  # [layer, batch, head, pos]
+    if rows is None:
+        return 1 - tv.mean((1, 3))
+    w = rows[None, :, None].to(tv.dtype)
+    return 1 - (tv * w).sum((1, 3)) / w.sum((1, 3))
+
+
+def head_similarities(
+    model: nn.Module, tokens: Int[Tensor, "batch pos"], window: int = 2
+) -> tuple[Float[Tensor, "layer head"], Float[Tensor, "layer head"]]:
+    """(association, manipulation) similarity of every head on ``tokens``.
+
+    Association counts only query rows at a variable name that occurs twice (the rows where
+    the template is not just "attend to yourself").
+    """
+    with torch.no_grad():
+        patterns = attention_patterns(model, tokens)
+    assoc_t = association_template(tokens)
+    eye = torch.eye(tokens.shape[1])
+    assoc_rows = (assoc_t * (1 - eye)).sum(-1) > 0  # [batch, pos]
+    assoc = template_similarity(patterns, assoc_t, assoc_rows)
+    manip_t = manipulation_template(tokens.shape[1], window).expand_as(assoc_t)
+    return assoc, template_similarity(patterns, manip_t)
+
+
+def classify_heads(
+    model: nn.Module,
+    task: LegoTask,
+    n: int = 256,
+    seed: int = 0,
+    threshold: float = 0.4,
+    window: int = 2,
+) -> list[HeadClass]:
+    """Every head's class (association / manipulation / other) on ``n`` fresh sentences."""
+    tokens = task.sample(n, torch.Generator().manual_seed(seed)).inputs
+    assoc, manip = head_similarities(model, tokens, window)
+    out = []
+    for layer in range(assoc.shape[0]):
+        for head in range(assoc.shape[1]):
+            a, m = float(assoc[layer, head]), float(manip[layer, head])
+            kind = "other"
+            if max(a, m) >= threshold:
+                kind = "association" if a >= m else "manipulation"
+            out.append(HeadClass(layer, head, a, m, kind))
+    return out
+
+
+def probe_tasks(task: LegoTask, n_ctx: int) -> list[tuple[str, str, LegoTask]]:
+    """The shifted distributions that fit a model with ``n_ctx`` positions."""
+    base = replace(task, eval_size=0)
+    n, max_vars = task.n_vars, n_ctx // 5
+    probes = [
+        ("train", "the training distribution", base),
+        ("unshuffled", "clauses in chain order", replace(base, shuffle=False)),
+        ("all_plus", "every sign '+'", replace(base, signs="plus")),
+    ]
+    if n > 4:
+        short = max(2, n - 4)
+        m = replace(base, n_vars=short, train_k=min(task.k, short), max_vars=max_vars)
+        probes.append(("shorter", f"chains of {short}", m))
+    if max_vars > n:
+        m = replace(base, n_vars=max_vars, max_vars=max_vars)
+        probes.append(("longer", f"chains of {max_vars} (positions past {n} never trained)", m))
+    if task.names == "split":
+        probes.append(
+            (
+                "names_swapped",
+                "each name at chain positions of the other parity",
+                replace(base, names="swapped"),
+            ),
+        )
+    else:
+        only = replace(base, names="split")
+        probes.append(("names_split", "a-m at even, n-z at odd chain positions", only))
+    return probes
+
+
+def shortcut_probes(
+    model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0, tolerance: float = 0.05
+) -> list[ProbeResult]:
+    """Accuracy by chain position on every probe, and where it first drops below training's."""
+    cfg: Any = model.cfg
+    n_ctx = cfg.n_ctx
+    results = []
+    reference: list[float] | None = None
+    for name, description, probe in probe_tasks(task, n_ctx):
+        acc = position_accuracies(model, probe, n, seed)
+        if reference is None:
+            reference = acc
+        drop_at = next(
+            (
+                i + 1
+                for i, a in enumerate(acc)
+                if a < (reference[i] if i < len(reference) else reference[-1]) - tolerance
+            ),
+            None,
+        )
+        k = min(task.k, probe.n_vars)
+        results.append(
+            ProbeResult(
+                name=name,
+                description=description,
+                n_vars=probe.n_vars,
+                accuracy=acc,
+                acc_trained=sum(acc[:k]) / k,
+                acc_all=sum(acc) / len(acc),
+                drop_at=drop_at,
+                task=probe.to_dict(),
+            )
+        )
+    return results

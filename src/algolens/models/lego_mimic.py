@@ -1,0 +1,175 @@
+"""Attention-mimicking initialisation for LEGO encoders, standing in for BERT pretraining.
+
+Zhang et al. (2022) find that pretraining helps LEGO mostly through two kinds of attention
+head, and that training heads to mimic them before the task recovers most of the benefit:
+
+- association: a variable-name token attends to the other positions holding the same name
+  (``b`` in ``c = +b`` finds the clause ``b = -a``); a token with no other occurrence attends
+  to itself;
+- manipulation: every token attends uniformly to a small window ``|q - k| <= window``.
+
+:func:`mimic_init` trains a fresh model, before the task, so that in every layer heads
+``0 .. n_assoc-1`` match the association template and the next ``n_manip`` heads the
+manipulation template (cross-entropy of each pattern row against the template row, on random
+LEGO sentences; no labels are used). :func:`mimic_run` writes the result as a run directory
+whose ``config.json`` records the whole procedure (``mimic`` section), so it can be redone.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from algolens.errors import AlgolensError
+from algolens.store import (
+    CONFIG,
+    METRICS,
+    WEIGHTS,
+    atomic_write,
+    build_model,
+    save_weights,
+    write_json,
+)
+from algolens.tasks import make_task
+from algolens.tasks.lego import LETTERS
+
+
+@dataclass
+class MimicConfig:
+    """How the heads are pre-trained towards the two templates."""
+
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 1e-3
+    window: int = 2  # manipulation: attend to |q - k| <= window
+    n_assoc: int = 1  # heads 0 .. n_assoc-1 of every layer mimic association
+    n_manip: int = 1  # the next n_manip heads mimic manipulation
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise AlgolensError("mimic steps, batch_size and lr must be positive")
+        if self.window < 0 or self.n_assoc < 0 or self.n_manip < 0:
+            raise AlgolensError("mimic window and head counts must be non-negative")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MimicConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def association_template(tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos pos"]:
+    """Uniform over the other positions holding the same variable name; else the position itself."""
+    n = tokens.shape[1]
+    is_name = tokens < len(LETTERS)
+    eye = torch.eye(n, dtype=torch.bool)
+    other = (tokens[:, :, None] == tokens[:, None, :]) & is_name[:, :, None] & ~eye
+    target = torch.where(other.any(-1, keepdim=True), other, eye).float()
+    return target / target.sum(-1, keepdim=True)
+
+
+def manipulation_template(n_pos: int, window: int) -> Float[Tensor, "pos pos"]:
+    """Uniform over the window ``|q - k| <= window`` (cut at the ends)."""
+    pos = torch.arange(n_pos)
+    band = ((pos[:, None] - pos[None, :]).abs() <= window).float()
+    return band / band.sum(-1, keepdim=True)
+
+
+def attention_patterns(
+    model: nn.Module, tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "layer batch head pos pos"]:
+    """Every layer's attention pattern, differentiable (the hooks keep the graph)."""
+    store: list[Tensor] = []
+    cfg: Any = model.cfg
+    names = [f"blocks.{i}.attn.hook_pattern" for i in range(cfg.n_layers)]
+    hooks = [(name, lambda t, hook: store.append(t)) for name in names]
+    with model.hooks(fwd_hooks=hooks):  # type: ignore[operator]
+        model(tokens)
+    return torch.stack(store)
+
+
+def mimic_loss(
+    patterns: Float[Tensor, "layer batch head pos pos"],
+    tokens: Int[Tensor, "batch pos"],
+    cfg: MimicConfig,
+) -> Tensor:
+    """Mean cross-entropy of the assigned heads' pattern rows against their template rows."""
+    logp = patterns.clamp_min(1e-9).log()
+    a, m = cfg.n_assoc, cfg.n_manip
+    losses = []
+    if a:
+        assoc = association_template(tokens)[None, :, None]  # [1, batch, 1, pos, pos]
+        losses.append(-(assoc * logp[:, :, :a]).sum(-1).mean())
+    if m:
+        manip = manipulation_template(tokens.shape[1], cfg.window)
+        losses.append(-(manip * logp[:, :, a : a + m]).sum(-1).mean())
+    if not losses:
+        raise AlgolensError("mimic init needs at least one association or manipulation head")
+    return torch.stack(losses).mean()
+
+
+def mimic_init(
+    model: nn.Module, task: Any, cfg: MimicConfig, *, progress: bool = False
+) -> list[dict[str, float]]:
+    """Train ``model`` in place towards the templates; returns the loss log (every 25 steps)."""
+    model_cfg: Any = model.cfg
+    n_heads = model_cfg.n_heads
+    if cfg.n_assoc + cfg.n_manip > n_heads:
+        raise AlgolensError(
+            f"mimic init asks for {cfg.n_assoc + cfg.n_manip} heads, the model has {n_heads}"
+        )
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    log = []
+    model.train()
+    for step in tqdm(range(cfg.steps), disable=not progress, desc="mimic init", unit="step"):
+        tokens = task.sample(cfg.batch_size, gen).inputs
+        loss = mimic_loss(attention_patterns(model, tokens), tokens, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if (step + 1) % 25 == 0 or step + 1 == cfg.steps:
+            log.append({"step": step + 1, "mimic_loss": float(loss.detach())})
+    model.eval()
+    return log
+
+
+def mimic_run(
+    out: str | Path,
+    task_spec: dict[str, Any],
+    model_spec: dict[str, Any],
+    cfg: MimicConfig,
+    *,
+    progress: bool = False,
+) -> Path:
+    """Build a fresh model, mimic-initialise it and save it as a run directory (for init_from)."""
+    out = Path(out)
+    task = make_task(task_spec)
+    spec = {"kind": "transformer", "n_ctx": task.n_ctx, "d_vocab": task.d_vocab, **model_spec}
+    for key, value in task.model_defaults(spec["kind"]).items():
+        spec.setdefault(key, value)
+    spec.setdefault("seed", cfg.seed)
+    model: Any = build_model(spec)
+    log = mimic_init(model, task, cfg, progress=progress)
+    config = {
+        "name": out.name,
+        "task": task.to_dict(),
+        "model": {"kind": spec["kind"], **model.cfg.to_dict()},
+        "mimic": asdict(cfg),
+        "seed": cfg.seed,
+        "argv": sys.argv,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / CONFIG, config)
+    save_weights(model, out / WEIGHTS)
+    text = "".join(json.dumps(r) + "\n" for r in log)
+    atomic_write(out / METRICS, lambda p: p.write_text(text))
+    return out

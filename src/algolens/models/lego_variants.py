@@ -1,0 +1,135 @@
+"""The four LEGO encoder variants of Zhang et al. (2022), trained and compared on the same seeds.
+
+- ``random``: a bidirectional encoder (the spine's Transformer, ``causal=False``) with a binary
+  head read at each clause's assigned-variable token, from random initialisation;
+- ``mimic``: the same, initialised by :func:`~algolens.models.lego_mimic.mimic_init` (heads
+  trained towards the association and manipulation patterns), standing in for pretraining;
+- ``tied``: one block applied ``n_layers`` times (ALBERT);
+- ``conv``: a depthwise convolution along positions inside the query/key/value maps.
+
+:func:`compare_variants` trains each variant per seed and measures accuracy by chain position,
+head classes and shortcut probes; the result is one JSON-able dict.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from algolens.analysis.lego import classify_heads, position_accuracies, shortcut_probes
+from algolens.errors import AlgolensError
+from algolens.models.lego_mimic import MimicConfig, mimic_run
+from algolens.store import CONFIG, load_run, read_config, write_json
+from algolens.train import TrainConfig, train
+
+VARIANTS = ("random", "mimic", "tied", "conv")
+MIMIC_DIR = "mimic_init"
+
+
+def variant_model(variant: str, model_spec: dict[str, Any], conv_kernel: int = 3) -> dict[str, Any]:
+    """The model section of ``variant`` built on ``model_spec``."""
+    if variant not in VARIANTS:
+        raise AlgolensError(f"unknown LEGO variant {variant!r}: choose from {', '.join(VARIANTS)}")
+    spec = {"kind": "transformer", **model_spec, "causal": False, "d_vocab_out": 2}
+    if variant == "tied":
+        spec["tie_layers"] = True
+    if variant == "conv":
+        spec["conv_kernel"] = conv_kernel
+    return spec
+
+
+def train_variant(
+    out: str | Path,
+    variant: str,
+    task_spec: dict[str, Any],
+    model_spec: dict[str, Any],
+    train_cfg: TrainConfig,
+    mimic_cfg: MimicConfig | None = None,
+    *,
+    progress: bool = True,
+    argv: list[str] | None = None,
+    stop_after: int | None = None,
+) -> Path:
+    """Train one variant into the run directory ``out``; returns it.
+
+    For ``mimic`` the initialisation is written first to ``out/mimic_init`` (a run directory
+    whose config records the procedure), the task run starts from it through ``init_from``,
+    and the task run's ``config.json`` gets a ``mimic_init`` section too. ``stop_after`` ends
+    training early as the trainer's does (continue with ``train(out, resume=True)``).
+    """
+    out = Path(out)
+    if (out / CONFIG).exists():
+        raise AlgolensError(f"{out} already holds a run: choose another --out")
+    spec = variant_model(variant, model_spec)
+    cfg = replace(train_cfg)
+    if variant == "mimic":
+        mimic_cfg = mimic_cfg or MimicConfig(seed=train_cfg.seed)
+        init_dir = mimic_run(out / MIMIC_DIR, task_spec, spec, mimic_cfg, progress=progress)
+        cfg = replace(cfg, init_from=str(init_dir))
+    argv = argv if argv is not None else sys.argv
+    train(out, task_spec, spec, cfg, argv=argv, progress=progress, stop_after=stop_after)
+    config = read_config(out)
+    config["variant"] = variant
+    if variant == "mimic" and mimic_cfg is not None:
+        config["mimic_init"] = {"run": str(out / MIMIC_DIR), **asdict(mimic_cfg)}
+    write_json(out / CONFIG, config)
+    return out
+
+
+def evaluate_run(path: Path, n: int = 2048, seed: int = 0) -> dict[str, Any]:
+    """Accuracy by chain position, head classes and shortcut probes of a trained LEGO run."""
+    run = load_run(path)
+    task = run.task
+    acc = position_accuracies(run.model, task, n, seed)
+    k = task.k
+    untrained = acc[k:]
+    return {
+        "run": str(path),
+        "accuracy": acc,
+        "acc_trained": sum(acc[:k]) / k,
+        "acc_untrained": sum(untrained) / len(untrained) if untrained else None,
+        "heads": [asdict(h) for h in classify_heads(run.model, task, min(n, 256), seed)],
+        "probes": [asdict(p) for p in shortcut_probes(run.model, task, min(n, 1024), seed)],
+        "steps": run.metrics[-1]["step"] if run.metrics else None,
+        "wall_seconds": run.metrics[-1].get("elapsed") if run.metrics else None,
+    }
+
+
+def compare_variants(
+    out: str | Path,
+    task_spec: dict[str, Any],
+    model_spec: dict[str, Any],
+    train_cfg: TrainConfig,
+    variants: tuple[str, ...] = VARIANTS,
+    seeds: tuple[int, ...] = (0,),
+    mimic_cfg: MimicConfig | None = None,
+    *,
+    n_eval: int = 2048,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train every variant on every seed under ``out/<variant>_s<seed>`` and measure them."""
+    out = Path(out)
+    for v in variants:
+        variant_model(v, model_spec)  # validate all names before training anything
+    results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    for seed in seeds:
+        for variant in variants:
+            run_dir = out / f"{variant}_s{seed}"
+            t0 = time.perf_counter()
+            mcfg = replace(mimic_cfg or MimicConfig(), seed=seed)
+            cfg = replace(train_cfg, seed=seed)
+            train_variant(run_dir, variant, task_spec, model_spec, cfg, mcfg, progress=progress)
+            row = {"seed": seed, "total_seconds": time.perf_counter() - t0}
+            row.update(evaluate_run(run_dir, n_eval, seed=10_000 + seed))
+            results[variant].append(row)
+    return {
+        "task": task_spec,
+        "model": model_spec,
+        "train": asdict(train_cfg),
+        "mimic": asdict(mimic_cfg or MimicConfig()),
+        "seeds": list(seeds),
+        "variants": results,
+    }

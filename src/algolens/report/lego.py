@@ -1,0 +1,226 @@
+"""LEGO reports: accuracy by chain position, head classes, shortcut probes, paper claims.
+
+``algolens analyse RUN`` on a LEGO run calls :func:`lego_report`; ``algolens lego compare``
+calls :func:`write_comparison_report`. Numbers come from :mod:`algolens.analysis.lego` (or the
+comparison dict); this module only draws and words them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from algolens.report.html import Claim, Section, Table, write_report
+from algolens.report.registry import register_reporter
+
+PAPER = "Zhang et al. 2022 (REFERENCE.md §3)"
+
+
+def _position_figure(series: dict[str, list[float]], k: int, title: str) -> go.Figure:
+    fig = go.Figure()
+    for name, acc in series.items():
+        fig.add_trace(go.Scatter(x=list(range(1, len(acc) + 1)), y=acc, mode="lines+markers",
+                                 name=name))  # fmt: skip
+    fig.add_vrect(x0=0.5, x1=k + 0.5, fillcolor="lightgreen", opacity=0.2, line_width=0,
+                  annotation_text="trained", annotation_position="top left")  # fmt: skip
+    fig.update_layout(title=title, xaxis_title="chain position", yaxis_title="accuracy",
+                      yaxis_range=[0, 1.02], height=380)  # fmt: skip
+    return fig
+
+
+def _curve_figure(metrics: list[dict[str, Any]], n: int) -> go.Figure:
+    fig = go.Figure()
+    rows = [r for r in metrics if "val_acc_pos1" in r]
+    steps = [r["step"] for r in rows]
+    for d in range(1, n + 1):
+        fig.add_trace(go.Scatter(x=steps, y=[r[f"val_acc_pos{d}"] for r in rows],
+                                 mode="lines", name=f"position {d}"))  # fmt: skip
+    fig.update_layout(title="Validation accuracy per chain position during training",
+                      xaxis_title="step", yaxis_title="accuracy", height=380)  # fmt: skip
+    return fig
+
+
+def _heads_figure(heads: list[dict[str, Any]]) -> go.Figure:
+    n_layers = max(h["layer"] for h in heads) + 1
+    n_heads = max(h["head"] for h in heads) + 1
+    fig = go.Figure()
+    for i, key in enumerate(("association", "manipulation")):
+        z = [[0.0] * n_heads for _ in range(n_layers)]
+        for h in heads:
+            z[h["layer"]][h["head"]] = h[key]
+        fig.add_trace(go.Heatmap(z=z, x=[f"H{j}" for j in range(n_heads)],
+                                 y=[f"L{j}" for j in range(n_layers)], zmin=0, zmax=1,
+                                 colorscale="Viridis", xaxis=f"x{i + 1}", yaxis="y",
+                                 showscale=i == 1))  # fmt: skip
+    fig.update_layout(
+        title="Similarity of each head to the association (left) and manipulation (right) template",
+        xaxis={"domain": [0, 0.45]}, xaxis2={"domain": [0.55, 1]}, height=360,
+    )  # fmt: skip
+    return fig
+
+
+def _heads_table(heads: list[dict[str, Any]]) -> Table:
+    rows = [[f"L{h['layer']}.H{h['head']}", f"{h['association']:.2f}",
+             f"{h['manipulation']:.2f}", h["kind"]] for h in heads]  # fmt: skip
+    return Table(["head", "association", "manipulation", "class"], rows,
+                 "1 - mean total-variation distance to each template; class at >= 0.4")  # fmt: skip
+
+
+def _probes_table(probes: list[dict[str, Any]]) -> Table:
+    rows = [[p["name"], p["description"], p["n_vars"], f"{p['acc_trained']:.4f}",
+             f"{p['acc_all']:.4f}", p["drop_at"] or "-"] for p in probes]  # fmt: skip
+    return Table(["probe", "distribution", "n", "acc. trained positions", "acc. all",
+                  "first drop (position)"], rows,
+                 "first drop: first chain position more than 5 points below training")  # fmt: skip
+
+
+def run_claims(result: dict[str, Any], k: int) -> list[Claim]:
+    """Single-run claims against the paper's qualitative findings."""
+    acc = result["accuracy"]
+    heads = result["heads"]
+    n_assoc = sum(h["kind"] == "association" for h in heads)
+    n_manip = sum(h["kind"] == "manipulation" for h in heads)
+    probes = {p["name"]: p for p in result["probes"]}
+    claims = [
+        Claim("A transformer encoder learns to follow the chain on the trained positions",
+              ">= 0.99 on positions 1..k", f"{result['acc_trained']:.4f}",
+              result["acc_trained"] >= 0.99, PAPER),
+        Claim("Trained heads include association and manipulation (local) heads",
+              ">= 1 of each", f"{n_assoc} association, {n_manip} manipulation",
+              n_assoc >= 1 and n_manip >= 1, PAPER),
+    ]  # fmt: skip
+    if result.get("acc_untrained") is not None:
+        claims.append(
+            Claim(
+                "Accuracy falls past the trained chain positions (length generalisation is hard)",
+                "untrained < trained",
+                f"{result['acc_untrained']:.4f} vs "
+                f"{result['acc_trained']:.4f} (positions {k + 1}..{len(acc)})",
+                result["acc_untrained"] < result["acc_trained"],
+                PAPER,
+            )
+        )
+    shifted = [p for name, p in probes.items() if name not in ("train", "longer")]
+    if shifted:
+        worst = min(shifted, key=lambda p: p["acc_trained"])
+        claims.append(
+            Claim(
+                "Shortcut probe: a shifted distribution breaks the learned solution "
+                "(the paper finds shortcuts in some data regimes)",
+                "some probe > 5 points below on trained positions",
+                f"worst: {worst['name']} {worst['acc_trained']:.4f} vs training "
+                f"{probes['train']['acc_trained']:.4f}",
+                worst["acc_trained"] < probes["train"]["acc_trained"] - 0.05,
+                PAPER,
+            )
+        )
+    return claims
+
+
+def run_sections(result: dict[str, Any], metrics: list[dict[str, Any]], k: int) -> list[Section]:
+    """Sections for one run's evaluation dict (see ``lego_variants.evaluate_run``)."""
+    n = len(result["accuracy"])
+    acc_rows = [
+        [d + 1, "yes" if d < k else "no", f"{a:.4f}"] for d, a in enumerate(result["accuracy"])
+    ]
+    probe_series = {p["name"]: p["accuracy"] for p in result["probes"]}
+    return [
+        Section("Accuracy by chain position",
+                f"Loss on chain positions 1..{k}; accuracy on all {n}.",
+                [_position_figure({"accuracy": result["accuracy"]}, k, "Accuracy by position"),
+                 _curve_figure(metrics, n)],
+                [Table(["position", "trained", "accuracy"], acc_rows)]),
+        Section("Head classes",
+                "Association: a name token attends to the other occurrence of the same name. "
+                "Manipulation: attention to a window of +-2 positions.",
+                [_heads_figure(result["heads"])], [_heads_table(result["heads"])]),
+        Section("Shortcut probes",
+                "Distributions a true chain-follower still solves; where accuracy drops, the "
+                "model uses something other than the chain.",
+                [_position_figure(probe_series, k, "Accuracy by chain position per probe")],
+                [_probes_table(result["probes"])]),
+    ]  # fmt: skip
+
+
+def lego_report(run: Any, out_dir: Path, questions: int = 1000, fmt: str | None = None,
+                seed: int = 0) -> Path:  # fmt: skip
+    """``algolens analyse`` for a LEGO run."""
+    from algolens.analysis.lego import classify_heads, position_accuracies, shortcut_probes
+
+    task = run.task
+    acc = position_accuracies(run.model, task, questions, seed)
+    k = task.k
+    result = {
+        "accuracy": acc,
+        "acc_trained": sum(acc[:k]) / k,
+        "acc_untrained": sum(acc[k:]) / len(acc[k:]) if acc[k:] else None,
+        "heads": [asdict(h) for h in classify_heads(run.model, task, min(questions, 256), seed)],
+        "probes": [asdict(p) for p in shortcut_probes(run.model, task, questions, seed)],
+    }
+    sections = run_sections(result, run.metrics, k)
+    out_dir = Path(out_dir)
+    path = write_report(out_dir / "report.html", f"LEGO: {run.name}", sections,
+                        subtitle=f"n = {task.n_vars}, trained on the first {k} chain positions",
+                        claims=run_claims(result, k),
+                        facts={"task": task.to_dict(), "model": run.config["model"]})  # fmt: skip
+    if fmt:
+        for i, section in enumerate(sections):
+            for j, fig in enumerate(section.figures):
+                fig.write_image(out_dir / f"figure_{i}_{j}.{fmt}")
+    return path
+
+
+def comparison_section(comparison: dict[str, Any]) -> Section:
+    """Variants side by side: mean accuracy by chain position over seeds, and a table."""
+    k = comparison["task"].get("train_k") or comparison["task"]["n_vars"]
+    series, rows = {}, []
+    for variant, runs in comparison["variants"].items():
+        n = len(runs[0]["accuracy"])
+        series[variant] = [sum(r["accuracy"][d] for r in runs) / len(runs) for d in range(n)]
+        for r in runs:
+            heads = [h["kind"] for h in r["heads"]]
+            rows.append([variant, r["seed"], f"{r['acc_trained']:.4f}",
+                         "-" if r["acc_untrained"] is None else f"{r['acc_untrained']:.4f}",
+                         " ".join(f"{a:.2f}" for a in r["accuracy"][k:]),
+                         f"{heads.count('association')}/{heads.count('manipulation')}",
+                         f"{r['total_seconds']:.0f}"])  # fmt: skip
+    return Section(
+        "Encoder variants side by side",
+        f"Same seeds {comparison['seeds']}; loss on chain positions 1..{k}.",
+        [_position_figure(series, k, "Mean accuracy by chain position per variant")],
+        [Table(["variant", "seed", "acc. trained", "acc. untrained", "untrained positions",
+                "assoc./manip. heads", "seconds"], rows)],
+    )  # fmt: skip
+
+
+def comparison_claims(comparison: dict[str, Any]) -> list[Claim]:
+    """The paper's variant findings, each checked on the mean untrained-position accuracy."""
+    mean = {}
+    for variant, runs in comparison["variants"].items():
+        vals = [r["acc_untrained"] for r in runs if r["acc_untrained"] is not None]
+        if vals:
+            mean[variant] = sum(vals) / len(vals)
+    claims = []
+    for variant, claim in (
+        ("tied", "Weight tying (ALBERT) helps extrapolation to untrained positions"),
+        ("mimic", "Mimicking association/manipulation attention helps like pretraining"),
+        ("conv", "Convolution inside q/k/v helps"),
+    ):
+        if variant in mean and "random" in mean:
+            claims.append(Claim(claim, "untrained accuracy above random init",
+                                f"{mean[variant]:.4f} vs {mean['random']:.4f}",
+                                mean[variant] > mean["random"], PAPER))  # fmt: skip
+    return claims
+
+
+def write_comparison_report(comparison: dict[str, Any], path: Path) -> Path:
+    """The comparison as an HTML page (and claims.json) beside comparison.json."""
+    return write_report(path, "LEGO encoder variants", [comparison_section(comparison)],
+                        subtitle=f"task {comparison['task']}, model {comparison['model']}",
+                        claims=comparison_claims(comparison))  # fmt: skip
+
+
+register_reporter(("lego",), lego_report)

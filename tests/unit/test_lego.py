@@ -1,0 +1,118 @@
+"""LEGO task: the generator against the plain-Python oracle, properties, metrics, analysis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from algolens.errors import AlgolensError
+from algolens.tasks import make_task
+from algolens.tasks.lego import CLAUSE_LEN, LETTERS, LegoTask, oracle
+
+
+def _sentences(task: LegoTask, n: int, seed: int):
+    batch = task.sample(n, torch.Generator().manual_seed(seed))
+    return batch, [task.decode(row) for row in batch.inputs]
+
+
+def test_worked_example_from_docstring() -> None:
+    task = LegoTask(n_vars=3)
+    names = torch.tensor([[0, 1, 2]])  # a, b, c in chain order
+    signs = torch.tensor([[0, 1, 0]])  # a = +1, b = -a, c = +b
+    batch = task.make_batch(names, signs, torch.tensor([[2, 0, 1]]))
+    assert task.decode(batch.inputs[0]) == "c = +b ; a = +1 ; b = -a"
+    assert batch.inputs[0].tolist() == [2, 26, 27, 1, 30, 0, 26, 27, 29, 30, 1, 26, 28, 0, 30]
+    assert batch.targets[0].tolist() == [1, 0, 1]
+    assert batch.labels["depth"][0].tolist() == [2, 0, 1]
+    assert oracle("c = +b ; a = +1 ; b = -a") == {"c": -1, "a": 1, "b": -1}
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 26), seed=st.integers(0, 2**31 - 1), k=st.integers(0, 26))
+def test_generator_matches_oracle_and_properties(n: int, seed: int, k: int) -> None:
+    task = LegoTask(n_vars=n, train_k=min(k, n), eval_size=0)
+    batch, texts = _sentences(task, 4, seed)
+    assert batch.inputs.shape == (4, CLAUSE_LEN * n)
+    for i, text in enumerate(texts):
+        values = oracle(text)  # raises unless the chain is connected from the constant
+        names = text.replace(" ", "").split(";")
+        assigned = [c.split("=")[0] for c in names]
+        assert len(set(assigned)) == n == len(assigned)  # every variable assigned exactly once
+        expect = [1 - 2 * int(b) for b in batch.targets[i]]
+        assert [values[a] for a in assigned] == expect
+        depth = batch.labels["depth"][i].tolist()
+        assert sorted(depth) == list(range(n))  # the shuffle is a permutation of the chain
+        chain = [LETTERS[int(t)] for t in batch.labels["chain_names"][i]]
+        assert [assigned[depth.index(d)] for d in range(n)] == chain
+        operands = {c.split("=")[0]: c.split("=")[1][1:] for c in names}
+        assert operands[chain[0]] == "1"
+        assert all(operands[chain[d]] == chain[d - 1] for d in range(1, n))  # connected
+        assert batch.labels["loss_mask"][i].tolist() == [d < task.k for d in depth]
+
+
+def test_probe_options() -> None:
+    batch, _ = _sentences(LegoTask(n_vars=8, shuffle=False, signs="plus"), 16, 0)
+    assert (batch.labels["depth"] == torch.arange(8)).all()
+    assert (batch.targets == 0).all()
+    for names, parity in (("split", 0), ("swapped", 1)):
+        batch, _ = _sentences(LegoTask(n_vars=12, names=names), 16, 1)
+        chain = batch.labels["chain_names"]
+        in_first_half = chain < 13
+        expect = (torch.arange(12) + parity) % 2 == 0
+        assert (in_first_half == expect).all()
+        assert all(len(set(row.tolist())) == 12 for row in chain)
+
+
+def test_encode_roundtrip_and_bad_input() -> None:
+    task = LegoTask(n_vars=3)
+    text = "c = +b ; a = -1 ; b = -a"
+    assert task.decode(task.encode(text)) == text
+    for bad in ("a = +1 ; a = -a", "a = +b ; b = -a", "a = 1", "A = +1"):
+        with pytest.raises(AlgolensError):
+            task.encode(bad)
+    with pytest.raises(AlgolensError):
+        make_task("lego", n_vars=27)
+    with pytest.raises(AlgolensError):
+        make_task("lego", n_vars=4, train_k=5)
+
+
+def test_metrics_by_chain_position() -> None:
+    task = LegoTask(n_vars=4, train_k=2, eval_size=0)
+    batch, _ = _sentences(task, 64, 0)
+    # right at chain positions 1-3, wrong at 4
+    logprobs = torch.where(batch.labels["depth"] < 3, -0.1, -2.0).double()
+    m = task.step_metrics(logprobs, batch)
+    assert [m[f"acc_pos{d}"] for d in range(1, 5)] == [1.0, 1.0, 1.0, 0.0]
+    assert m["acc_trained"] == 1.0 and m["acc_untrained"] == 0.5
+    assert m["loss"] == pytest.approx(0.1)  # only the first 2 positions carry loss
+
+
+def test_sample_cli_prints_sentences() -> None:
+    from typer.testing import CliRunner
+
+    from algolens.cli import app
+
+    res = CliRunner().invoke(app, ["sample", "lego", "--n-vars", "12", "--n", "5", "--json"])
+    assert res.exit_code == 0, res.output
+    records = [json.loads(line) for line in res.output.splitlines()]
+    assert len(records) == 5
+    for r in records:
+        assert r["sentence"].count(";") == 11
+        assert r["values"] == oracle(r["sentence"])
+
+
+def test_mimic_templates() -> None:
+    from algolens.models.lego_mimic import association_template, manipulation_template
+
+    task = LegoTask(n_vars=3)
+    tokens = torch.tensor([task.encode("c = +b ; a = +1 ; b = -a")])
+    assoc = association_template(tokens)[0]
+    assert assoc[3].argmax() == 10 and assoc[10, 3] == 1  # 'b' operand <-> 'b' assigned
+    assert assoc[0, 0] == 1  # 'c' occurs once: itself
+    assert torch.allclose(assoc.sum(-1), torch.ones(15))
+    manip = manipulation_template(15, 2)
+    assert manip[0, :3].tolist() == pytest.approx([1 / 3] * 3) and manip[7, 5:10].sum() == 1
