@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import operator
+import re
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -62,6 +65,11 @@ class TrainConfig:
     checkpoint_every: int = 1000
     init_from: str | None = None  # a run whose weights seed this one where names and shapes fit
     freeze_heads: bool = False  # keep the copied attention heads fixed
+    keep_every: int = 0  # >0: also keep checkpoints/step_XXXXXX.safetensors every this many steps
+    grokfast_alpha: float = 0.98  # Grokfast: EMA decay of the gradients ...
+    grokfast_lamb: float = 0.0  # ... added back times lamb (0: off)
+    # e.g. "val_acc>=1" or "val_loss<1e-3": stop at the first metrics row that meets it
+    stop_when: str = ""
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -72,11 +80,44 @@ class TrainConfig:
             raise AlgolensError(f"warmup_frac must be between 0 and 1, got {self.warmup_frac}")
         self.log_every = max(1, self.log_every)
         self.checkpoint_every = max(1, self.checkpoint_every)
+        if not 0 <= self.grokfast_alpha < 1:
+            raise AlgolensError(f"grokfast_alpha must be in [0, 1), got {self.grokfast_alpha}")
+        if self.stop_when:
+            parse_stop_when(self.stop_when)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+_COMPARE = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+
+
+def parse_stop_when(text: str) -> Callable[[dict[str, Any]], bool]:
+    """``"val_loss<1e-3"`` -> a test of a metrics row (False while the key is missing)."""
+    m = re.fullmatch(r"\s*(\w+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*", text)
+    try:
+        key, op, value = m.group(1), _COMPARE[m.group(2)], float(m.group(3))  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        raise AlgolensError(f"stop_when must look like 'val_loss<1e-3', got {text!r}") from None
+    return lambda row: key in row and bool(op(row[key], value))
+
+
+def grokfast_step(
+    grads: list[torch.Tensor], ema: list[torch.Tensor], alpha: float, lamb: float
+) -> None:
+    """Grokfast-EMA (Lee et al. 2024): amplify the slow component of the gradients in place.
+
+    ``ema = alpha * ema + (1 - alpha) * grad``; ``grad += lamb * ema``. An empty ``ema`` starts
+    from the first gradients.
+    """
+    if not ema:
+        ema.extend(g.detach().clone() for g in grads)
+    else:
+        torch._foreach_mul_(ema, alpha)
+        torch._foreach_add_(ema, grads, alpha=1 - alpha)
+    torch._foreach_add_(grads, ema, alpha=lamb)
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
@@ -212,6 +253,9 @@ def train(
         if getattr(task, "n_ctx", None) is not None:
             model_spec.setdefault("n_ctx", task.n_ctx)
             model_spec.setdefault("d_vocab", task.d_vocab)
+        implied = getattr(task, "model_defaults", None)  # sizes the task implies, per model kind
+        for key, value in (implied(model_spec["kind"]) if implied else {}).items():
+            model_spec.setdefault(key, value)
         model_spec.setdefault("seed", cfg.seed)
         model = build_model(model_spec)  # validates the spec before anything is written
         config = {
@@ -249,21 +293,33 @@ def train(
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     start = 0
+    ema: list[torch.Tensor] = []  # Grokfast's gradient EMA, checkpointed with the optimizer
+    elapsed = 0.0  # training seconds before this call (from the checkpoint on resume)
     if state is not None:
         load_weights(model, out / WEIGHTS)
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
         start = int(state["step"])
+        ema = list(state.get("grokfast", []))
+        elapsed = float(state.get("elapsed", 0.0))
         _truncate_metrics(out / METRICS, start)
         if cfg.init_from and cfg.freeze_heads:
             restore_frozen = freeze_copied_heads(model, list(config.get("init_copied", [])))
 
+    t0 = time.perf_counter() - elapsed
+    stop_when = parse_stop_when(cfg.stop_when) if cfg.stop_when else None
+
     def checkpoint(step: int) -> None:
         save_weights(model, out / WEIGHTS)
-        save_train_state(
-            out / TRAIN_STATE,
-            {"step": step, "optimizer": opt.state_dict(), "generator": gen.get_state()},
-        )
+        saved = {"step": step, "optimizer": opt.state_dict(), "generator": gen.get_state()}
+        saved.update({"grokfast": ema, "elapsed": time.perf_counter() - t0})
+        save_train_state(out / TRAIN_STATE, saved)
+
+    def keep(step: int) -> None:
+        save_weights(model, out / "checkpoints" / f"step_{step:06d}.safetensors")
+
+    if cfg.keep_every and start == 0:
+        keep(0)
 
     model.train()
     evaluate = getattr(task, "evaluate", None)
@@ -276,6 +332,7 @@ def train(
         unit="step",
         dynamic_ncols=True,
     )
+    stop_early = False
     with _StopFlag() as flag, (out / METRICS).open("a") as log:
         for step in bar:
             for group in opt.param_groups:
@@ -286,6 +343,9 @@ def train(
             loss = -logprobs.mean() if mask is None else -(logprobs * mask).sum() / mask.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.grokfast_lamb:
+                grads = [p.grad for p in params if p.grad is not None]
+                grokfast_step(grads, ema, cfg.grokfast_alpha, cfg.grokfast_lamb)
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
@@ -293,7 +353,7 @@ def train(
                 restore_frozen()
             done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps:
-                row = {"step": done, "lr": lr_at(cfg, step)}
+                row = {"step": done, "lr": lr_at(cfg, step), "elapsed": time.perf_counter() - t0}
                 row.update(task.step_metrics(logprobs.detach(), batch))
                 if evaluate is not None:
                     model.eval()
@@ -302,12 +362,16 @@ def train(
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 bar.set_postfix(loss=f"{row['loss']:.3g}")
+                if stop_when is not None and stop_when(row):
+                    flag.stop = stop_early = True
+            if cfg.keep_every and done % cfg.keep_every == 0:
+                keep(done)
             if done % cfg.checkpoint_every == 0:
                 checkpoint(done)
             if flag.stop or (stop_after is not None and done - start >= stop_after):
                 checkpoint(done)
                 bar.close()
-                if flag.stop:
+                if flag.stop and not stop_early:
                     print(f"interrupted at step {done}; continue with --resume", file=sys.stderr)
                 return out
     checkpoint(cfg.steps)

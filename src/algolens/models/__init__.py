@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from algolens.models.mlp import MLP, MLPConfig
 from algolens.models.transformer import Transformer, TransformerConfig
 
 MODEL_KINDS: dict[str, tuple[Any, Any]] = {
     "transformer": (TransformerConfig, Transformer),
+    "mlp": (MLPConfig, MLP),
 }
 
-__all__ = ["MODEL_KINDS", "Transformer", "TransformerConfig"]
+__all__ = ["MLP", "MODEL_KINDS", "MLPConfig", "Transformer", "TransformerConfig"]

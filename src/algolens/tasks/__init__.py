@@ -9,12 +9,14 @@ from algolens.errors import AlgolensError
 from algolens.tasks.arithmetic import ArithmeticTask
 from algolens.tasks.base import Batch, Task, answer_logprobs
 from algolens.tasks.lego import LegoTask
+from algolens.tasks.modular import ModAddTask
 
 # name -> factory taking the config's other fields as keyword arguments
 TASKS: dict[str, Callable[..., Any]] = {
     "add": lambda **kw: ArithmeticTask(op="add", **kw),
     "sub": lambda **kw: ArithmeticTask(op="sub", **kw),
     "mix": lambda **kw: ArithmeticTask(op="mix", **kw),
+    "modadd": ModAddTask,
     "lego": LegoTask,
 }
 
