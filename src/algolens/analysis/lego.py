@@ -8,6 +8,8 @@
 - :func:`shortcut_probes`: accuracy on shifted distributions that a true chain-follower still
   solves (unshuffled order, shorter and longer chains, names at unseen chain positions,
   all-'+' chains), and the first chain position where accuracy drops below the training one.
+  "Names at unseen positions" needs a model trained with ``names='split'`` (a-m only at even,
+  n-z only at odd chain positions); it is then probed with ``names='swapped'``.
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ def probe_tasks(task: LegoTask, n_ctx: int) -> list[tuple[str, str, LegoTask]]:
             ),
         )
     else:
+        # a subset of what a names='any' model saw; the real shift is 'swapped' after 'split'
         only = replace(base, names="split")
         probes.append(("names_split", "a-m at even, n-z at odd chain positions", only))
     return probes

@@ -1,0 +1,265 @@
+"""Position and node ablation, batched: the whole sweep in a few large forward passes.
+
+The question batch is repeated once per node along the batch axis; one hook per hook point
+overwrites, in chunk k, the activation of node k (its position, and head) with the mean over the
+questions or with zeros. A sweep of 72 nodes over 1,000 questions is then a handful of forwards
+of ~16K sequences each instead of 72 forwards of 1,000 (see benchmarks/ablation_speed.py).
+
+Nodes that causality alone proves cannot change an answer (e.g. a last-layer node before the
+'=') are not run: their result is the clean result, and ``computed`` says so.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from algolens.analysis.nodes import (
+    Kind,
+    Node,
+    answer_scores,
+    can_change_answer,
+    class_index,
+    model_nodes,
+    pattern,
+)
+from algolens.models.transformer import Transformer
+from algolens.tasks.arithmetic import ArithmeticTask
+from algolens.tasks.base import Batch
+
+Mode = Literal["mean", "zero"]
+
+
+@dataclass
+class AblationResult:
+    """Per node and question: which answer digits stay right, and the answer loss.
+
+    ``correct[i, q, k]`` is True when answer digit k (sequence order A5 … A0) of question q is
+    still the argmax with node i ablated; ``clean_*`` are the same for the unablated model.
+    """
+
+    nodes: list[Node]
+    mode: Mode
+    correct: Bool[Tensor, "node batch n_answer"]
+    loss: Float[Tensor, "node batch"]
+    clean_correct: Bool[Tensor, "batch n_answer"]
+    clean_loss: Float[Tensor, " batch"]
+    computed: list[bool]
+    answer_names: list[str]
+    class_names: list[str]
+    question_class: Tensor  # [batch] index into class_names
+
+    @property
+    def failed(self) -> Bool[Tensor, "node batch"]:
+        return ~self.correct.all(-1)
+
+    @property
+    def clean_failed(self) -> Bool[Tensor, " batch"]:
+        return ~self.clean_correct.all(-1)
+
+    def failure_rate(self) -> Float[Tensor, " node"]:
+        """Share of questions answered wrong with the node ablated."""
+        return self.failed.double().mean(-1)
+
+    def extra_failure_rate(self) -> Float[Tensor, " node"]:
+        """Share of questions the clean model gets right and the ablated model gets wrong."""
+        return (self.failed & ~self.clean_failed).double().mean(-1)
+
+    def digit_failure_rate(self) -> Float[Tensor, "node n_answer"]:
+        """Per answer digit, the share of questions whose digit turns wrong."""
+        return (~self.correct & self.clean_correct).double().mean(1)
+
+    def impact_pattern(self, threshold: float = 0.01) -> list[str]:
+        """Per node, ``'yyNyyy'`` with N where the ablation breaks the digit in > threshold."""
+        rates = self.digit_failure_rate()
+        return ["".join("N" if r > threshold else "y" for r in row) for row in rates.tolist()]
+
+    def impacted_digits(self, threshold: float = 0.01) -> list[list[str]]:
+        """Per node, the answer digits (``'A3'``) it breaks in more than ``threshold``."""
+        return [
+            [self.answer_names[k] for k, ch in enumerate(p) if ch == "N"]
+            for p in self.impact_pattern(threshold)
+        ]
+
+    def common_patterns(self, index: int, k: int = 3) -> list[tuple[str, int]]:
+        """The most frequent answer patterns among the questions node ``index`` breaks."""
+        rows = self.correct[index][self.failed[index] & ~self.clean_failed]
+        return Counter(pattern(r) for r in rows.tolist()).most_common(k)
+
+    def class_failure_rate(self) -> Float[Tensor, "node n_class"]:
+        """Per question class, the share of its questions that fail with the node ablated."""
+        out = torch.zeros(len(self.nodes), len(self.class_names), dtype=torch.float64)
+        for c in range(len(self.class_names)):
+            mask = self.question_class == c
+            if bool(mask.any()):
+                out[:, c] = self.failed[:, mask].double().mean(-1)
+        return out
+
+    def failing_classes(self, threshold: float = 0.01) -> list[list[str]]:
+        """Per node, the classes whose failure rate rises by more than ``threshold``."""
+        clean = torch.zeros(len(self.class_names), dtype=torch.float64)
+        for c in range(len(self.class_names)):
+            mask = self.question_class == c
+            if bool(mask.any()):
+                clean[c] = self.clean_failed[mask].double().mean()
+        rise = self.class_failure_rate() - clean
+        return [[self.class_names[c] for c in range(len(r)) if r[c] > threshold] for r in rise]
+
+    def by_name(self) -> dict[str, int]:
+        return {n.name: i for i, n in enumerate(self.nodes)}
+
+
+@torch.inference_mode()
+def mean_activations(
+    model: Transformer, tokens: Tensor, hooks: set[str], chunk: int = 4096
+) -> dict[str, Tensor]:
+    """The mean of each hook's activation over the questions, per position: ``[pos, ...]``."""
+    sums: dict[str, Tensor] = {}
+    for start in range(0, len(tokens), chunk):
+        _, cache = model.run_with_cache(
+            tokens[start : start + chunk], names_filter=hooks.__contains__
+        )
+        for name in hooks:
+            s = cache[name].double().sum(0)
+            sums[name] = sums[name] + s if name in sums else s
+    return {k: (v / len(tokens)).float() for k, v in sums.items()}
+
+
+def ablation_values(
+    model: Transformer, tokens: Tensor, nodes: list[Node], mode: Mode
+) -> dict[str, Tensor]:
+    """What each hook is replaced with: per-position means over ``tokens``, or zeros."""
+    hooks = {n.hook for n in nodes}
+    means = mean_activations(model, tokens, hooks)
+    return means if mode == "mean" else {k: torch.zeros_like(v) for k, v in means.items()}
+
+
+@torch.inference_mode()
+def run_ablations(
+    model: Transformer,
+    task: ArithmeticTask,
+    batch: Batch,
+    nodes: list[Node],
+    values: dict[str, Tensor],
+    *,
+    max_rows: int = 16384,
+    progress: bool = False,
+    desc: str = "ablating",
+) -> tuple[Tensor, Tensor]:
+    """Answer correctness ``[node, batch, n_answer]`` and loss ``[node, batch]`` per ablation.
+
+    ``values[hook]`` is the replacement per position (``[pos, head, d_head]`` or
+    ``[pos, d_model]``); nodes go through the model ``max_rows // batch`` at a time.
+    """
+    model.eval()
+    n_q = len(batch)
+    per_pass = max(1, max_rows // n_q)
+    correct = torch.empty(len(nodes), n_q, task.n_answer, dtype=torch.bool)
+    loss = torch.empty(len(nodes), n_q, dtype=torch.float64)
+    starts = range(0, len(nodes), per_pass)
+    for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
+        group = nodes[start : start + per_pass]
+        fwd_hooks: list[tuple[str | Callable, Callable]] = []
+        for hook_name in dict.fromkeys(n.hook for n in group):
+            idx = [i for i, n in enumerate(group) if n.hook == hook_name]
+            sub = [group[i] for i in idx]
+            fwd_hooks.append(
+                (hook_name, _grouped_hook(idx, sub, values[hook_name], n_q, len(group)))
+            )
+        tokens = batch.inputs.repeat(len(group), 1)
+        targets = batch.targets.repeat(len(group), 1)
+        logits = model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
+        ok, q_loss = answer_scores(task, logits, targets)
+        correct[start : start + len(group)] = ok.view(len(group), n_q, -1)
+        loss[start : start + len(group)] = q_loss.view(len(group), n_q)
+    return correct, loss
+
+
+def _grouped_hook(
+    idx: list[int], nodes: list[Node], values: Tensor, n_q: int, n_chunks: int
+) -> Callable:
+    """A hook that, in chunk ``idx[j]`` of the stacked batch, overwrites ``nodes[j]``."""
+    pos = torch.tensor([n.pos for n in nodes])
+    chunk = torch.tensor(idx)
+    is_head = nodes[0].kind == "head"
+    head = torch.tensor([n.head or 0 for n in nodes])
+    fill = (values[pos, head] if is_head else values[pos])[:, None]
+
+    def hook(act: Tensor, hook: object) -> Tensor:
+        view = act.view(n_chunks, n_q, *act.shape[1:])
+        if is_head:
+            view[chunk, :, pos, head] = fill
+        else:
+            view[chunk, :, pos] = fill
+        return act
+
+    return hook
+
+
+def ablate(
+    model: Transformer,
+    task: ArithmeticTask,
+    batch: Batch,
+    nodes: list[Node],
+    mode: Mode = "mean",
+    *,
+    max_rows: int = 16384,
+    progress: bool = False,
+    prune: bool = True,
+) -> AblationResult:
+    """Ablate each node in turn (mean over ``batch``, or zero) and score every answer digit."""
+    if mode not in ("mean", "zero"):
+        raise ValueError(f"mode must be 'mean' or 'zero', got {mode!r}")
+    values = ablation_values(model, batch.inputs, nodes, mode)
+    with torch.inference_mode():
+        clean_ok, clean_loss = answer_scores(task, model(batch.inputs), batch.targets)
+    n_layers = model.cfg.n_layers
+    computed = [not prune or can_change_answer(n, task, n_layers) for n in nodes]
+    todo = [n for n, c in zip(nodes, computed, strict=True) if c]
+    correct = clean_ok.expand(len(nodes), *clean_ok.shape).clone()
+    loss = clean_loss.expand(len(nodes), *clean_loss.shape).clone()
+    if todo:
+        ok, q_loss = run_ablations(
+            model, task, batch, todo, values, max_rows=max_rows, progress=progress
+        )
+        rows = torch.tensor([i for i, c in enumerate(computed) if c])
+        correct[rows], loss[rows] = ok, q_loss
+    names, q_class = class_index(task, batch)
+    return AblationResult(
+        nodes=nodes,
+        mode=mode,
+        correct=correct,
+        loss=loss,
+        clean_correct=clean_ok,
+        clean_loss=clean_loss,
+        computed=computed,
+        answer_names=task.answer_names,
+        class_names=names,
+        question_class=q_class,
+    )
+
+
+def node_ablation(
+    model: Transformer,
+    task: ArithmeticTask,
+    batch: Batch,
+    mode: Mode = "mean",
+    kinds: tuple[Kind, ...] = ("head", "mlp"),
+    **kw: object,
+) -> AblationResult:
+    """Every head (``hook_z``) and MLP (``hook_mlp_out``) at every position, ablated alone."""
+    return ablate(model, task, batch, model_nodes(model, task.n_ctx, kinds), mode, **kw)  # type: ignore[arg-type]
+
+
+def position_ablation(
+    model: Transformer, task: ArithmeticTask, batch: Batch, mode: Mode = "mean", **kw: object
+) -> AblationResult:
+    """The residual stream after each layer (``hook_resid_post``) at each position, ablated."""
+    return ablate(model, task, batch, model_nodes(model, task.n_ctx, ("resid",)), mode, **kw)  # type: ignore[arg-type]

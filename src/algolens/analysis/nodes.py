@@ -1,0 +1,161 @@
+"""Nodes, question sets and answer scoring shared by every arithmetic analysis.
+
+A *node* is one place in the model at one position, named as in the seeds: ``P14.L0.H1`` (the
+output ``hook_z`` of head 1 of layer 0 at position 14), ``P15.L1.MLP`` (the MLP output of layer
+1 at position 15), ``P12.L0.RES`` (the residual stream after layer 0 at position 12).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
+
+from algolens.models.transformer import Transformer
+from algolens.tasks.arithmetic import ArithmeticTask
+from algolens.tasks.base import Batch
+
+Kind = Literal["head", "mlp", "resid"]
+
+
+@dataclass(frozen=True)
+class Node:
+    """One hook point at one position; ``head`` is set for attention heads only."""
+
+    pos: int
+    layer: int
+    kind: Kind
+    head: int | None = None
+
+    @property
+    def name(self) -> str:
+        part = {"head": f"H{self.head}", "mlp": "MLP", "resid": "RES"}[self.kind]
+        return f"P{self.pos}.L{self.layer}.{part}"
+
+    @property
+    def component(self) -> str:
+        """The node without its position: ``L0H1``, ``L1MLP``."""
+        return self.name.split(".", 1)[1].replace(".", "")
+
+    @property
+    def hook(self) -> str:
+        return {
+            "head": f"blocks.{self.layer}.attn.hook_z",
+            "mlp": f"blocks.{self.layer}.hook_mlp_out",
+            "resid": f"blocks.{self.layer}.hook_resid_post",
+        }[self.kind]
+
+    @classmethod
+    def parse(cls, name: str) -> Node:
+        """``'P14.L0.H1'`` -> ``Node(14, 0, 'head', 1)``."""
+        pos, layer, part = name.split(".")
+        if part == "MLP":
+            return cls(int(pos[1:]), int(layer[1:]), "mlp")
+        if part == "RES":
+            return cls(int(pos[1:]), int(layer[1:]), "resid")
+        return cls(int(pos[1:]), int(layer[1:]), "head", int(part[1:]))
+
+
+def model_nodes(
+    model: Transformer, n_ctx: int, kinds: tuple[Kind, ...] = ("head", "mlp")
+) -> list[Node]:
+    """Every node of the given kinds, ordered by position, then layer, heads before the MLP."""
+    cfg = model.cfg
+    out: list[Node] = []
+    for pos in range(n_ctx):
+        for layer in range(cfg.n_layers):
+            if "head" in kinds:
+                out.extend(Node(pos, layer, "head", h) for h in range(cfg.n_heads))
+            if "mlp" in kinds:
+                out.append(Node(pos, layer, "mlp"))
+            if "resid" in kinds:
+                out.append(Node(pos, layer, "resid"))
+    return out
+
+
+def can_change_answer(node: Node, task: ArithmeticTask, n_layers: int) -> bool:
+    """False when causality alone proves the node cannot move any answer logit.
+
+    A node at position p only reaches positions >= p, and other positions only through the
+    attention of later layers; answers are read at positions ``answer_start - 1 … n_ctx - 2``.
+    """
+    first, last = task.answer_start - 1, task.n_ctx - 2
+    if node.pos > last:
+        return False
+    return node.layer < n_layers - 1 or node.pos >= first
+
+
+def position_name(pos: int) -> str:
+    return f"P{pos}"
+
+
+def token_roles(task: ArithmeticTask) -> list[str]:
+    """What each position holds: ``['D4', …, 'D0', '+', "D'4", …, '=', 'A5', …, 'A0']``."""
+    n = task.n_digits
+    op = {"add": "+", "sub": "-", "mix": "±"}[task.op]
+    return (
+        [f"D{n - 1 - i}" for i in range(n)]
+        + [op]
+        + [f"D'{n - 1 - i}" for i in range(n)]
+        + ["="]
+        + task.answer_names
+    )
+
+
+def digit_positions(task: ArithmeticTask, column: int) -> tuple[int, int]:
+    """Positions of the question digits D_c and D'_c of column ``column`` (units = 0)."""
+    n = task.n_digits
+    return n - 1 - column, 2 * n - column
+
+
+def predicting_position(task: ArithmeticTask, digit: int) -> int:
+    """The position whose logits predict answer digit A_digit (one before it is emitted)."""
+    return task.answer_start - 1 + (task.n_digits - digit)
+
+
+def sample_questions(task: ArithmeticTask, n: int, seed: int = 0) -> Batch:
+    """``n`` questions from the task's (enriched) training generator under ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    return task.sample(n, gen) if n else task.sample(1, gen)
+
+
+def class_balanced_questions(task: ArithmeticTask, per_class: int, seed: int = 0) -> Batch:
+    """Up to ``per_class`` questions of every question class (cascades are rare otherwise)."""
+    gen = torch.Generator().manual_seed(seed)
+    enriched = ArithmeticTask(task.op, task.n_digits, 1.0, 0.45, task.sub_share)
+    picked: dict[str, list[Tensor]] = {c: [] for c in task.class_names}
+    for _ in range(50):
+        batch = enriched.sample(4096, gen)
+        for i, name in enumerate(task.question_classes(batch)):
+            if len(picked[name]) < per_class:
+                picked[name].append(batch.inputs[i])
+        if all(len(v) >= per_class for v in picked.values()):
+            break
+    rows = [t for v in picked.values() for t in v]
+    return task.batch_from_tokens(torch.stack(rows))
+
+
+def class_index(task: ArithmeticTask, batch: Batch) -> tuple[list[str], Int[Tensor, " batch"]]:
+    """The class names and each question's index into them."""
+    names = list(task.class_names)
+    per_q = task.question_classes(batch)
+    return names, torch.tensor([names.index(c) for c in per_q], dtype=torch.long)
+
+
+@torch.inference_mode()
+def answer_scores(
+    task: ArithmeticTask, logits: Float[Tensor, "batch n_ctx d_vocab"], targets: Tensor
+) -> tuple[Bool[Tensor, "batch n_answer"], Float[Tensor, " batch"]]:
+    """Per answer digit, is the argmax right; and each question's mean answer loss (float64)."""
+    ans = task.answer_logits(logits).to(torch.float64)
+    correct = ans.argmax(-1) == targets
+    logp = torch.log_softmax(ans, -1).gather(-1, targets[..., None])[..., 0]
+    return correct, -logp.mean(-1)
+
+
+def pattern(correct_row: list[bool]) -> str:
+    """The seeds' answer pattern: ``'yyNyyy'`` marks the wrong digit (sequence order A5 … A0)."""
+    return "".join("y" if ok else "N" for ok in correct_row)
