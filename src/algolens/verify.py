@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -334,11 +335,14 @@ def verify_batches(
 
 
 def default_batch_size(model: nn.Module) -> int:
-    """Big batches amortise Python, small enough that the MLP activations stay near 200 MB."""
+    """Batches whose MLP activations stay near 8 MB (cache-sized): measured on this 2-core CPU,
+    256 questions a pass beat both 64 (Python overhead) and 4096 (memory traffic) at d_model 510.
+    """
     cfg = getattr(model, "cfg", None)
     d_mlp = int(getattr(cfg, "d_mlp", 512) or 512)
     n_ctx = int(getattr(cfg, "n_ctx", 18) or 18)
-    return int(max(256, min(16384, 2**26 // (d_mlp * n_ctx))))
+    target = max(64, min(8192, 2**23 // (d_mlp * n_ctx)))
+    return 2 ** round(math.log2(target))
 
 
 def random_batches(
@@ -425,14 +429,15 @@ def verify_exhaustive(
     model: nn.Module,
     task: ArithmeticTask,
     state_path: Path | None = None,
-    batch_size: int = 16384,
+    batch_size: int | None = None,
     examples: int = 10,
     progress: bool = False,
     stop_after: int | None = None,
 ) -> VerifyResult:
-    """Every question (at most 10^8), resumable: progress is saved to ``state_path`` after each
-    batch, and a later call with the same model and task continues from there. ``stop_after``
-    batches (tests) returns an incomplete result; the state file is removed when done.
+    """Every question (at most 10^8), resumable: progress is saved to ``state_path`` every few
+    seconds and when interrupted (Ctrl-C), and a later call with the same model, task and batch
+    size continues from there. ``stop_after`` batches (tests) returns an incomplete result; the
+    state file is removed when done.
     """
     task = _require_arithmetic(task)
     size = exhaustive_size(task)
@@ -440,6 +445,7 @@ def verify_exhaustive(
         raise AlgolensError(
             f"--exhaustive needs a space of at most 10^8 questions; this task has {size:.1e}"
         )
+    batch_size = batch_size or default_batch_size(model)
     key = {"task": task.to_dict(), "model": model_fingerprint(model), "batch_size": batch_size}
     res = VerifyResult(f"all {size:,} questions", task.answer_names, max_examples=examples)
     done_batches = 0
@@ -454,17 +460,27 @@ def verify_exhaustive(
     bar = tqdm(total=size, initial=res.questions, disable=not progress, unit="q", unit_scale=True)
     bar.set_description("verify (exhaustive)")
     res.complete = False
-    for i, batch in enumerate(exhaustive_batches(task, batch_size, start_batch=done_batches)):
-        if stop_after is not None and i >= stop_after:
-            bar.close()
-            return res
-        verify_batches(model, task, [batch], res.source, examples, result=res)
-        done_batches += 1
-        if state_path is not None:
-            write_json(state_path, {"key": key, "batches": done_batches, "result": res.state()})
-        bar.update(len(batch))
-    bar.close()
-    res.complete = True
+    snapshot: dict[str, Any] = {"key": key, "batches": done_batches, "result": res.state()}
+    last_write = time.monotonic()
+    try:
+        for i, batch in enumerate(exhaustive_batches(task, batch_size, start_batch=done_batches)):
+            if stop_after is not None and i >= stop_after:
+                break
+            verify_batches(model, task, [batch], res.source, examples, result=res)
+            done_batches += 1
+            snapshot = {"key": key, "batches": done_batches, "result": res.state()}
+            if state_path is not None and time.monotonic() - last_write > 2.0:
+                write_json(state_path, snapshot)
+                last_write = time.monotonic()
+            bar.update(len(batch))
+        else:
+            res.complete = True
+    finally:  # interrupted or stopped: the last whole batch's state, so a rerun resumes there
+        bar.close()
+        if state_path is not None and not res.complete:
+            write_json(state_path, snapshot)
+    if not res.complete:
+        return res
     if state_path is not None and state_path.exists():
         state_path.unlink()
     return res

@@ -195,3 +195,29 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path) -> None:
         result = _cli(*args)
         assert result.exit_code == 2, args
         assert result.output.strip().count("\n") == 0 and "error" in result.output
+
+
+class InterruptedModel(OracleModel):
+    """Raises KeyboardInterrupt (Ctrl-C) on its ``at``-th forward pass."""
+
+    def __init__(self, answer_start: int, at: int):
+        super().__init__(answer_start, digit=1)
+        self.calls, self.at = 0, at
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return super().forward(tokens)
+
+
+def test_ctrl_c_saves_progress_and_a_rerun_finishes(tmp_path) -> None:
+    task = make_task("add", n_digits=2)
+    state = tmp_path / "state.json"
+    with pytest.raises(KeyboardInterrupt):
+        verify_exhaustive(InterruptedModel(task.answer_start, at=5), task, state, batch_size=1000)
+    assert json.loads(state.read_text())["batches"] == 4
+    model = OracleModel(task.answer_start, digit=1)
+    whole = verify_exhaustive(model, task, state, batch_size=1000)
+    fresh = verify_exhaustive(model, task, None, batch_size=1000)
+    assert whole.complete and whole.to_dict() == fresh.to_dict()

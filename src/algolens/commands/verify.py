@@ -81,9 +81,7 @@ def verify(
     elif exhaustive:
         path = _state_path(loaded.path, loaded.name, state)
         try:
-            result = v.verify_exhaustive(
-                loaded.model, task, path, batch_size or 16384, examples, progress
-            )
+            result = v.verify_exhaustive(loaded.model, task, path, batch_size, examples, progress)
         except KeyboardInterrupt:
             typer.echo(f"interrupted; progress saved in {path}: run again to resume", err=True)
             raise typer.Exit(130) from None

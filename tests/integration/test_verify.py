@@ -1,0 +1,77 @@
+"""Verification of a trained 2-digit model: exactness, the fast path, a broken model, the CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import torch
+from typer.testing import CliRunner
+
+from algolens.cli import app
+from algolens.store import load
+from algolens.tasks.arithmetic import oracle
+from algolens.verify import (
+    answer_argmax,
+    exhaustive_batches,
+    greedy_answers,
+    verify_batches,
+    verify_exhaustive,
+)
+from algolens.verify_fast import can_use_fast_path, fast_answer_argmax
+
+
+def _all_questions(task):
+    return next(iter(exhaustive_batches(task, batch_size=10**4)))
+
+
+def test_teacher_forced_verdict_equals_greedy_decoding(add_d2_run: Path) -> None:
+    """On a model right on some questions and wrong on others, a question passes the
+    teacher-forced argmax check exactly when greedy decoding gives the right answer."""
+    run = load(add_d2_run)
+    model = copy.deepcopy(run.model)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.25 * p.std().nan_to_num(0.0))
+    batch = run.task.batch_from_tokens(_all_questions(run.task).inputs[::4])  # 2,500
+    forced = (answer_argmax(model, run.task, batch.inputs) == batch.targets).all(-1)
+    fast = (fast_answer_argmax(model, run.task, batch.inputs) == batch.targets).all(-1)
+    greedy = (greedy_answers(model, run.task, batch.inputs) == batch.targets).all(-1)
+    assert 0 < int(forced.sum()) < len(batch)  # really a mixed model
+    assert torch.equal(forced, greedy)
+    assert torch.equal(fast, forced)  # the fast forward gives the same verdict everywhere
+
+
+def test_trained_model_and_broken_unembedding(add_d2_run: Path) -> None:
+    run = load(add_d2_run)
+    assert can_use_fast_path(run.model)
+    assert verify_exhaustive(run.model, run.task).failures == 0
+    broken = copy.deepcopy(run.model)
+    with torch.no_grad():
+        broken.unembed.b_U[7] = -1e4  # token 7 can never be predicted
+    res = verify_batches(broken, run.task, [_all_questions(run.task)], "all")
+    expected = sum("7" in oracle(a, b, "+", 2) for a in range(100) for b in range(100))
+    assert res.failures == expected
+    per_digit = [sum(oracle(a, b, "+", 2)[k] == "7" for a in range(100) for b in range(100))
+                 for k in range(3)]  # fmt: skip
+    assert list(res.by_digit.values()) == per_digit
+
+
+def test_cli_verify_json(add_d2_run: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    for extra in (["-n", "3000", "--distribution", "uniform"], ["--exhaustive"],
+                  ["--suite", "cascade"]):  # fmt: skip
+        args = ["verify", str(add_d2_run), "--json", "--no-progress", *extra]
+        if "--exhaustive" in extra:
+            args += ["--state", str(tmp_path / "state.json")]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.output)
+        assert out["failures"] == 0 and out["questions"] >= 30
+        assert out["interval"][0] == 0.0
+    text = runner.invoke(app, ["verify", str(add_d2_run), "-n", "2000", "--no-progress"])
+    assert text.exit_code == 0 and "0 failures in 2,000 questions" in text.output
+    bad = runner.invoke(app, ["verify", str(add_d2_run), "--suite", "ba"])  # needs 5 digits
+    assert bad.exit_code == 2
