@@ -3,7 +3,8 @@
 Both mean-ablate every head (hook_z) and every MLP (hook_mlp_out) at every position over the same
 questions and score the mean answer loss; the script checks that they agree, then prints one JSON
 line per measurement and the ratio. TransformerLens runs every node; algolens skips the nodes
-causality proves inert (``prune``), so a second line gives the ratio with pruning off too.
+causality proves inert (``prune``), so a second line gives the ratio with pruning off too, and
+a third the plain stacked-copies-with-hooks sweep (``local=False``).
 
     .venv/bin/python benchmarks/ablation_speed.py [RUN] [--questions 1000]
 """
@@ -50,6 +51,9 @@ def main() -> None:
     t0 = time.perf_counter()
     full = node_ablation(model, task, batch, "mean", prune=False)
     t_full = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    stacked = node_ablation(model, task, batch, "mean", prune=False, local=False)
+    t_stacked = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     means = ablation_values(model, batch.inputs, full.nodes, "mean")
@@ -94,6 +98,18 @@ def main() -> None:
                 "ours_s": round(t_full, 2),
                 "transformer_lens_s": round(t_tl, 2),
                 "ratio": round(t_tl / t_full, 1),
+            }
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "node_ablation_sweep_stacked_hooks",
+                **common,
+                "ours_s": round(t_stacked, 2),
+                "transformer_lens_s": round(t_tl, 2),
+                "ratio": round(t_tl / t_stacked, 1),
+                "max_abs_loss_diff_vs_local": float((stacked.loss - full.loss).abs().max()),
             }
         )
     )

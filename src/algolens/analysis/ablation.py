@@ -18,8 +18,9 @@ from typing import Literal
 
 import torch
 from jaxtyping import Bool, Float
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm.auto import tqdm
+from transformer_lens import ActivationCache
 
 from algolens.analysis.nodes import (
     Kind,
@@ -29,6 +30,7 @@ from algolens.analysis.nodes import (
     class_index,
     model_nodes,
     pattern,
+    score_answer_logits,
 )
 from algolens.models.transformer import Transformer
 from algolens.tasks.arithmetic import ArithmeticTask
@@ -203,6 +205,88 @@ def _grouped_hook(
     return hook
 
 
+@torch.inference_mode()
+def run_local_ablations(
+    model: Transformer,
+    task: ArithmeticTask,
+    batch: Batch,
+    nodes: list[Node],
+    values: dict[str, Tensor],
+    *,
+    max_rows: int = 16384,
+    progress: bool = False,
+    desc: str = "ablating",
+) -> tuple[Tensor, Tensor]:
+    """Same results as :func:`run_ablations`, computing only what the ablation can change.
+
+    Ablating a node of layer L at position p changes layer L's output at p alone (the layer's
+    attention reads its input, which is untouched). So the new ``resid_post`` at p is computed
+    from the clean cache with one MLP call; a last-layer node then changes one position's logits,
+    and an earlier node runs only the later blocks, on the clean residual with row p replaced.
+    """
+    model.eval()
+    n_layers, n_q = model.cfg.n_layers, len(batch)
+    names = {f"blocks.{i}.{h}" for i in range(n_layers) for h in ("hook_resid_mid", "attn.hook_z")}
+    names |= {f"blocks.{i}.hook_resid_post" for i in range(n_layers - 1)}
+    logits, cache = model.run_with_cache(batch.inputs, names_filter=names.__contains__)
+    clean_ans = task.answer_logits(logits)  # [batch, n_answer, d_vocab]
+    first = task.answer_start - 1
+    correct = torch.empty(len(nodes), n_q, task.n_answer, dtype=torch.bool)
+    loss = torch.empty(len(nodes), n_q, dtype=torch.float64)
+    per_pass = max(1, max_rows // n_q)
+    groups = [
+        [i for i, n in enumerate(nodes) if n.layer == layer and n.kind == kind][s : s + per_pass]
+        for layer in range(n_layers)
+        for kind in ("head", "mlp", "resid")
+        for s in range(0, len(nodes), per_pass)
+    ]
+    for idx in tqdm([g for g in groups if g], desc=desc, disable=not progress, leave=False):
+        group = [nodes[i] for i in idx]
+        layer, block = group[0].layer, model.blocks[group[0].layer]
+        pos = torch.tensor([n.pos for n in group])
+        post = _new_resid_post(block, cache, group, values, pos)  # [node, batch, d_model]
+        if layer == n_layers - 1:
+            ans = clean_ans.expand(len(group), *clean_ans.shape).clone()
+            new = model.unembed(model.ln_final(post))  # [node, batch, d_vocab]
+            for k, p in enumerate(pos.tolist()):
+                if first <= p < task.n_ctx - 1:
+                    ans[k, :, p - first] = new[k]
+        else:
+            resid = cache[f"blocks.{layer}.hook_resid_post"].repeat(len(group), 1, 1)
+            view = resid.view(len(group), n_q, *resid.shape[1:])
+            view[torch.arange(len(group)), :, pos] = post
+            for later in model.blocks[layer + 1 :]:
+                resid = later(resid)
+            ans = task.answer_logits(model.unembed(model.ln_final(resid)))
+            ans = ans.view(len(group), n_q, *ans.shape[1:])
+        ok, q_loss = score_answer_logits(ans.flatten(0, 1), batch.targets.repeat(len(group), 1))
+        correct[idx] = ok.view(len(group), n_q, -1)
+        loss[idx] = q_loss.view(len(group), n_q)
+    return correct, loss
+
+
+def _new_resid_post(
+    block: nn.Module,
+    cache: ActivationCache,
+    group: list[Node],
+    values: dict[str, Tensor],
+    pos: Tensor,
+) -> Float[Tensor, "node batch d_model"]:
+    """The residual stream after the node's block at the node's position, with it ablated."""
+    layer, kind = group[0].layer, group[0].kind
+    value = values[group[0].hook]
+    if kind == "resid":
+        return value[pos][:, None].expand(-1, cache[f"blocks.{layer}.hook_resid_mid"].shape[0], -1)
+    mid = cache[f"blocks.{layer}.hook_resid_mid"][:, pos].transpose(0, 1)  # [node, batch, d]
+    if kind == "mlp":
+        return mid + value[pos][:, None]
+    head = torch.tensor([n.head for n in group])
+    z = cache[f"blocks.{layer}.attn.hook_z"][:, pos, head].transpose(0, 1)  # [node, batch, dh]
+    w_o = block.attn.W_O[head]  # type: ignore[union-attr,index]  # [node, d_head, d_model]
+    mid = mid + torch.einsum("nbe,ned->nbd", value[pos, head][:, None] - z, w_o)
+    return mid + block.mlp(block.ln2(mid))  # type: ignore[operator]
+
+
 def ablate(
     model: Transformer,
     task: ArithmeticTask,
@@ -213,6 +297,7 @@ def ablate(
     max_rows: int = 16384,
     progress: bool = False,
     prune: bool = True,
+    local: bool = True,
 ) -> AblationResult:
     """Ablate each node in turn (mean over ``batch``, or zero) and score every answer digit."""
     if mode not in ("mean", "zero"):
@@ -226,9 +311,8 @@ def ablate(
     correct = clean_ok.expand(len(nodes), *clean_ok.shape).clone()
     loss = clean_loss.expand(len(nodes), *clean_loss.shape).clone()
     if todo:
-        ok, q_loss = run_ablations(
-            model, task, batch, todo, values, max_rows=max_rows, progress=progress
-        )
+        sweep = run_local_ablations if local else run_ablations
+        ok, q_loss = sweep(model, task, batch, todo, values, max_rows=max_rows, progress=progress)
         rows = torch.tensor([i for i, c in enumerate(computed) if c])
         correct[rows], loss[rows] = ok, q_loss
     names, q_class = class_index(task, batch)

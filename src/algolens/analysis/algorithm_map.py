@@ -88,12 +88,15 @@ def build_map(
         for d in breaks[i]:
             digits[d].append(node.name)
     for res in interventions:
-        if len(res.nodes) != 1 or res.nodes[0] not in nodes:
-            continue
-        tags = nodes[res.nodes[0]]
-        key = f"{res.label}->A{res.digit}"
-        tags.candidates[key] = round(res.match_informative, 4)
-        if res.informative and res.match_informative > tags.subtask_score:
-            tags.subtask_score = res.match_informative
-            tags.subtask = res.label if res.match_informative >= confirm else ""
+        pair = len(res.nodes) > 1
+        for name in res.nodes:
+            if name not in nodes:
+                continue
+            tags = nodes[name]
+            key = f"{res.label}->A{res.digit}" + (" with " + "+".join(res.nodes) if pair else "")
+            tags.candidates[key] = round(res.match_informative, 4)
+            if res.informative and res.match_informative > tags.subtask_score:
+                tags.subtask_score = res.match_informative
+                label = res.label + (" (pair)" if pair else "")
+                tags.subtask = label if res.match_informative >= confirm else ""
     return AlgorithmMap(digits=digits, nodes=nodes, threshold=threshold)

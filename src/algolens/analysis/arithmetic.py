@@ -83,9 +83,14 @@ def run_interventions(
     seed: int = 0,
     progress: bool = False,
 ) -> list[InterventionResult]:
-    """Test every needed head against the sub-tasks its attended column suggests."""
+    """Test every needed head against the sub-tasks its attended column suggests.
+
+    Heads at one position that read the same column are also patched together (a head pair):
+    when two heads share a sub-task, patching one alone moves the answer only part of the time.
+    """
     breaks = ablation.impacted_digits(threshold)
-    jobs: list[tuple[Node, int, int]] = []  # node, digit, column
+    jobs: list[tuple[tuple[Node, ...], int, int]] = []  # node set, digit, column
+    shared: dict[tuple[int, int, int, int], list[Node]] = {}  # (pos, layer, digit, col) -> heads
     for node, digits in zip(ablation.nodes, breaks, strict=True):
         if node.kind != "head" or node.pos not in stair.positions:
             continue
@@ -93,28 +98,39 @@ def run_interventions(
         if col < 0:
             continue
         for name in digits:
-            jobs.append((node, int(name[1:]), col))
+            jobs.append(((node,), int(name[1:]), col))
+            shared.setdefault((node.pos, node.layer, int(name[1:]), col), []).append(node)
+    for (_, _, digit, col), heads in shared.items():
+        if len(heads) == 2:
+            jobs.append(((heads[0], heads[1]), digit, col))
     results: list[InterventionResult] = []
     if not jobs:
         return results
+    node_sets = list(dict.fromkeys(j[0] for j in jobs))
+    index = {s: i for i, s in enumerate(node_sets)}
     for is_sub, names in ((False, ADD_SUBTASKS), (True, SUB_SUBTASKS)):
         part = subset(batch, batch.labels["is_sub"] == is_sub)
         if len(part) < 2:
             continue
         clean, store = store_pairs(part, seed)
-        node_sets = list(dict.fromkeys((j[0],) for j in jobs))
         patched = interchange(
             model, task, clean, store, [list(s) for s in node_sets], progress=progress
         )
-        index = {s[0]: i for i, s in enumerate(node_sets)}
         roles = dict(zip(("base", "make", "pass", "tri"), names, strict=True))
-        for node, digit, col in jobs:
+        for nodes, digit, col in jobs:
             if is_sub and digit == task.n_digits:
                 continue  # the sign token is not a column digit
             for role, c in _candidate_columns(digit, col, task.n_digits):
                 results.append(
                     score_subtask(
-                        task, clean, store, patched[index[node]], [node], roles[role], c, digit
+                        task,
+                        clean,
+                        store,
+                        patched[index[nodes]],
+                        list(nodes),
+                        roles[role],
+                        c,
+                        digit,
                     )
                 )
     return results

@@ -150,7 +150,14 @@ def answer_scores(
     task: ArithmeticTask, logits: Float[Tensor, "batch n_ctx d_vocab"], targets: Tensor
 ) -> tuple[Bool[Tensor, "batch n_answer"], Float[Tensor, " batch"]]:
     """Per answer digit, is the argmax right; and each question's mean answer loss (float64)."""
-    ans = task.answer_logits(logits).to(torch.float64)
+    return score_answer_logits(task.answer_logits(logits), targets)
+
+
+def score_answer_logits(
+    answer_logits: Float[Tensor, "batch n_answer d_vocab"], targets: Tensor
+) -> tuple[Bool[Tensor, "batch n_answer"], Float[Tensor, " batch"]]:
+    """:func:`answer_scores` from the answer positions' logits alone."""
+    ans = answer_logits.to(torch.float64)
     correct = ans.argmax(-1) == targets
     logp = torch.log_softmax(ans, -1).gather(-1, targets[..., None])[..., 0]
     return correct, -logp.mean(-1)

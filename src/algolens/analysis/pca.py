@@ -53,7 +53,7 @@ def head_output(model: Transformer, tokens: Tensor, node: Node) -> Tensor:
     """The head's write into the residual stream at its position: ``z @ W_O[head]``."""
     _, cache = model.run_with_cache(tokens, names_filter=node.hook)
     z = cache[node.hook][:, node.pos, node.head]  # [batch, d_head]
-    w_o: Tensor = model.blocks[node.layer].attn.W_O  # type: ignore[union-attr]
+    w_o: Tensor = model.blocks[node.layer].attn.W_O  # type: ignore[union-attr,assignment]
     return z @ w_o[node.head]  # [batch, d_model]
 
 
