@@ -198,9 +198,9 @@ def analyse_arithmetic(
 
 
 def check_claims(
-    a: ArithmeticAnalysis, task: ArithmeticTask, threshold: float = 0.01
+    a: ArithmeticAnalysis, task: ArithmeticTask, threshold: float = 0.01, n_layers: int = 1
 ) -> list[ClaimCheck]:
-    """The seeds' four claims about the 1-layer model, measured on this model."""
+    """The seeds' four claims about the 1-layer model (the fourth inverted for deeper models)."""
     src = "Quirke & Barez 2024 (seeds/000, 002)"
     eq = task.answer_start - 1
     last_layer = max(n.layer for n in a.positions.nodes)
@@ -262,16 +262,28 @@ def check_claims(
     simple = [c for c in a.class_accuracy if c in ("BA", "MC1", "BS", "MB1")]
     casc = [c for c in a.class_accuracy if c.startswith("Cascade")]
     rate = {c: (f / q if q else 0.0) for c, (q, f) in a.class_accuracy.items()}
-    worst_simple = max(rate[c] for c in simple)
-    worst_casc = max(rate[c] for c in casc)
-    claims.append(
-        ClaimCheck(
-            "The model fails on cascades",
-            "failure rate on CascadeUS9 questions well above (>= 5x and > 5%) the carry-free and "
-            "single-carry classes",
-            ", ".join(f"{c}: {rate[c]:.1%}" for c in a.class_accuracy),
-            worst_casc > 0.05 and worst_casc >= 5 * worst_simple,
-            src,
+    worst_simple = max((rate[c] for c in simple), default=0.0)
+    worst_casc = max((rate[c] for c in casc if a.class_accuracy[c][0]), default=0.0)
+    measured = ", ".join(f"{c}: {f}/{q} ({rate[c]:.1%})" for c, (q, f) in a.class_accuracy.items())
+    if n_layers == 1:
+        claims.append(
+            ClaimCheck(
+                "The model fails on cascades",
+                "failure rate on cascade questions well above (>= 5x and > 5%) the carry-free "
+                "and single-carry classes",
+                measured,
+                worst_casc > 0.05 and worst_casc >= 5 * worst_simple,
+                src,
+            )
         )
-    )
+    else:
+        claims.append(
+            ClaimCheck(
+                "A deeper model no longer fails on cascades",
+                "cascade questions fail in at most 1% (2-layer add d5: 0 failures per million)",
+                measured,
+                worst_casc <= 0.01 and any(a.class_accuracy[c][0] for c in casc),
+                "Quirke, Neo & Barez 2024 (seeds/001; REFERENCE.md §1)",
+            )
+        )
     return claims

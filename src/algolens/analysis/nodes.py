@@ -127,12 +127,13 @@ def class_balanced_questions(task: ArithmeticTask, per_class: int, seed: int = 0
     gen = torch.Generator().manual_seed(seed)
     enriched = ArithmeticTask(task.op, task.n_digits, 1.0, 0.45, task.sub_share)
     picked: dict[str, list[Tensor]] = {c: [] for c in task.class_names}
-    for _ in range(50):
+    for attempt in range(50):
         batch = enriched.sample(4096, gen)
         for i, name in enumerate(task.question_classes(batch)):
             if len(picked[name]) < per_class:
                 picked[name].append(batch.inputs[i])
-        if all(len(v) >= per_class for v in picked.values()):
+        # a class still empty after a few batches cannot occur (a cascade needs 3+ digits)
+        if all(len(v) >= per_class or (attempt >= 4 and not v) for v in picked.values()):
             break
     rows = [t for v in picked.values() for t in v]
     return task.batch_from_tokens(torch.stack(rows))
