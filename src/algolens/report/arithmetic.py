@@ -27,7 +27,8 @@ def _sections(run: Any, a: ArithmeticAnalysis) -> list[Section]:
     task, model = run.task, run.model
     roles = token_roles(task)
     eq = task.answer_start - 1
-    answer_pos = list(range(eq, task.n_ctx - 1))
+    # a last layer only acts where answers are read; earlier layers can matter anywhere
+    answer_pos = list(range(eq if model.cfg.n_layers == 1 else 0, task.n_ctx - 1))
     sub = task.op == "sub"
     subtasks = ["MD", "MB", "MZ", "UB", "UZ"] if sub else ["BA", "MC1", "MS9", "UC1", "US9"]
     sections = []
@@ -150,7 +151,9 @@ def _sections(run: Any, a: ArithmeticAnalysis) -> list[Section]:
     )
     sections.append(
         Section(
-            "Heads read digit pairs in a staircase",
+            "Heads read digit pairs in a staircase"
+            if int(steps.max()) >= 3
+            else "No staircase: the heads do not step through the digit pairs",
             "For each head and each position that predicts an answer digit, the digit pair "
             f"(D_c, D'_c) that gets most of its mean attention (shown when >= "
             f"{a.stair.min_share:.0%}). "
@@ -162,7 +165,9 @@ def _sections(run: Any, a: ArithmeticAnalysis) -> list[Section]:
     if a.pca:
         sections.append(
             Section(
-                "PCA: head outputs separate the tri-case",
+                "PCA: head outputs "
+                + ("separate" if min(p.agreement for p in a.pca) > 0.5 else "partly separate")
+                + " the tri-case (sum < 9, = 9, > 9)",
                 "Each head's output (z · W_O) at the position where it reads column c, over the "
                 "class-balanced questions, coloured by the pair sum of column c (< 9, = 9, > 9). "
                 "Silhouette and Calinski–Harabasz score the tri-case groups; ARI compares KMeans "

@@ -287,9 +287,9 @@ def pca_scatter(results: list[PcaResult]) -> go.Figure:
         fig.update_xaxes(title_text=f"PC1 ({r.explained[0]:.0%})", row=1, col=j + 1)
         fig.update_yaxes(title_text=f"PC2 ({r.explained[1]:.0%})", row=1, col=j + 1)
     fig.update_layout(
-        title=dict(text="Head outputs cluster by the tri-case of the attended pair", x=0.01),
-        height=430,
-        **LAYOUT,
+        title=dict(text="Head outputs, coloured by the tri-case of the attended pair", x=0.01),
+        height=470,
+        **{**LAYOUT, "margin": dict(l=60, r=30, t=120, b=50)},
     )
     return fig
 
