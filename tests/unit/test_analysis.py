@@ -216,3 +216,15 @@ def test_algorithm_map_json_round_trip(tmp_path):
             assert digit in amap.nodes[name].breaks
     back = AlgorithmMap.load(amap.save(tmp_path / "map.json"))
     assert back.to_json() == amap.to_json()
+
+
+def test_predicted_digit_for_subtraction_borrows():
+    task = ArithmeticTask("sub", 5)
+    qs = ["55555-55555", "50003-20005"]
+    clean = task.batch_from_tokens(task.encode_batch(qs))
+    store = task.batch_from_tokens(task.encode_batch(["10000-00001", "10000-00001"]))
+    # a borrow made in column 0 runs through the equal (MZ) columns: 0 - 1 -> 9 in each
+    assert [int(predicted_digit(clean, store, "MT", 0, d)[0]) for d in range(5)] == [0, 9, 9, 9, 9]
+    for d in range(5):  # store == clean predicts the clean digits
+        got = predicted_digit(clean, clean, "MD", 1, d)
+        assert got.tolist() == [0, (50003 - 20005) // 10**d % 10]
