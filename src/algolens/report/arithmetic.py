@@ -87,10 +87,14 @@ def _sections(run: Any, a: ArithmeticAnalysis) -> list[Section]:
         for n, r in zip(a.positions.nodes, pos_rates.tolist(), strict=True)
         if r > 0.01 and n.layer == model.cfg.n_layers - 1
     ]
-    span = f"P{min(needed)}–P{max(needed)}" if needed else "no position"
+    pos_title = (
+        f"Only P{min(needed)}–P{max(needed)} are needed in the last layer's residual stream"
+        if needed
+        else "No single position of the last layer's residual stream is needed"
+    )
     sections.append(
         Section(
-            f"Only {span} are needed in the last layer's residual stream",
+            pos_title,
             "Share of questions that turn wrong when the residual stream after a layer is "
             "replaced by "
             "its mean over the questions at one position.",
