@@ -294,7 +294,7 @@ def train(
     gen = torch.Generator().manual_seed(cfg.seed)
     start = 0
     ema: list[torch.Tensor] = []  # Grokfast's gradient EMA, checkpointed with the optimizer
-    elapsed = 0.0  # training seconds before this call (from the checkpoint on resume)
+    elapsed = 0.0  # training seconds so far (saved in train_state.pt, not in the metrics log)
     if state is not None:
         load_weights(model, out / WEIGHTS)
         opt.load_state_dict(state["optimizer"])
@@ -353,7 +353,7 @@ def train(
                 restore_frozen()
             done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps:
-                row = {"step": done, "lr": lr_at(cfg, step), "elapsed": time.perf_counter() - t0}
+                row = {"step": done, "lr": lr_at(cfg, step)}
                 row.update(task.step_metrics(logprobs.detach(), batch))
                 if evaluate is not None:
                     model.eval()

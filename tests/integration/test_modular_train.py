@@ -81,3 +81,17 @@ def test_stop_when_ends_the_run_at_the_first_matching_row(tmp_path: Path) -> Non
     assert rows[-1]["train_acc"] >= 1.0
     assert all(r["train_acc"] < 1.0 for r in rows[:-1])
     assert rows[-1]["step"] < 300
+
+
+def test_transformer_run_and_report_follow_the_checkpoints(tmp_path: Path) -> None:
+    task = {"name": "modadd", "p": 13, "train_frac": 0.3, "input": "tokens"}
+    model = {"kind": "transformer", "n_layers": 1, "n_heads": 2, "d_model": 32,
+             "normalization_type": None}  # fmt: skip
+    cfg = {**RECIPE, "steps": 20, "lr": 1e-3, "keep_every": 10, "log_every": 10, "stop_when": ""}
+    out = train(tmp_path / "tf", task, model, TrainConfig(**cfg), progress=False)
+    run = load_run(out)
+    assert run.config["model"]["d_vocab"] == 14 and run.config["model"]["d_vocab_out"] == 13
+    assert run.task.all_logits(run.model).shape == (169, 13)
+    path = report_modadd(run, tmp_path / "report")
+    text = path.read_text()
+    assert "Progress measures over the checkpoints" in text and "Fourier spectra" in text

@@ -7,6 +7,7 @@ draws what comes back next to the seeds' numbers.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from algolens.analysis.fourier import (
+    Progress,
     TransformerAnalysis,
     analyse_transformer,
     grokking_phases,
@@ -29,6 +31,7 @@ from algolens.store import load_weights
 SEED_MLP = "Bussmann 2023 (seed 003)"
 SEED_TF = "Nanda et al. 2023 (REFERENCE §2)"
 HEATMAP_NEURONS = 4
+PROGRESS = "progress.json"  # precomputed progress measures (zoo runs carry no checkpoints)
 
 
 def report_modadd(
@@ -50,10 +53,7 @@ def report_modadd(
         )
         acts = cache["blocks.0.mlp.hook_post"][:, -1]
         res_t = analyse_transformer(model.embed.W_E, acts, logits[:, -1])
-        steps_logits = _checkpoint_logits(run)
-        prog = progress_measures(
-            steps_logits, task.all_targets(), res_t.key_freqs, task.train_idx, task.val_idx
-        )
+        prog = progress_for(run, res_t.key_freqs)
         phases = grokking_phases(run.metrics)
         sections = _tf_sections(res_t, run.metrics, prog, phases)
         claims = _tf_claims(res_t, ev, phases, run)
@@ -68,6 +68,19 @@ def report_modadd(
 
 def _fmt(ev: dict[str, float]) -> dict[str, str]:
     return {k.replace("_", " "): f"{v:.4g}" for k, v in ev.items()}
+
+
+def progress_for(run: Any, freqs: list[int]) -> Progress:
+    """Progress measures from the run's kept checkpoints, or from its ``progress.json``.
+
+    Zoo runs ship without their checkpoints (size), so they carry the measures precomputed.
+    """
+    saved = run.path / PROGRESS if run.path is not None else None
+    steps_logits = _checkpoint_logits(run)
+    if not steps_logits and saved is not None and saved.exists():
+        return Progress(**json.loads(saved.read_text()))
+    task = run.task
+    return progress_measures(steps_logits, task.all_targets(), freqs, task.train_idx, task.val_idx)
 
 
 def _checkpoint_logits(run: Any) -> list[tuple[int, torch.Tensor]]:
@@ -278,7 +291,7 @@ def _mlp_claims(res: MLPAnalysis, ev: dict[str, float]) -> list[Claim]:
 def _tf_sections(
     res: TransformerAnalysis,
     metrics: list[dict[str, Any]],
-    prog: Any,
+    prog: Progress,
     phases: dict[str, int | None],
 ) -> list[Section]:
     ks = list(range(1, res.p // 2 + 1))
