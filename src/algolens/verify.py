@@ -335,13 +335,14 @@ def verify_batches(
 
 
 def default_batch_size(model: nn.Module) -> int:
-    """Batches whose MLP activations stay near 8 MB (cache-sized): measured on this 2-core CPU,
-    256 questions a pass beat both 64 (Python overhead) and 4096 (memory traffic) at d_model 510.
+    """Batches whose MLP activations stay within about 8 MB (cache-sized), at most 512: on this
+    2-core CPU 256 questions a pass beat 64 (overhead) and 1024-4096 (memory traffic) at both
+    d_model 510 and 128.
     """
     cfg = getattr(model, "cfg", None)
     d_mlp = int(getattr(cfg, "d_mlp", 512) or 512)
     n_ctx = int(getattr(cfg, "n_ctx", 18) or 18)
-    target = max(64, min(8192, 2**23 // (d_mlp * n_ctx)))
+    target = max(64, min(512, 2**23 // (d_mlp * n_ctx)))
     return 2 ** round(math.log2(target))
 
 
@@ -368,10 +369,15 @@ def random_batches(
     while done < questions:
         size = min(batch_size, questions - done)
         if distribution == "training":
-            parts = []
-            for start in range(0, size, sample_batch_size):
-                parts.append(task.sample(min(sample_batch_size, size - start), gen).inputs)
-            yield task.batch_from_tokens(torch.cat(parts))
+            parts = [
+                task.sample(min(sample_batch_size, size - start), gen)
+                for start in range(0, size, sample_batch_size)
+            ]
+            yield Batch(
+                torch.cat([b.inputs for b in parts]),
+                torch.cat([b.targets for b in parts]),
+                {k: torch.cat([b.labels[k] for b in parts]) for k in parts[0].labels},
+            )
         else:
             n = task.n_digits
             x = torch.randint(0, 10, (size, n), generator=gen)
