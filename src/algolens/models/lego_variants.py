@@ -22,7 +22,7 @@ from typing import Any
 from algolens.analysis.lego import classify_heads, position_accuracies, shortcut_probes
 from algolens.errors import AlgolensError
 from algolens.models.lego_mimic import MimicConfig, mimic_run
-from algolens.store import CONFIG, load_run, read_config, write_json
+from algolens.store import CONFIG, TRAIN_STATE, load_run, load_train_state, read_config, write_json
 from algolens.train import TrainConfig, train
 
 VARIANTS = ("random", "mimic", "tied", "conv")
@@ -94,8 +94,16 @@ def evaluate_run(path: Path, n: int = 2048, seed: int = 0) -> dict[str, Any]:
         "heads": [asdict(h) for h in classify_heads(run.model, task, min(n, 256), seed)],
         "probes": [asdict(p) for p in shortcut_probes(run.model, task, min(n, 1024), seed)],
         "steps": run.metrics[-1]["step"] if run.metrics else None,
-        "wall_seconds": run.metrics[-1].get("elapsed") if run.metrics else None,
+        "wall_seconds": train_seconds(path),
     }
+
+
+def train_seconds(path: Path) -> float | None:
+    """Training wall seconds recorded in the run's checkpoint (None if it has none)."""
+    if not (path / TRAIN_STATE).exists():
+        return None
+    elapsed = load_train_state(path / TRAIN_STATE).get("elapsed")
+    return None if elapsed is None else float(elapsed)
 
 
 def compare_variants(
