@@ -6,6 +6,9 @@ under a linear warm-up then a cosine decay. Every ``log_every`` steps the task's
 per answer digit and per sub-task) go to ``metrics.jsonl``; every ``checkpoint_every`` steps,
 on Ctrl-C and at the end the weights, optimizer and sampler state are saved, so ``resume``
 continues to the very weights an uninterrupted run with the same seed gives on this machine.
+Options: ``keep_every`` keeps ``checkpoints/step_XXXXXX.safetensors`` for analyses that follow
+training; ``grokfast_lamb`` turns on the Grokfast-EMA gradient filter (its state is checkpointed);
+``stop_when`` ends the run at the first metrics row meeting a condition such as ``val_acc>=1``.
 """
 
 from __future__ import annotations
