@@ -55,19 +55,19 @@ ZOO_RECIPES: dict[str, Preset] = {
     "sub_d6_l2": Preset(
         {"name": "sub", "n_digits": 6},
         _model(2, 3),
-        {**CPU_TRAIN, "steps": 3000},
+        {**CPU_TRAIN, "steps": 2000},
         "2-layer 6-digit subtraction",
     ),
     "mix_d6_l3": Preset(
         {"name": "mix", "n_digits": 6},
         _model(3, 4),
-        {**CPU_TRAIN, "steps": 3000},
+        {**CPU_TRAIN, "steps": 2000},
         "3-layer mixed add/sub, from scratch",
     ),
     "ins1_mix_d6_l3": Preset(
         {"name": "mix", "n_digits": 6},
         _model(3, 4),
-        {**CPU_TRAIN, "steps": 3000, "init_from": "zoo:add_d6_l2"},
+        {**CPU_TRAIN, "steps": 2000, "init_from": "zoo:add_d6_l2"},
         "3-layer mixed add/sub initialised from add_d6_l2 (ins1)",
     ),
 }
