@@ -60,9 +60,12 @@ def report_modadd(
         title = f"Modular addition transformer, p = {task.p}"
     sections.insert(0, _loss_section(run.metrics))
     if fmt:
-        for i, sec in enumerate(sections):
-            for j, fig in enumerate(sec.figures):
-                fig.write_image(out / f"fig_{i}_{j}.{fmt}")
+        from algolens.report.figures_export import export_figures
+
+        named = [
+            (f"{sec.anchor}_{j}", fig) for sec in sections for j, fig in enumerate(sec.figures)
+        ]
+        export_figures(named, out / "figures", fmt)
     return write_report(out / "report.html", title, sections, claims=claims, facts=facts)
 
 
