@@ -40,6 +40,9 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a run is as readable as any file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
