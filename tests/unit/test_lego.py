@@ -116,3 +116,19 @@ def test_mimic_templates() -> None:
     assert torch.allclose(assoc.sum(-1), torch.ones(15))
     manip = manipulation_template(15, 2)
     assert manip[0, :3].tolist() == pytest.approx([1 / 3] * 3) and manip[7, 5:10].sum() == 1
+
+
+def test_root_rule_is_exact_at_positions_1_2_only() -> None:
+    from algolens.analysis.lego import root_rule
+
+    task = LegoTask(n_vars=6, eval_size=0)
+    batch, texts = _sentences(task, 256, 3)
+    rule = root_rule(batch.inputs)
+    for i, text in enumerate(texts):  # plain-Python rule: own sign times the root's sign
+        clauses = [c.split() for c in text.split(";")]
+        root = next(int(c[2][0] == "-") for c in clauses if c[2][1] == "1")
+        expect = [int(c[2][0] == "-") ^ (0 if c[2][1] == "1" else root) for c in clauses]
+        assert rule[i].tolist() == expect
+    right = rule == batch.targets
+    depth = batch.labels["depth"]
+    assert right[depth < 2].all() and right[depth >= 2].float().mean() < 0.7

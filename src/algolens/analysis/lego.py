@@ -5,6 +5,10 @@
   (1 - mean total-variation distance between its pattern rows and the template rows), and a
   class: association / manipulation when that similarity is at least ``threshold`` and the
   larger of the two, else other.
+- :func:`root_rule` / :func:`root_rule_agreement`: a shortcut that needs no chain following,
+  "value = own sign x the root clause's sign" (the root is the one clause with operand 1);
+  exact at chain positions 1-2, a coin flip beyond. Agreement near 1 everywhere means the
+  model computes this rule rather than following the chain.
 - :func:`shortcut_probes`: accuracy on shifted distributions that a true chain-follower still
   solves (unshuffled order, shorter and longer chains, names at unseen chain positions,
   all-'+' chains), and the first chain position where accuracy drops below the training one.
@@ -26,7 +30,7 @@ from algolens.models.lego_mimic import (
     attention_patterns,
     manipulation_template,
 )
-from algolens.tasks.lego import LegoTask
+from algolens.tasks.lego import CLAUSE_LEN, MINUS, ONE, LegoTask
 
 
 @dataclass
@@ -195,3 +199,24 @@ def shortcut_probes(
             )
         )
     return results
+
+
+def root_rule(tokens: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch n"]:
+    """The root-sign shortcut's answer bits in clause order: own sign XOR the root's sign."""
+    clauses = tokens.view(tokens.shape[0], -1, CLAUSE_LEN)
+    own = (clauses[:, :, 2] == MINUS).long()  # [batch, n] sign bits
+    is_root = clauses[:, :, 3] == ONE
+    root_sign = (own * is_root).sum(-1, keepdim=True)
+    return torch.where(is_root, own, own ^ root_sign)
+
+
+def root_rule_agreement(
+    model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0
+) -> list[float]:
+    """Per chain position, the share of the model's answers equal to :func:`root_rule`'s."""
+    batch = task.sample(n, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        pred = task.answer_logits(model(batch.inputs)).argmax(-1)
+    same = (pred == root_rule(batch.inputs)).to(torch.float64)
+    depth = batch.labels["depth"]
+    return [float(same[depth == d].mean()) for d in range(task.n_vars)]

@@ -19,7 +19,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from algolens.analysis.lego import classify_heads, position_accuracies, shortcut_probes
+from algolens.analysis.lego import (
+    classify_heads,
+    position_accuracies,
+    root_rule_agreement,
+    shortcut_probes,
+)
 from algolens.errors import AlgolensError
 from algolens.models.lego_mimic import MimicConfig, mimic_run
 from algolens.store import CONFIG, TRAIN_STATE, load_run, load_train_state, read_config, write_json
@@ -93,6 +98,7 @@ def evaluate_run(path: Path, n: int = 2048, seed: int = 0) -> dict[str, Any]:
         "acc_untrained": sum(untrained) / len(untrained) if untrained else None,
         "heads": [asdict(h) for h in classify_heads(run.model, task, min(n, 256), seed)],
         "probes": [asdict(p) for p in shortcut_probes(run.model, task, min(n, 1024), seed)],
+        "root_rule_agreement": root_rule_agreement(run.model, task, min(n, 1024), seed),
         "steps": run.metrics[-1]["step"] if run.metrics else None,
         "wall_seconds": train_seconds(path),
     }

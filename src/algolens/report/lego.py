@@ -77,6 +77,14 @@ def _probes_table(probes: list[dict[str, Any]]) -> Table:
                  "first drop: first chain position more than 5 points below training")  # fmt: skip
 
 
+def _root_rule_table(result: dict[str, Any]) -> Table:
+    agree = result.get("root_rule_agreement") or []
+    rows = [[d + 1, f"{a:.4f}", f"{result['accuracy'][d]:.4f}"] for d, a in enumerate(agree)]
+    return Table(["position", "agreement with root rule", "accuracy"], rows,
+                 "root rule: value = own sign x the root clause's sign (no chain following); "
+                 "right at positions 1-2 only")  # fmt: skip
+
+
 def run_claims(result: dict[str, Any], k: int) -> list[Claim]:
     """Single-run claims against the paper's qualitative findings."""
     acc = result["accuracy"]
@@ -100,6 +108,18 @@ def run_claims(result: dict[str, Any], k: int) -> list[Claim]:
                 f"{result['acc_untrained']:.4f} vs "
                 f"{result['acc_trained']:.4f} (positions {k + 1}..{len(acc)})",
                 result["acc_untrained"] < result["acc_trained"],
+                PAPER,
+            )
+        )
+    agree = result.get("root_rule_agreement") or []
+    if len(agree) > 2:
+        beyond = sum(agree[2:]) / len(agree[2:])
+        claims.append(
+            Claim(
+                "Shortcut: the model answers by a rule that does not follow the chain",
+                "agreement with the root rule near 1 past position 2 (a chain-follower: 0.5)",
+                f"{beyond:.4f} at positions 3..{len(agree)}",
+                beyond > 0.95,
                 PAPER,
             )
         )
@@ -141,14 +161,19 @@ def run_sections(result: dict[str, Any], metrics: list[dict[str, Any]], k: int) 
                 "Distributions a true chain-follower still solves; where accuracy drops, the "
                 "model uses something other than the chain.",
                 [_position_figure(probe_series, k, "Accuracy by chain position per probe")],
-                [_probes_table(result["probes"])]),
+                [_probes_table(result["probes"]), _root_rule_table(result)]),
     ]  # fmt: skip
 
 
 def lego_report(run: Any, out_dir: Path, questions: int = 1000, fmt: str | None = None,
                 seed: int = 0) -> Path:  # fmt: skip
     """``algolens analyse`` for a LEGO run."""
-    from algolens.analysis.lego import classify_heads, position_accuracies, shortcut_probes
+    from algolens.analysis.lego import (
+        classify_heads,
+        position_accuracies,
+        root_rule_agreement,
+        shortcut_probes,
+    )
 
     task = run.task
     acc = position_accuracies(run.model, task, questions, seed)
@@ -159,6 +184,7 @@ def lego_report(run: Any, out_dir: Path, questions: int = 1000, fmt: str | None 
         "acc_untrained": sum(acc[k:]) / len(acc[k:]) if acc[k:] else None,
         "heads": [asdict(h) for h in classify_heads(run.model, task, min(questions, 256), seed)],
         "probes": [asdict(p) for p in shortcut_probes(run.model, task, questions, seed)],
+        "root_rule_agreement": root_rule_agreement(run.model, task, questions, seed),
     }
     sections = run_sections(result, run.metrics, k)
     out_dir = Path(out_dir)
@@ -186,14 +212,19 @@ def comparison_section(comparison: dict[str, Any]) -> Section:
                          "-" if r["acc_untrained"] is None else f"{r['acc_untrained']:.4f}",
                          " ".join(f"{a:.2f}" for a in r["accuracy"][k:]),
                          f"{heads.count('association')}/{heads.count('manipulation')}",
+                         _mean_past_two(r.get("root_rule_agreement")),
                          f"{r['total_seconds']:.0f}"])  # fmt: skip
     return Section(
         "Encoder variants side by side",
         f"Same seeds {comparison['seeds']}; loss on chain positions 1..{k}.",
         [_position_figure(series, k, "Mean accuracy by chain position per variant")],
         [Table(["variant", "seed", "acc. trained", "acc. untrained", "untrained positions",
-                "assoc./manip. heads", "seconds"], rows)],
+                "assoc./manip. heads", "root rule (pos. 3+)", "seconds"], rows)],
     )  # fmt: skip
+
+
+def _mean_past_two(agree: list[float] | None) -> str:
+    return f"{sum(agree[2:]) / len(agree[2:]):.3f}" if agree and len(agree) > 2 else "-"
 
 
 def comparison_claims(comparison: dict[str, Any]) -> list[Claim]:
