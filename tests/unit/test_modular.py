@@ -213,3 +213,17 @@ def test_construction_of_random_cosine_neurons_p113() -> None:
     assert acc_256 > 0.95
     assert acc_512 > 0.99
     assert construction_curve(113, [1024], seeds=1, phase_range=2 * math.pi) == [1.0]
+
+
+def test_predict_answers_questions_and_rejects_bad_ones() -> None:
+    task = make_task("modadd", p=7)
+
+    class Oracle(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            a, b = x[:, :7].argmax(-1), x[:, 7:].argmax(-1)
+            return torch.nn.functional.one_hot((a + b) % 7, 7).float()
+
+    assert task.predict(Oracle(), ["3+5", "6 6", "0+0"]) == ["1", "5", "0"]
+    for bad in ("3+9", "3-1", "x+1", "1+2+3"):
+        with pytest.raises(AlgolensError):
+            task.predict(Oracle(), [bad])

@@ -159,6 +159,24 @@ class ModAddTask:
             for x, y in zip(a, b, strict=True)
         ]
 
+    def parse(self, question: str) -> tuple[int, int]:
+        """``'5+110'`` (or ``'5 110'``) -> ``(5, 110)``; anything else is an AlgolensError."""
+        parts = question.replace("+", " ").split()
+        if len(parts) != 2 or not all(x.isdigit() for x in parts):
+            raise AlgolensError(f"expected a question like '5+110', got {question!r}")
+        a, b = int(parts[0]), int(parts[1])
+        if a >= self.p or b >= self.p:
+            raise AlgolensError(f"operands must be below p = {self.p}, got {question!r}")
+        return a, b
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, questions: list[str]) -> list[str]:
+        """The model's answers: ``predict(model, ['5+110']) == ['2']`` when p = 113."""
+        pairs = [self.parse(q) for q in questions]
+        a, b = (torch.tensor(col) for col in zip(*pairs, strict=True))
+        logits = self.answer_logits(model(self.encode(a, b)))[:, 0]
+        return [str(c) for c in logits.argmax(-1).tolist()]
+
     # ---- metrics -------------------------------------------------------------------------------
     def step_metrics(
         self, logprobs: Float[Tensor, "batch n_answer"], batch: Batch
