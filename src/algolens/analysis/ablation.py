@@ -294,7 +294,7 @@ def ablate(
     nodes: list[Node],
     mode: Mode = "mean",
     *,
-    max_rows: int = 16384,
+    max_rows: int = 2048,  # ~2 nodes x 1,000 questions a pass: fastest on this CPU (cache-sized)
     progress: bool = False,
     prune: bool = True,
     local: bool = True,
