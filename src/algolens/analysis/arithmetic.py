@@ -31,18 +31,10 @@ from algolens.analysis.nodes import (
     sample_questions,
 )
 from algolens.analysis.pca import PcaResult, head_pca
+from algolens.claims import Claim
 from algolens.models.transformer import Transformer
 from algolens.tasks.arithmetic import ArithmeticTask
 from algolens.tasks.base import Batch
-
-
-@dataclass
-class ClaimCheck:
-    claim: str
-    expected: str
-    measured: str
-    passed: bool
-    source: str = ""
 
 
 @dataclass
@@ -199,7 +191,7 @@ def analyse_arithmetic(
 
 def check_claims(
     a: ArithmeticAnalysis, task: ArithmeticTask, threshold: float = 0.01, n_layers: int = 1
-) -> list[ClaimCheck]:
+) -> list[Claim]:
     """The seeds' four claims about the 1-layer model (the fourth inverted for deeper models)."""
     src = "Quirke & Barez 2024 (seeds/000, 002)"
     eq = task.answer_start - 1
@@ -213,7 +205,7 @@ def check_claims(
         if eq <= n.pos < task.n_ctx - 1 and n.layer == last_layer
     ]
     claims = [
-        ClaimCheck(
+        Claim(
             "Positions before '=' are not needed",
             f"mean-ablating the residual stream at P0..P{eq - 1} adds no failures; "
             f"each of P{eq}..P{task.n_ctx - 2} does",
@@ -237,7 +229,7 @@ def check_claims(
         }
         (hits if broken_at == {want} else misses).append(f"{name}@{sorted(broken_at) or '-'}")
     claims.append(
-        ClaimCheck(
+        Claim(
             "Each answer digit is computed one token before it is emitted",
             "A_d breaks only when the residual stream at the position just before A_d is ablated",
             f"{len(hits)} of {task.n_answer} digits: " + ", ".join(hits + misses),
@@ -249,7 +241,7 @@ def check_claims(
     best = steps[0].tolist()
     n_stair = sum(s >= 3 for s in best)
     claims.append(
-        ClaimCheck(
+        Claim(
             "Heads attend to digit pairs in a staircase",
             "after '=', each head attends to (D_c, D'_c) with c falling by one per token "
             "(>= 3 steps) for at least 2 layer-0 heads",
@@ -267,7 +259,7 @@ def check_claims(
     measured = ", ".join(f"{c}: {f}/{q} ({rate[c]:.1%})" for c, (q, f) in a.class_accuracy.items())
     if n_layers == 1:
         claims.append(
-            ClaimCheck(
+            Claim(
                 "The model fails on cascades",
                 "cascade questions fail most: above 5% and at least twice the rate of the "
                 "carry-free and single-carry classes",
@@ -278,7 +270,7 @@ def check_claims(
         )
     else:
         claims.append(
-            ClaimCheck(
+            Claim(
                 "A deeper model no longer fails on cascades",
                 "cascade questions fail in at most 1% (2-layer add d5: 0 failures per million)",
                 measured,

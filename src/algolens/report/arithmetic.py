@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from algolens.analysis.arithmetic import ArithmeticAnalysis, analyse_arithmetic, check_claims
 from algolens.analysis.nodes import token_roles
 from algolens.report import figures_arith as F
-from algolens.report.html import Claim, Section, Table, write_report
+from algolens.report.html import Section, Table, write_report
 from algolens.report.registry import register_reporter
 
 
@@ -322,11 +322,10 @@ def build_arithmetic_report(
     a = analyse_arithmetic(
         run.model, run.task, questions, seed, progress=progress, per_class=max(50, questions // 4)
     )
-    checks = check_claims(a, run.task, n_layers=run.model.cfg.n_layers)
+    claims = check_claims(a, run.task, n_layers=run.model.cfg.n_layers)
     if run.model.cfg.n_layers > 1:
-        for c in checks[:3]:
+        for c in claims[:3]:
             c.source += "; stated for the 1-layer model"
-    claims = [Claim(c.claim, c.expected, c.measured, c.passed, c.source) for c in checks]
     a.algorithm.save(out / "algorithm_map.json")
     sections = _sections(run, a)
     cfg = run.model.cfg

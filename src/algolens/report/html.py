@@ -7,13 +7,14 @@ once, so the file opens offline in any browser.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from algolens.claims import Claim, claims_to_json
 from algolens.store import atomic_write
 
 
@@ -24,17 +25,6 @@ class Table:
     columns: list[str]
     rows: list[list[Any]]
     caption: str = ""
-
-
-@dataclass
-class Claim:
-    """One checked statement: what the seeds claim, what we expected and measured, the verdict."""
-
-    claim: str
-    expected: str
-    measured: str
-    passed: bool
-    source: str = ""
 
 
 @dataclass
@@ -49,10 +39,6 @@ class Section:
     @property
     def anchor(self) -> str:
         return "".join(c if c.isalnum() else "-" for c in self.title.lower()).strip("-")
-
-
-def claims_to_json(claims: list[Claim]) -> list[dict[str, Any]]:
-    return [asdict(c) for c in claims]
 
 
 def _environment() -> Environment:

@@ -46,11 +46,15 @@ def accuracy_curve(run_dir: Path, questions: int = 20_000, seed: int = 1) -> lis
         run.model.eval()
         res = verify(run.model, run.task, questions=questions, distribution="training", seed=seed)
         by_op = res.to_dict()["by_op"]
-        points.append(CurvePoint(
-            step=int(path.stem.split("_")[1]), questions=res.questions, failures=res.failures,
-            add_failures=int(by_op.get("add", {}).get("failures", 0)),
-            sub_failures=int(by_op.get("sub", {}).get("failures", 0)),
-        ))
+        points.append(
+            CurvePoint(
+                step=int(path.stem.split("_")[1]),
+                questions=res.questions,
+                failures=res.failures,
+                add_failures=int(by_op.get("add", {}).get("failures", 0)),
+                sub_failures=int(by_op.get("sub", {}).get("failures", 0)),
+            )
+        )
     return points
 
 
