@@ -46,7 +46,7 @@ def seed_step_seconds(n_steps: int) -> float:
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, i)
         batch = task.sample(cfg.batch_size, gen)
-        loss = -answer_logprobs(task, model(batch.inputs), batch.targets).mean()
+        loss = -answer_logprobs(task, model, batch.inputs, batch.targets).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

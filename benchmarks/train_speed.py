@@ -57,7 +57,7 @@ def make_step(model: torch.nn.Module, opt: torch.optim.Optimizer, task, batch_si
 
     def step() -> None:
         batch = task.sample(batch_size, gen)
-        loss = -answer_logprobs(task, model(batch.inputs), batch.targets).mean()
+        loss = -answer_logprobs(task, model, batch.inputs, batch.targets).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -341,7 +341,7 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = lr_at(cfg, step)
             batch = task.sample(cfg.batch_size, gen)
-            logprobs = answer_logprobs(task, model(batch.inputs), batch.targets)
+            logprobs = answer_logprobs(task, model, batch.inputs, batch.targets)
             mask = batch.labels.get("loss_mask")  # e.g. LEGO's train-on-first-k
             loss = -logprobs.mean() if mask is None else -(logprobs * mask).sum() / mask.sum()
             opt.zero_grad(set_to_none=True)

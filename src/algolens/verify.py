@@ -30,8 +30,7 @@ from tqdm.auto import tqdm
 from algolens.errors import AlgolensError
 from algolens.store import write_json
 from algolens.tasks.arithmetic import ArithmeticTask
-from algolens.tasks.base import Batch
-from algolens.verify_fast import fast_answer_argmax
+from algolens.tasks.base import Batch, answer_output
 
 Distribution = Literal["uniform", "training"]
 EXHAUSTIVE_LIMIT = 10**8
@@ -43,6 +42,23 @@ def answer_argmax(
 ) -> Int[Tensor, "batch n_answer"]:
     """Teacher-forced argmax at every answer position."""
     return task.answer_logits(model(tokens)).argmax(-1)
+
+
+@torch.inference_mode()
+def fast_answer_argmax(
+    model: nn.Module, task: ArithmeticTask, tokens: Int[Tensor, "batch n_ctx"]
+) -> Int[Tensor, "batch n_answer"]:
+    """:func:`answer_argmax` computing only what the answer needs, in float32.
+
+    A causal model never needs the last token (it predicts nothing), and the model's readout
+    path runs the last layer's queries, MLP and unembedding at the answer positions only
+    (about a third fewer multiply-adds for the 5-digit 2-layer model). Rounding can differ
+    from the full forward in the last bits (other matrix shapes); tests check equal verdicts.
+    """
+    if getattr(getattr(model, "cfg", None), "causal", False):
+        tokens = tokens[:, :-1]
+    with torch.autocast("cpu", enabled=False):
+        return answer_output(task, model, tokens).argmax(-1)
 
 
 @torch.inference_mode()

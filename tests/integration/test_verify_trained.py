@@ -12,14 +12,15 @@ from typer.testing import CliRunner
 from algolens.cli import app
 from algolens.store import load
 from algolens.tasks.arithmetic import oracle
+from algolens.tasks.base import readout_ok
 from algolens.verify import (
     answer_argmax,
     exhaustive_batches,
+    fast_answer_argmax,
     greedy_answers,
     verify_batches,
     verify_exhaustive,
 )
-from algolens.verify_fast import can_use_fast_path, fast_answer_argmax
 
 
 def _all_questions(task):
@@ -46,7 +47,7 @@ def test_teacher_forced_verdict_equals_greedy_decoding(add_d2_run: Path) -> None
 
 def test_trained_model_and_broken_unembedding(add_d2_run: Path) -> None:
     run = load(add_d2_run)
-    assert can_use_fast_path(run.model)
+    assert readout_ok(run.model)
     assert verify_exhaustive(run.model, run.task).failures == 0
     broken = copy.deepcopy(run.model)
     with torch.no_grad():

@@ -101,6 +101,14 @@ def test_presets_resolve() -> None:
     assert nanda.model["normalization_type"] is None and nanda.task["train_frac"] == 0.3
 
 
+@pytest.mark.parametrize("seed_preset", ["bussmann", "nanda"])
+def test_fast_presets_keep_the_seeds_model_and_data(seed_preset: str) -> None:
+    seeds, fast = resolve("modadd", seed_preset), resolve("modadd", f"{seed_preset}-fast")
+    assert fast.task == seeds.task and fast.model == seeds.model
+    assert fast.train["grokfast_lamb"] > 0 and "grokfast_lamb" not in seeds.train
+    assert fast.train["batch_size"] == seeds.train["batch_size"]
+
+
 # ---- MLP ---------------------------------------------------------------------------------------
 def test_mlp_names_shapes_and_hooks() -> None:
     model = MLP(MLPConfig(d_in=10, d_mlp=6, d_out=5))

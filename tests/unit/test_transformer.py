@@ -173,3 +173,24 @@ def test_layer_norm_off() -> None:
     m = small(normalization_type=None)
     assert not any(".ln" in k or k.startswith("ln_final") for k in m.state_dict())
     assert m(tokens()).shape == (4, 9, 13)
+
+
+# ---- the readout path ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("causal", "conv_kernel", "readout"),
+    [(True, 0, slice(5, 11)), (False, 0, slice(None, None, 3)), (False, 3, slice(2, 3))],
+)
+def test_readout_equals_the_full_forward_at_those_positions(
+    causal: bool, conv_kernel: int, readout: slice
+) -> None:
+    cfg = TransformerConfig(
+        n_layers=2, n_heads=2, d_model=16, n_ctx=12, causal=causal, conv_kernel=conv_kernel
+    )
+    model = Transformer(cfg)
+    tokens = torch.randint(0, cfg.d_vocab, (4, 12), generator=torch.Generator().manual_seed(0))
+    full = model(tokens)[:, readout]
+    torch.testing.assert_close(model(tokens, readout=readout), full, rtol=1e-5, atol=1e-5)
+    # the explicit-softmax path (taken when the pattern is hooked) agrees too
+    model.blocks[-1].attn.hook_pattern.add_hook(lambda t, hook: t)
+    torch.testing.assert_close(model(tokens, readout=readout), full, rtol=1e-5, atol=1e-5)
+    model.reset_hooks()

@@ -18,16 +18,17 @@ from algolens.errors import AlgolensError
 from algolens.models import Transformer, TransformerConfig
 from algolens.tasks import make_task
 from algolens.tasks.arithmetic import oracle
+from algolens.tasks.base import readout_ok
 from algolens.verify import (
     answer_argmax,
     beta_cdf,
     clopper_pearson,
+    fast_answer_argmax,
     nines,
     verify,
     verify_exhaustive,
     verify_suite,
 )
-from algolens.verify_fast import can_use_fast_path, fast_answer_argmax
 
 
 # ---- Clopper-Pearson ---------------------------------------------------------------------------
@@ -163,12 +164,12 @@ def test_exhaustive_refuses_spaces_over_1e8() -> None:
 def test_fast_path_gives_the_same_argmax_as_the_full_forward() -> None:
     task = make_task("mix", n_digits=5)
     model = Transformer(TransformerConfig(n_layers=2, n_heads=2, d_model=32, n_ctx=18)).eval()
-    assert can_use_fast_path(model)
+    assert readout_ok(model)
     batch = task.sample(2000, torch.Generator().manual_seed(0))
     assert torch.equal(fast_answer_argmax(model, task, batch.inputs),
                        answer_argmax(model, task, batch.inputs))  # fmt: skip
     model.blocks[0].attn.hook_pattern.add_hook(lambda t, hook: t)
-    assert not can_use_fast_path(model)  # hooked models take the plain path
+    assert not readout_ok(model)  # hooked models take the plain path
     model.reset_hooks()
 
 

@@ -151,7 +151,10 @@ class Attention(nn.Module):
             hp.fwd_hooks or hp.bwd_hooks for hp in (self.hook_attn_scores, self.hook_pattern)
         )
 
-    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+    def forward(
+        self, x: Float[Tensor, "batch pos d_model"], readout: slice | None = None
+    ) -> Float[Tensor, "batch query d_model"]:
+        """Attention output at every position, or only at the ``readout`` queries."""
         bsz, n_pos, _ = x.shape
         h, dh = self.cfg.n_heads, self.cfg.d_head
         # q, k and v in one matrix multiply: [d_model, 3 * head * d_head]
@@ -162,21 +165,26 @@ class Attention(nn.Module):
         if self.cfg.conv_kernel:
             q, k, v = self._convolve(q, k, v)
         q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
+        mask = self.mask[:n_pos, :n_pos]
+        if readout is not None:
+            q, mask = q[:, readout], mask[readout]
+        n_q = q.shape[1]
         if self._pattern_hooked():
             scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(dh)
-            mask = self.mask[:n_pos, :n_pos]
             scores = self.hook_attn_scores(scores.masked_fill(~mask, float("-inf")))
             pattern = self.hook_pattern(scores.softmax(-1))  # [batch, head, query, key]
             z = torch.einsum("bhqk,bkhe->bqhe", pattern, v)
         else:
+            causal = self.cfg.causal
             z = F.scaled_dot_product_attention(
                 q.transpose(1, 2),
                 k.transpose(1, 2),
                 v.transpose(1, 2),
-                is_causal=self.cfg.causal,
+                attn_mask=mask if causal and readout is not None else None,
+                is_causal=causal and readout is None,
             ).transpose(1, 2)
-        z = self.hook_z(z)  # [batch, pos, head, d_head]
-        return z.reshape(bsz, n_pos, h * dh) @ self.W_O.flatten(0, 1) + self.b_O
+        z = self.hook_z(z)  # [batch, query, head, d_head]
+        return z.reshape(bsz, n_q, h * dh) @ self.W_O.flatten(0, 1) + self.b_O
 
     def _convolve(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         bsz, n_pos, h, dh = q.shape
@@ -216,10 +224,14 @@ class TransformerBlock(nn.Module):
         self.hook_resid_post = HookPoint()
 
     def forward(
-        self, resid: Float[Tensor, "batch pos d_model"]
-    ) -> Float[Tensor, "batch pos d_model"]:
+        self, resid: Float[Tensor, "batch pos d_model"], readout: slice | None = None
+    ) -> Float[Tensor, "batch query d_model"]:
+        """The block at every position, or only at ``readout`` (keys and values from all)."""
         resid = self.hook_resid_pre(resid)
-        resid = self.hook_resid_mid(resid + self.hook_attn_out(self.attn(self.ln1(resid))))
+        attn_out = self.hook_attn_out(self.attn(self.ln1(resid), readout))
+        if readout is not None:
+            resid = resid[:, readout]
+        resid = self.hook_resid_mid(resid + attn_out)
         return self.hook_resid_post(resid + self.hook_mlp_out(self.mlp(self.ln2(resid))))
 
 
@@ -230,6 +242,8 @@ class Transformer(HookedRootModule):
     >>> model(torch.zeros(1, 4, dtype=torch.long)).shape
     torch.Size([1, 4, 13])
     """
+
+    supports_readout = True  # forward(tokens, readout=...): see forward
 
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
@@ -262,11 +276,21 @@ class Transformer(HookedRootModule):
                 with torch.no_grad():
                     p.copy_(torch.randn(p.shape, generator=gen) * self.cfg.init_range)
 
-    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab_out"]:
+    def forward(
+        self, tokens: Int[Tensor, "batch pos"], *, readout: slice | None = None
+    ) -> Float[Tensor, "batch pos d_vocab_out"]:
+        """Logits at every position; with ``readout``, at those positions only.
+
+        ``readout`` is the speed path of training and verification: the last block's queries,
+        attention output and MLP, the final LayerNorm and the unembedding run only at the
+        positions that predict something (keys and values still come from every position).
+        The last block's hooks then see those positions only, so analysis calls it without.
+        """
         n_pos = tokens.shape[1]
         resid = self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(n_pos))
-        for block in self.blocks:
-            resid = block(resid)
+        last = len(self.blocks) - 1
+        for i, block in enumerate(self.blocks):
+            resid = block(resid, readout if i == last else None)
         return self.unembed(self.ln_final(resid))  # [batch, pos, d_vocab_out]
 
     def run_with_cache(self, *args: Any, **kwargs: Any) -> tuple[Tensor, ActivationCache]:  # type: ignore[override]

@@ -117,9 +117,14 @@ class ArithmeticTask:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.op, **{k: v for k, v in asdict(self).items() if k != "op"}}
 
+    @property
+    def readout(self) -> slice:
+        """The positions that predict the answer: from '=' to one before the end."""
+        return slice(self.answer_start - 1, self.n_ctx - 1)
+
     def answer_logits(self, output: Tensor) -> Float[Tensor, "batch n_answer d_vocab"]:
-        """Logits at the positions that predict the answer: from '=' to one before the end."""
-        return output[:, self.answer_start - 1 : self.n_ctx - 1]
+        """Logits at the positions that predict the answer (:attr:`readout`)."""
+        return output[:, self.readout]
 
     # ---- text <-> tokens ---------------------------------------------------------------------
     def parse(self, question: str) -> tuple[int, str, int]:

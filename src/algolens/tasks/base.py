@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import torch
 from jaxtyping import Float
@@ -31,7 +31,10 @@ class Batch:
 class Task(Protocol):
     """A task: a seeded sampler, the positions that carry the answer, and its metrics."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The task family's name (``add``, ``modadd``, ``lego`` ...)."""
+        ...
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         """Draw a fresh training batch (infinite data or minibatches of a fixed split)."""
@@ -52,8 +55,33 @@ class Task(Protocol):
         ...
 
 
-def answer_logprobs(task: Task, output: Tensor, targets: Tensor) -> Float[Tensor, "batch n_answer"]:
+def answer_output(
+    task: Task, model: torch.nn.Module, inputs: Tensor
+) -> Float[Tensor, "batch n_answer d_vocab"]:
+    """The model's outputs that predict the targets: ``task.answer_logits(model(inputs))``.
+
+    When the task names its answer positions (a ``readout`` slice) and the model has a readout
+    path with nothing hooked, only those positions are computed in the last layer; the
+    numbers are the same up to float rounding (tested).
+    """
+    readout = getattr(task, "readout", None)
+    if readout is not None and readout_ok(model):
+        return cast(Tensor, model(inputs, readout=readout))
+    return task.answer_logits(model(inputs))
+
+
+def readout_ok(model: torch.nn.Module) -> bool:
+    """True if ``model`` takes ``readout=`` and no hook is attached (hooks see every position)."""
+    if not getattr(model, "supports_readout", False):
+        return False
+    hooks = getattr(model, "hook_dict", {}).values()
+    return not any(hp.fwd_hooks or hp.bwd_hooks for hp in hooks)
+
+
+def answer_logprobs(
+    task: Task, model: torch.nn.Module, inputs: Tensor, targets: Tensor
+) -> Float[Tensor, "batch n_answer"]:
     """Log-probability of each target token, computed in float64 as in the seeds."""
-    logits = task.answer_logits(output).to(torch.float64)
+    logits = answer_output(task, model, inputs).to(torch.float64)
     logprobs = torch.log_softmax(logits, dim=-1)
     return logprobs.gather(-1, targets[..., None])[..., 0]

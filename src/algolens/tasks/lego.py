@@ -37,7 +37,7 @@ from torch import Tensor
 
 from algolens.errors import AlgolensError
 from algolens.presets import Preset, register
-from algolens.tasks.base import Batch
+from algolens.tasks.base import Batch, answer_output
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 VOCAB = [*LETTERS, "=", "+", "-", "1", ";"]
@@ -132,9 +132,14 @@ class LegoTask:
         """A bidirectional encoder with a binary head (read by the trainer for new runs)."""
         return {"causal": False, "d_vocab_out": 2} if kind == "transformer" else {}
 
+    @property
+    def readout(self) -> slice:
+        """Each clause's assigned-variable token (every 5th position) carries its answer."""
+        return slice(None, None, CLAUSE_LEN)
+
     def answer_logits(self, output: Tensor) -> Float[Tensor, "batch n_answer 2"]:
-        """The outputs at each clause's assigned-variable token (every 5th position)."""
-        return output[:, ::CLAUSE_LEN]
+        """The outputs at the :attr:`readout` positions."""
+        return output[:, self.readout]
 
     def _names(self, batch_size: int, gen: torch.Generator) -> Tensor:
         """Distinct names per sentence in chain order ``[batch, n_vars]``."""
@@ -251,7 +256,7 @@ class LegoTask:
 
     def correct(self, model: torch.nn.Module, batch: Batch) -> Tensor:
         """``[batch, n]`` bools: is each variable's predicted value right (clause order)."""
-        logits = self.answer_logits(model(batch.inputs))
+        logits = answer_output(self, model, batch.inputs)
         return logits.argmax(-1) == batch.targets
 
 
