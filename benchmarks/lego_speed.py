@@ -28,6 +28,9 @@ from algolens.train import TrainConfig, train
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variant", default="random", help="random, mimic, tied or conv")
+    ap.add_argument("--conv-kernel", type=int, default=0, help="conv q/k/v kernel (any variant)")
+    ap.add_argument("--mimic-window", type=int, default=2, help="manipulation window (mimic)")
+    ap.add_argument("--mimic-steps", type=int, default=300, help="mimic pre-training steps")
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--d-mlp", type=int, default=256)
@@ -44,13 +47,16 @@ def main() -> None:
     task = {"name": "lego", "n_vars": 12, "train_k": 6, "max_vars": 14}
     model = {"n_layers": args.layers, "n_heads": args.heads, "d_model": args.d_model,
              "d_mlp": args.d_mlp}  # fmt: skip
+    if args.conv_kernel:
+        model["conv_kernel"] = args.conv_kernel
     out = args.out or Path(tempfile.mkdtemp()) / "lego_speed"
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       warmup_frac=0.05, log_every=args.log_every, weight_decay=0.01,
                       checkpoint_every=args.steps)  # fmt: skip
     wall0, cpu0 = time.perf_counter(), time.process_time()
     # the first chunk creates the run (and the mimic init); later chunks resume it
-    train_variant(out, args.variant, task, model, cfg, MimicConfig(), progress=False,
+    mimic = MimicConfig(window=args.mimic_window, steps=args.mimic_steps)
+    train_variant(out, args.variant, task, model, cfg, mimic, progress=False,
                   stop_after=args.log_every)  # fmt: skip
     reached = None
     while True:

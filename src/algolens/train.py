@@ -295,6 +295,8 @@ def train(
         fused=True,
     )
     gen = torch.Generator().manual_seed(cfg.seed)
+    # subnormal floats flushed to zero on this thread too (see algolens/__init__.py)
+    torch.set_flush_denormal(True)
     start = 0
     ema: list[torch.Tensor] = []  # Grokfast's gradient EMA, checkpointed with the optimizer
     elapsed = 0.0  # training seconds so far (saved in train_state.pt, not in the metrics log)

@@ -42,7 +42,7 @@ def variant_model(variant: str, model_spec: dict[str, Any], conv_kernel: int = 3
     if variant == "tied":
         spec["tie_layers"] = True
     if variant == "conv":
-        spec["conv_kernel"] = conv_kernel
+        spec["conv_kernel"] = model_spec.get("conv_kernel") or conv_kernel
     return spec
 
 

@@ -380,8 +380,29 @@ def _tf_claims(
     grok = phases["grokked"]
     n_train = run.task.n_train
     batch = train.get("batch_size", 0)
-    epochs = grok * min(1.0, batch / n_train) if grok is not None else None
-    fast = " (with Grokfast)" if train.get("grokfast_lamb") else ""
+    per_step = min(1.0, batch / n_train)
+    epochs = grok * per_step if grok is not None else None
+    memorised = phases["memorised"] * per_step if phases["memorised"] is not None else None
+    seeds_recipe = (
+        train.get("lr") == 1e-3
+        and train.get("weight_decay") == 1.0
+        and not train.get("grokfast_lamb")
+    )
+    recipe = (
+        "the seeds' recipe"
+        if seeds_recipe
+        else f"AdamW {train.get('lr')}, wd {train.get('weight_decay')}"
+        + (f", Grokfast x{train['grokfast_lamb']}" if train.get("grokfast_lamb") else "")
+    )
+    if epochs is None or memorised is None:
+        measured, grokked = "no generalisation in the log", False
+    else:
+        measured = (
+            f"memorised at epoch {memorised:.0f}, val accuracy >= 99% at {epochs:.0f} ({recipe})"
+        )
+        # the seeds' timing holds for their recipe only; any recipe must generalise long after
+        # it memorises, or it is not grokking
+        grokked = 10_000 <= epochs <= 15_000 if seeds_recipe else epochs >= 3 * memorised
     return [
         Claim(
             "the model generalises: validation loss small",
@@ -391,10 +412,11 @@ def _tf_claims(
             SEED_TF,
         ),
         Claim(
-            "test loss falls (groks) around epoch 10K-15K",
-            "10,000-15,000 epochs",
-            f"validation accuracy >= 99% at epoch {epochs:.0f}{fast}" if epochs else "not seen",
-            epochs is not None and 10_000 <= epochs <= 15_000,
+            "it groks: test loss falls long after the training set is memorised, around epoch "
+            "10K-15K with the seeds' recipe",
+            "seeds' recipe: 10,000-15,000 epochs; faster recipes: >= 3x the memorisation epoch",
+            measured,
+            grokked,
             SEED_TF,
         ),
         Claim(
