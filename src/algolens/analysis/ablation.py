@@ -255,9 +255,10 @@ def run_local_ablations(
             resid = cache[f"blocks.{layer}.hook_resid_post"].repeat(len(group), 1, 1)
             view = resid.view(len(group), n_q, *resid.shape[1:])
             view[torch.arange(len(group)), :, pos] = post
-            for later in model.blocks[layer + 1 :]:
-                resid = later(resid)
-            ans = task.answer_logits(model.unembed(model.ln_final(resid)))
+            later = list(model.blocks[layer + 1 :])
+            for j, after in enumerate(later):  # the last one at the answer positions only
+                resid = after(resid, task.readout if j == len(later) - 1 else None)
+            ans = model.unembed(model.ln_final(resid))
             ans = ans.view(len(group), n_q, *ans.shape[1:])
         ok, q_loss = score_answer_logits(ans.flatten(0, 1), batch.targets.repeat(len(group), 1))
         correct[idx] = ok.view(len(group), n_q, -1)
