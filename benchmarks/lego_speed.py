@@ -31,6 +31,14 @@ def main() -> None:
     ap.add_argument("--conv-kernel", type=int, default=0, help="conv q/k/v kernel (any variant)")
     ap.add_argument("--mimic-window", type=int, default=2, help="manipulation window (mimic)")
     ap.add_argument("--mimic-steps", type=int, default=300, help="mimic pre-training steps")
+    ap.add_argument("--mimic-lr", type=float, default=1e-3, help="mimic pre-training lr")
+    ap.add_argument(
+        "--parent-heads",
+        type=int,
+        default=0,
+        help="heads per layer mimicking the parent template (mimic)",
+    )
+    ap.add_argument("--max-vars", type=int, default=14, help="sets n_ctx = 5 * max_vars")
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--d-mlp", type=int, default=256)
@@ -44,7 +52,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="keep the run here")
     args = ap.parse_args()
 
-    task = {"name": "lego", "n_vars": 12, "train_k": 6, "max_vars": 14}
+    task = {"name": "lego", "n_vars": 12, "train_k": 6, "max_vars": args.max_vars}
     model = {"n_layers": args.layers, "n_heads": args.heads, "d_model": args.d_model,
              "d_mlp": args.d_mlp}  # fmt: skip
     if args.conv_kernel:
@@ -55,7 +63,8 @@ def main() -> None:
                       checkpoint_every=args.steps)  # fmt: skip
     wall0, cpu0 = time.perf_counter(), time.process_time()
     # the first chunk creates the run (and the mimic init); later chunks resume it
-    mimic = MimicConfig(window=args.mimic_window, steps=args.mimic_steps)
+    mimic = MimicConfig(window=args.mimic_window, steps=args.mimic_steps, lr=args.mimic_lr,
+                        n_parent=args.parent_heads)  # fmt: skip
     train_variant(out, args.variant, task, model, cfg, mimic, progress=False,
                   stop_after=args.log_every)  # fmt: skip
     reached = None
@@ -74,7 +83,10 @@ def main() -> None:
     acc = position_accuracies(run.model, run.task, 2048, seed=99)
     print(json.dumps({
         "benchmark": "lego_speed", "variant": args.variant, "layers": args.layers,
-        "d_model": args.d_model, "n_vars": 12, "train_k": 6, "target": args.target,
+        "d_model": args.d_model, "lr": args.lr, "conv_kernel": args.conv_kernel,
+        "mimic": {"window": args.mimic_window, "steps": args.mimic_steps,
+                  "parent_heads": args.parent_heads} if args.variant == "mimic" else None,
+        "n_vars": 12, "train_k": 6, "target": args.target,
         "reached_target": reached is not None, "steps": rows[-1]["step"],
         "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
         "wall_over_budget": round(wall / args.budget, 3),

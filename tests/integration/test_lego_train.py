@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from algolens.analysis.lego import head_similarities, position_accuracies
+from algolens.analysis.lego import classify_heads, head_similarities, position_accuracies
 from algolens.models.lego_mimic import MimicConfig, mimic_init
 from algolens.models.lego_variants import VARIANTS, train_variant
 from algolens.store import build_model, load_run
@@ -27,13 +27,29 @@ def test_mimic_init_raises_the_similarity_it_targets() -> None:
     task = LegoTask(n_vars=4, eval_size=0)
     model = _model(task)
     tokens = task.sample(64, torch.Generator().manual_seed(1)).inputs
-    assoc0, manip0 = head_similarities(model, tokens)
+    before = head_similarities(model, tokens)
     mimic_init(model, task, MimicConfig(steps=40, batch_size=32, lr=1e-2))
-    assoc1, manip1 = head_similarities(model, tokens)
+    after = head_similarities(model, tokens)
+    assoc0, manip0 = before["association"], before["manipulation"]
+    assoc1, manip1 = after["association"], after["manipulation"]
     # head 0 of every layer was trained towards association, head 1 towards manipulation
     assert (assoc1[:, 0] > assoc0[:, 0] + 0.2).all(), (assoc0, assoc1)
     assert (manip1[:, 1] > manip0[:, 1] + 0.2).all(), (manip0, manip1)
     assert (assoc1[:, 0] > assoc1[:, 1]).all() and (manip1[:, 1] > manip1[:, 0]).all()
+
+
+def test_mimic_init_trains_parent_heads() -> None:
+    # the parent template needs the operand (+3) inside layer 0's query: conv kernel 7
+    task = LegoTask(n_vars=4, eval_size=0)
+    model = _model(task, n_heads=3, d_model=48, conv_kernel=7)
+    tokens = task.sample(64, torch.Generator().manual_seed(1)).inputs
+    before = head_similarities(model, tokens)["parent"]
+    mimic_init(model, task, MimicConfig(steps=60, batch_size=32, lr=1e-2, n_parent=1))
+    after = head_similarities(model, tokens)["parent"]
+    assert (after[:, 2] > before[:, 2] + 0.3).all(), (before, after)  # head 2 of every layer
+    assert (after[:, 2] > after[:, :2].max(-1).values).all()
+    heads = classify_heads(model, task, 64, seed=2)
+    assert [h.kind for h in heads if h.head == 2] == ["parent"] * 2
 
 
 def test_compare_command_and_report(tmp_path: Path) -> None:

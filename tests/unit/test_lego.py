@@ -106,7 +106,11 @@ def test_sample_cli_prints_sentences() -> None:
 
 
 def test_mimic_templates() -> None:
-    from algolens.models.lego_mimic import association_template, manipulation_template
+    from algolens.models.lego_mimic import (
+        association_template,
+        manipulation_template,
+        parent_template,
+    )
 
     task = LegoTask(n_vars=3)
     tokens = torch.tensor([task.encode("c = +b ; a = +1 ; b = -a")])
@@ -116,6 +120,10 @@ def test_mimic_templates() -> None:
     assert torch.allclose(assoc.sum(-1), torch.ones(15))
     manip = manipulation_template(15, 2)
     assert manip[0, :3].tolist() == pytest.approx([1 / 3] * 3) and manip[7, 5:10].sum() == 1
+    parent, rows = parent_template(tokens)
+    assert rows[0].nonzero().flatten().tolist() == [0, 5, 10]  # the name tokens
+    # c's operand b is assigned at 10, a is the root (itself), b's operand a is assigned at 5
+    assert parent[0].nonzero().tolist() == [[0, 10], [5, 5], [10, 5]]
 
 
 def test_root_rule_is_exact_at_positions_1_2_only() -> None:

@@ -1,10 +1,11 @@
 """LEGO analysis: accuracy by chain position, head classes, and shortcut probes. Pure functions.
 
 - :func:`position_accuracies`: accuracy at every chain position on fresh sentences.
-- :func:`classify_heads`: each head's similarity to the association and manipulation templates
-  (1 - mean total-variation distance between its pattern rows and the template rows), and a
-  class: association / manipulation when that similarity is at least ``threshold`` and the
-  larger of the two, else other.
+- :func:`classify_heads`: each head's similarity to the association, manipulation and parent
+  templates (1 - mean total-variation distance between its pattern rows and the template
+  rows), and a class: the template it matches best when that similarity is at least
+  ``threshold``, else other. The parent template (a clause's name token attends to its parent
+  clause's name token) is the one-hop-per-layer composition of the other two.
 - :func:`root_rule` / :func:`root_rule_agreement`: a shortcut that needs no chain following,
   "value = own sign x the root clause's sign" (the root is the one clause with operand 1);
   exact at chain positions 1-2, a coin flip beyond. Agreement near 1 everywhere means the
@@ -29,19 +30,21 @@ from algolens.models.lego_mimic import (
     association_template,
     attention_patterns,
     manipulation_template,
+    parent_template,
 )
 from algolens.tasks.lego import CLAUSE_LEN, MINUS, ONE, LegoTask
 
 
 @dataclass
 class HeadClass:
-    """One head's similarity to the two templates and the class it gets."""
+    """One head's similarity to the three templates and the class it gets."""
 
     layer: int
     head: int
     association: float
     manipulation: float
-    kind: str  # "association", "manipulation" or "other"
+    parent: float
+    kind: str  # "association", "manipulation", "parent" or "other"
 
     @property
     def name(self) -> str:
@@ -96,11 +99,11 @@ def template_similarity(
 
 def head_similarities(
     model: nn.Module, tokens: Int[Tensor, "batch pos"], window: int = 2
-) -> tuple[Float[Tensor, "layer head"], Float[Tensor, "layer head"]]:
-    """(association, manipulation) similarity of every head on ``tokens``.
+) -> dict[str, Float[Tensor, "layer head"]]:
+    """Association, manipulation and parent similarity of every head on ``tokens``.
 
     Association counts only query rows at a variable name that occurs twice (the rows where
-    the template is not just "attend to yourself").
+    the template is not just "attend to yourself"); parent only the clauses' name tokens.
     """
     with torch.no_grad():
         patterns = attention_patterns(model, tokens)
@@ -109,7 +112,12 @@ def head_similarities(
     assoc_rows = (assoc_t * (1 - eye)).sum(-1) > 0  # [batch, pos]
     assoc = template_similarity(patterns, assoc_t, assoc_rows)
     manip_t = manipulation_template(tokens.shape[1], window).expand_as(assoc_t)
-    return assoc, template_similarity(patterns, manip_t)
+    parent_t, parent_rows = parent_template(tokens)
+    return {
+        "association": assoc,
+        "manipulation": template_similarity(patterns, manip_t),
+        "parent": template_similarity(patterns, parent_t, parent_rows),
+    }
 
 
 def classify_heads(
@@ -120,17 +128,18 @@ def classify_heads(
     threshold: float = 0.4,
     window: int = 2,
 ) -> list[HeadClass]:
-    """Every head's class (association / manipulation / other) on ``n`` fresh sentences."""
+    """Every head's class (association / manipulation / parent / other) on ``n`` fresh
+    sentences."""
     tokens = task.sample(n, torch.Generator().manual_seed(seed)).inputs
-    assoc, manip = head_similarities(model, tokens, window)
+    sims = head_similarities(model, tokens, window)
+    n_layers, n_heads = sims["association"].shape
     out = []
-    for layer in range(assoc.shape[0]):
-        for head in range(assoc.shape[1]):
-            a, m = float(assoc[layer, head]), float(manip[layer, head])
-            kind = "other"
-            if max(a, m) >= threshold:
-                kind = "association" if a >= m else "manipulation"
-            out.append(HeadClass(layer, head, a, m, kind))
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            s = {kind: float(sim[layer, head]) for kind, sim in sims.items()}
+            best = max(s, key=lambda kind: s[kind])
+            kind = best if s[best] >= threshold else "other"
+            out.append(HeadClass(layer, head, **s, kind=kind))
     return out
 
 

@@ -37,17 +37,31 @@ StopOpt = Annotated[
 ]
 MimicStepsOpt = Annotated[int, typer.Option(help="Mimic-init steps (mimic variant).")]
 WindowOpt = Annotated[int, typer.Option(help="Manipulation window |q - k| <= W (mimic variant).")]
+ConvOpt = Annotated[
+    int,
+    typer.Option(help="Convolution kernel inside q/k/v for every variant (0: only conv, with 3)."),
+]
+ParentOpt = Annotated[
+    int,
+    typer.Option(
+        help="Heads per layer trained towards the parent template (mimic variant): a clause's "
+        "name token attends to its parent clause's name token. Needs --conv-kernel >= 7 in "
+        "layer 0 to see the operand; 0 keeps the paper's two templates."
+    ),
+]
 NamesOpt = Annotated[str, typer.Option(help="Names by chain position: any or split (a-m/n-z).")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars.")]
 
 
 def _specs(
     n_vars: int, train_k: int, max_vars: int, names: str, layers: int, heads: int, d_model: int,
-    d_mlp: int,
+    d_mlp: int, conv_kernel: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
     task = {"name": "lego", "n_vars": n_vars, "train_k": train_k, "max_vars": max_vars}
     task["names"] = names
     model = {"n_layers": layers, "n_heads": heads, "d_model": d_model, "d_mlp": d_mlp}
+    if conv_kernel:
+        model["conv_kernel"] = conv_kernel
     return task, model
 
 
@@ -63,6 +77,7 @@ def train_cmd(
     heads: HeadsOpt = 4,
     d_model: DModelOpt = 128,
     d_mlp: DMlpOpt = 256,
+    conv_kernel: ConvOpt = 0,
     steps: StepsOpt = 1500,
     batch_size: BatchOpt = 64,
     lr: LrOpt = 2e-3,
@@ -70,6 +85,7 @@ def train_cmd(
     stop_when: StopOpt = "",
     mimic_steps: MimicStepsOpt = 300,
     window: WindowOpt = 2,
+    parent_heads: ParentOpt = 0,
     seed: Annotated[int, typer.Option(help="Seed for weights and data.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
     progress: ProgressOpt = True,
@@ -79,12 +95,14 @@ def train_cmd(
     from algolens.models.lego_variants import train_variant
     from algolens.train import TrainConfig
 
-    task, model = _specs(n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp)
+    task, model = _specs(
+        n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp, conv_kernel
+    )
     cfg = TrainConfig(
         steps=steps, batch_size=batch_size, lr=lr, warmup_frac=0.05, log_every=log_every,
         seed=seed, stop_when=stop_when, checkpoint_every=max(steps, 1),
     )  # fmt: skip
-    mimic = MimicConfig(steps=mimic_steps, window=window, seed=seed)
+    mimic = MimicConfig(steps=mimic_steps, window=window, n_parent=parent_heads, seed=seed)
     out = out or Path("runs") / f"lego_n{n_vars}_k{train_k or n_vars}_{variant}_s{seed}"
     path = train_variant(out, variant, task, model, cfg, mimic, progress=progress, argv=sys.argv)
     typer.echo(f"run saved in {path}")
@@ -105,6 +123,7 @@ def compare_cmd(
     heads: HeadsOpt = 4,
     d_model: DModelOpt = 128,
     d_mlp: DMlpOpt = 256,
+    conv_kernel: ConvOpt = 0,
     steps: StepsOpt = 1500,
     batch_size: BatchOpt = 64,
     lr: LrOpt = 2e-3,
@@ -112,6 +131,7 @@ def compare_cmd(
     stop_when: StopOpt = "",
     mimic_steps: MimicStepsOpt = 300,
     window: WindowOpt = 2,
+    parent_heads: ParentOpt = 0,
     n_eval: Annotated[int, typer.Option(help="Sentences for the final evaluation.")] = 2048,
     out: Annotated[Path, typer.Option(help="Folder for the runs and the comparison.")] = Path(
         "runs/lego_compare"
@@ -131,12 +151,14 @@ def compare_cmd(
         raise AlgolensError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
     if not chosen or not seed_list:
         raise AlgolensError("give at least one variant and one seed")
-    task, model = _specs(n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp)
+    task, model = _specs(
+        n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp, conv_kernel
+    )
     cfg = TrainConfig(
         steps=steps, batch_size=batch_size, lr=lr, warmup_frac=0.05, log_every=log_every,
         stop_when=stop_when, checkpoint_every=max(steps, 1),
     )  # fmt: skip
-    mimic = MimicConfig(steps=mimic_steps, window=window)
+    mimic = MimicConfig(steps=mimic_steps, window=window, n_parent=parent_heads)
     result = compare_variants(
         out, task, model, cfg, chosen, seed_list, mimic, n_eval=n_eval, progress=progress
     )

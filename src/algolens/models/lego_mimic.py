@@ -39,7 +39,9 @@ from algolens.store import (
     write_json,
 )
 from algolens.tasks import make_task
-from algolens.tasks.lego import LETTERS
+from algolens.tasks.lego import CLAUSE_LEN, LETTERS, ONE
+
+OPERAND = 3  # the operand's offset from its clause's name token
 
 
 @dataclass
@@ -52,12 +54,13 @@ class MimicConfig:
     window: int = 2  # manipulation: attend to |q - k| <= window
     n_assoc: int = 1  # heads 0 .. n_assoc-1 of every layer mimic association
     n_manip: int = 1  # the next n_manip heads mimic manipulation
+    n_parent: int = 0  # the next n_parent heads mimic the parent pattern (see parent_template)
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
             raise AlgolensError("mimic steps, batch_size and lr must be positive")
-        if self.window < 0 or self.n_assoc < 0 or self.n_manip < 0:
+        if min(self.window, self.n_assoc, self.n_manip, self.n_parent) < 0:
             raise AlgolensError("mimic window and head counts must be non-negative")
 
     @classmethod
@@ -74,6 +77,29 @@ def association_template(tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "bat
     other = (tokens[:, :, None] == tokens[:, None, :]) & is_name[:, :, None] & ~eye
     target = torch.where(other.any(-1, keepdim=True), other, eye).float()
     return target / target.sum(-1, keepdim=True)
+
+
+def parent_template(
+    tokens: Int[Tensor, "batch pos"],
+) -> tuple[Float[Tensor, "batch pos pos"], Tensor]:
+    """Each clause's name token attends to its parent clause's name token (the clause whose
+    name is this clause's operand); the root clause (operand ``1``) attends to itself.
+
+    Read from the tokens alone, like the other templates: the operand sits ``OPERAND``
+    positions after the name. Returns the template and the ``[batch, pos]`` mask of the rows it
+    constrains (the name tokens).
+    """
+    bsz, n = tokens.shape
+    starts = torch.arange(0, n, CLAUSE_LEN)
+    names = tokens[:, starts]  # [batch, clause]
+    operands = tokens[:, starts + OPERAND]
+    match = operands[:, :, None] == names[:, None, :]  # [batch, clause, clause]
+    root = (operands == ONE)[:, :, None] & torch.eye(len(starts), dtype=torch.bool)
+    target = torch.zeros(bsz, n, n)
+    target[:, starts[:, None], starts[None, :]] = (match | root).float()
+    rows = torch.zeros(bsz, n, dtype=torch.bool)
+    rows[:, starts] = True
+    return target, rows
 
 
 def manipulation_template(n_pos: int, window: int) -> Float[Tensor, "pos pos"]:
@@ -111,6 +137,10 @@ def mimic_loss(
     if m:
         manip = manipulation_template(tokens.shape[1], cfg.window)
         losses.append(-(manip * logp[:, :, a : a + m]).sum(-1).mean())
+    if cfg.n_parent:
+        parent, rows = parent_template(tokens)
+        ce = -(parent[None, :, None] * logp[:, :, a + m : a + m + cfg.n_parent]).sum(-1)
+        losses.append(ce.transpose(1, 2)[:, :, rows].mean())  # over the name-token rows
     if not losses:
         raise AlgolensError("mimic init needs at least one association or manipulation head")
     return torch.stack(losses).mean()
@@ -122,10 +152,9 @@ def mimic_init(
     """Train ``model`` in place towards the templates; returns the loss log (every 25 steps)."""
     model_cfg: Any = model.cfg
     n_heads = model_cfg.n_heads
-    if cfg.n_assoc + cfg.n_manip > n_heads:
-        raise AlgolensError(
-            f"mimic init asks for {cfg.n_assoc + cfg.n_manip} heads, the model has {n_heads}"
-        )
+    wanted = cfg.n_assoc + cfg.n_manip + cfg.n_parent
+    if wanted > n_heads:
+        raise AlgolensError(f"mimic init asks for {wanted} heads, the model has {n_heads}")
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     log = []
