@@ -6,7 +6,9 @@ head, and that training heads to mimic them before the task recovers most of the
 - association: a variable-name token attends to the other positions holding the same name
   (``b`` in ``c = +b`` finds the clause ``b = -a``); a token with no other occurrence attends
   to itself;
-- manipulation: every token attends uniformly to a small window ``|q - k| <= window``.
+- manipulation: every token attends uniformly to a small window ``|q - k| <= window``;
+- parent (ours, off by default): a clause's name token attends to its parent clause's name
+  token, association composed with manipulation, so that each layer can take one chain hop.
 
 :func:`mimic_init` trains a fresh model, before the task, so that in every layer heads
 ``0 .. n_assoc-1`` match the association template and the next ``n_manip`` heads the
@@ -142,7 +144,7 @@ def mimic_loss(
         ce = -(parent[None, :, None] * logp[:, :, a + m : a + m + cfg.n_parent]).sum(-1)
         losses.append(ce.transpose(1, 2)[:, :, rows].mean())  # over the name-token rows
     if not losses:
-        raise AlgolensError("mimic init needs at least one association or manipulation head")
+        raise AlgolensError("mimic init needs an association, manipulation or parent head")
     return torch.stack(losses).mean()
 
 
