@@ -52,6 +52,22 @@ def test_mimic_init_trains_parent_heads() -> None:
     assert [h.kind for h in heads if h.head == 2] == ["parent"] * 2
 
 
+def test_train_command_takes_parent_heads_and_conv_kernel(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from algolens.cli import app
+
+    out = tmp_path / "m"
+    args = ["lego", "train", "--variant", "mimic", "--parent-heads", "1", "--conv-kernel", "7",
+            "--n-vars", "4", "--train-k", "2", "--max-vars", "4", "--layers", "1", "--heads",
+            "3", "--d-model", "24", "--d-mlp", "32", "--steps", "2", "--log-every", "1",
+            "--mimic-steps", "2", "--out", str(out), "--no-progress"]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["mimic_init"]["n_parent"] == 1 and config["model"]["conv_kernel"] == 7
+
+
 def test_compare_command_and_report(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

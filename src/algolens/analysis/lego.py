@@ -34,6 +34,8 @@ from algolens.models.lego_mimic import (
 )
 from algolens.tasks.lego import CLAUSE_LEN, MINUS, ONE, LegoTask
 
+TEMPLATES = ("association", "manipulation", "parent")  # head_similarities' keys, in order
+
 
 @dataclass
 class HeadClass:

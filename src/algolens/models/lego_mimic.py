@@ -41,9 +41,7 @@ from algolens.store import (
     write_json,
 )
 from algolens.tasks import make_task
-from algolens.tasks.lego import CLAUSE_LEN, LETTERS, ONE
-
-OPERAND = 3  # the operand's offset from its clause's name token
+from algolens.tasks.lego import CLAUSE_LEN, LETTERS, ONE, OPERAND
 
 
 @dataclass

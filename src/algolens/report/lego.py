@@ -13,11 +13,11 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from algolens.analysis.lego import TEMPLATES
 from algolens.report.html import Claim, Section, Table, write_report
 from algolens.report.registry import register_reporter
 
 PAPER = "Zhang et al. 2022 (REFERENCE.md §3)"
-KINDS = ("association", "manipulation", "parent")  # the head templates, as classify_heads
 
 
 def _position_figure(series: dict[str, list[float]], k: int, title: str) -> go.Figure:
@@ -48,14 +48,14 @@ def _heads_figure(heads: list[dict[str, Any]]) -> go.Figure:
     n_layers = max(h["layer"] for h in heads) + 1
     n_heads = max(h["head"] for h in heads) + 1
     fig = go.Figure()
-    for i, key in enumerate(KINDS):
+    for i, key in enumerate(TEMPLATES):
         z = [[0.0] * n_heads for _ in range(n_layers)]
         for h in heads:
             z[h["layer"]][h["head"]] = h.get(key, 0.0)
         fig.add_trace(go.Heatmap(z=z, x=[f"H{j}" for j in range(n_heads)],
                                  y=[f"L{j}" for j in range(n_layers)], zmin=0, zmax=1,
                                  colorscale="Viridis", xaxis=f"x{i + 1}", yaxis="y",
-                                 showscale=i == len(KINDS) - 1))  # fmt: skip
+                                 showscale=i == len(TEMPLATES) - 1))  # fmt: skip
     fig.update_layout(
         title="Similarity of each head to the association, manipulation and parent templates",
         xaxis={"domain": [0, 0.3], "title": "association"},
@@ -66,9 +66,9 @@ def _heads_figure(heads: list[dict[str, Any]]) -> go.Figure:
 
 
 def _heads_table(heads: list[dict[str, Any]]) -> Table:
-    rows = [[f"L{h['layer']}.H{h['head']}", *(f"{h.get(k, 0.0):.2f}" for k in KINDS),
+    rows = [[f"L{h['layer']}.H{h['head']}", *(f"{h.get(k, 0.0):.2f}" for k in TEMPLATES),
              h["kind"]] for h in heads]  # fmt: skip
-    return Table(["head", *KINDS, "class"], rows,
+    return Table(["head", *TEMPLATES, "class"], rows,
                  "1 - mean total-variation distance to each template; class at >= 0.4")  # fmt: skip
 
 
@@ -214,7 +214,7 @@ def comparison_section(comparison: dict[str, Any]) -> Section:
             rows.append([variant, r["seed"], f"{r['acc_trained']:.4f}",
                          "-" if r["acc_untrained"] is None else f"{r['acc_untrained']:.4f}",
                          " ".join(f"{a:.2f}" for a in r["accuracy"][k:]),
-                         "/".join(str(heads.count(kind)) for kind in KINDS),
+                         "/".join(str(heads.count(kind)) for kind in TEMPLATES),
                          _mean_past_two(r.get("root_rule_agreement")),
                          f"{r['total_seconds']:.0f}"])  # fmt: skip
     return Section(

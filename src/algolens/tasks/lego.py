@@ -43,6 +43,7 @@ LETTERS = "abcdefghijklmnopqrstuvwxyz"
 VOCAB = [*LETTERS, "=", "+", "-", "1", ";"]
 EQUALS, PLUS, MINUS, ONE, SEMI = 26, 27, 28, 29, 30
 CLAUSE_LEN = 5
+OPERAND = 3  # the operand's offset from its clause's name token
 TOKEN_OF = {ch: i for i, ch in enumerate(VOCAB)}
 
 
