@@ -163,8 +163,11 @@ def test_impossible_configs_are_refused(bad: dict) -> None:
         small(**bad)
 
 
-def test_same_seed_same_weights() -> None:
-    a, b, c = small(seed=3), small(seed=3), small(seed=4)
+@pytest.mark.parametrize("kw", [{}, {"conv_kernel": 7}])
+def test_same_seed_same_weights(kw: dict) -> None:
+    a = small(seed=3, **kw)
+    torch.manual_seed(123)  # the global generator does not enter (conv included)
+    b, c = small(seed=3, **kw), small(seed=4, **kw)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
     assert not torch.equal(a.embed.W_E, c.embed.W_E)
 
@@ -194,3 +197,21 @@ def test_readout_equals_the_full_forward_at_those_positions(
     model.blocks[-1].attn.hook_pattern.add_hook(lambda t, hook: t)
     torch.testing.assert_close(model(tokens, readout=readout), full, rtol=1e-5, atol=1e-5)
     model.reset_hooks()
+
+
+@pytest.mark.parametrize("kw", [{}, {"causal": False, "conv_kernel": 3}, {"tie_layers": True}])
+def test_logit_lens_is_transformer_lens_recomputed_ln_stack(kw: dict) -> None:
+    """Our logit lens against TransformerLens's own: the accumulated residual stream after each
+    block, the final LayerNorm recomputed per layer, then the unembedding."""
+    m = small(n_layers=3, **kw)
+    toks = tokens()
+    with torch.no_grad():
+        lens = m.logit_lens(toks)  # [layer, batch, pos, d_vocab]
+        logits, cache = m.run_with_cache(toks)
+        stack = cache.accumulated_resid()[1:]  # after blocks 0, 1, 2
+        ref = cache.apply_ln_to_stack(stack, recompute_ln=True) @ m.unembed.W_U + m.unembed.b_U
+        strided = m.logit_lens(toks, readout=slice(1, None, 3))
+    assert lens.shape == (3, 4, 9, 13)
+    torch.testing.assert_close(lens, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(lens[-1], logits, atol=1e-5, rtol=1e-5)  # last row: forward's
+    torch.testing.assert_close(strided, lens[:, :, 1::3], atol=1e-5, rtol=1e-5)  # readout path

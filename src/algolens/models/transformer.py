@@ -269,12 +269,19 @@ class Transformer(HookedRootModule):
         self.setup()  # HookedRootModule: name every HookPoint by its module path
 
     def init_weights(self) -> None:
-        """HookedTransformer's default: weights N(0, init_range), biases zero, LN at identity."""
+        """HookedTransformer's default: weights N(0, init_range), biases zero, LN at identity.
+
+        The q/k/v convolution keeps PyTorch's Conv1d distribution, U(-1/sqrt(K), 1/sqrt(K)) for
+        weight and bias, but drawn from the seeded generator too, so the seed fixes every weight.
+        """
         gen = torch.Generator().manual_seed(self.cfg.seed)
+        bound = 1 / math.sqrt(self.cfg.conv_kernel or 1)
         for name, p in self.named_parameters():
-            if name.split(".")[-1].startswith("W_"):
-                with torch.no_grad():
+            with torch.no_grad():
+                if name.split(".")[-1].startswith("W_"):
                     p.copy_(torch.randn(p.shape, generator=gen) * self.cfg.init_range)
+                elif ".conv_qkv." in name:
+                    p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
 
     def forward(
         self, tokens: Int[Tensor, "batch pos"], *, readout: slice | None = None
@@ -292,6 +299,27 @@ class Transformer(HookedRootModule):
         for i, block in enumerate(self.blocks):
             resid = block(resid, readout if i == last else None)
         return self.unembed(self.ln_final(resid))  # [batch, pos, d_vocab_out]
+
+    def logit_lens(
+        self, tokens: Int[Tensor, "batch pos"], *, readout: slice | None = None
+    ) -> Float[Tensor, "layer batch pos d_vocab_out"]:
+        """Every block's output read by the final LayerNorm and the unembedding (logit lens).
+
+        Row ``l`` is what the model would answer if it stopped after block ``l``; the last row
+        is :meth:`forward`'s output. With ``readout``, at those positions only (the last block
+        then takes the readout path). The same as TransformerLens's
+        ``cache.apply_ln_to_stack(cache.accumulated_resid()[1:], recompute_ln=True)`` followed by
+        the unembedding (tested). Deep supervision trains through it (``TrainConfig.layer_loss``).
+        """
+        n_pos = tokens.shape[1]
+        resid = self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(n_pos))
+        at = readout if readout is not None else slice(None)
+        last = len(self.blocks) - 1
+        layers = []
+        for i, block in enumerate(self.blocks):
+            resid = block(resid, readout if i == last else None)
+            layers.append(resid if i == last and readout is not None else resid[:, at])
+        return self.unembed(self.ln_final(torch.stack(layers)))  # [layer, batch, pos, d_vocab_out]
 
     def run_with_cache(self, *args: Any, **kwargs: Any) -> tuple[Tensor, ActivationCache]:  # type: ignore[override]
         """Like HookedTransformer's: the logits and an :class:`ActivationCache` of every hook."""
