@@ -8,7 +8,8 @@ on Ctrl-C and at the end the weights, optimizer and sampler state are saved, so 
 continues to the very weights an uninterrupted run with the same seed gives on this machine.
 Options: ``keep_every`` keeps ``checkpoints/step_XXXXXX.safetensors`` for analyses that follow
 training; ``grokfast_lamb`` turns on the Grokfast-EMA gradient filter (its state is checkpointed);
-``stop_when`` ends the run at the first metrics row meeting a condition such as ``val_acc>=1``.
+``stop_when`` ends the run at the first metrics row meeting a condition such as ``val_acc>=1``;
+``layer_loss`` adds deep supervision through the logit lens (see :func:`batch_loss`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from algolens.store import (
     write_json,
 )
 from algolens.tasks import answer_logprobs, make_task
+from algolens.tasks.base import Batch, layer_logprobs
 
 ATTN_PARAMS = ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V")
 
@@ -71,6 +73,9 @@ class TrainConfig:
     keep_every: int = 0  # >0: also keep checkpoints/step_XXXXXX.safetensors every this many steps
     grokfast_alpha: float = 0.98  # Grokfast: EMA decay of the gradients ...
     grokfast_lamb: float = 0.0  # ... added back times lamb (0: off)
+    # deep supervision: weight of the mean loss of the earlier blocks' logit-lens answers, each
+    # block on the answers the task's layer_masks give it (LEGO: one chain hop per block)
+    layer_loss: float = 0.0
     # e.g. "val_acc>=1" or "val_loss<1e-3": stop at the first metrics row that meets it
     stop_when: str = ""
 
@@ -83,6 +88,8 @@ class TrainConfig:
             raise AlgolensError(f"warmup_frac must be between 0 and 1, got {self.warmup_frac}")
         self.log_every = max(1, self.log_every)
         self.checkpoint_every = max(1, self.checkpoint_every)
+        if self.layer_loss < 0:
+            raise AlgolensError(f"layer_loss must be non-negative, got {self.layer_loss}")
         if not 0 <= self.grokfast_alpha < 1:
             raise AlgolensError(f"grokfast_alpha must be in [0, 1), got {self.grokfast_alpha}")
         if self.stop_when:
@@ -179,6 +186,31 @@ def freeze_copied_heads(model: nn.Module, copied: list[str]) -> Callable[[], Non
     return restore
 
 
+def batch_loss(
+    task: Any, model: nn.Module, batch: Batch, layer_loss: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training loss and the answers' log-probabilities ``[batch, n_answer]``.
+
+    The loss is the mean negative log-probability over the loss positions (a task's
+    ``loss_mask``, e.g. LEGO's train-on-first-k, selects some). With ``layer_loss > 0`` it adds
+    ``layer_loss`` times the mean of the same loss taken after each earlier block, through the
+    logit lens, on the answers ``task.layer_masks`` assigns that block (deep supervision).
+    """
+    mask = batch.labels.get("loss_mask")  # e.g. LEGO's train-on-first-k
+    if not layer_loss:
+        logprobs = answer_logprobs(task, model, batch.inputs, batch.targets)
+        loss = -logprobs.mean() if mask is None else -(logprobs * mask).sum() / mask.sum()
+        return loss, logprobs
+    layer_masks = getattr(task, "layer_masks", None)
+    if layer_masks is None:
+        raise AlgolensError(f"layer_loss needs a task with layer_masks (lego), not {task.name}")
+    per_layer = layer_logprobs(task, model, batch.inputs, batch.targets)  # [layer, batch, n]
+    masks = layer_masks(batch, per_layer.shape[0]).to(per_layer.dtype)
+    losses = -(per_layer * masks).sum((1, 2)) / masks.sum((1, 2)).clamp_min(1)  # [layer]
+    extra = losses[:-1].mean() if len(losses) > 1 else losses.new_zeros(())
+    return losses[-1] + layer_loss * extra, per_layer[-1]
+
+
 class _StopFlag:
     """Turns the first Ctrl-C into a request to save and stop after the current step."""
 
@@ -252,6 +284,8 @@ def train(
             raise AlgolensError("a new run needs a task and a model")
         cfg = train_cfg or TrainConfig()
         task = make_task(task_spec)
+        if cfg.layer_loss and not hasattr(task, "layer_masks"):
+            raise AlgolensError(f"layer_loss needs a task with layer_masks (lego), not {task.name}")
         model_spec = {"kind": "transformer", **model_spec}
         if getattr(task, "n_ctx", None) is not None:
             model_spec.setdefault("n_ctx", task.n_ctx)
@@ -343,9 +377,7 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = lr_at(cfg, step)
             batch = task.sample(cfg.batch_size, gen)
-            logprobs = answer_logprobs(task, model, batch.inputs, batch.targets)
-            mask = batch.labels.get("loss_mask")  # e.g. LEGO's train-on-first-k
-            loss = -logprobs.mean() if mask is None else -(logprobs * mask).sum() / mask.sum()
+            loss, logprobs = batch_loss(task, model, batch, cfg.layer_loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grokfast_lamb:

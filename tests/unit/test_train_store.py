@@ -14,7 +14,7 @@ from tests.conftest import tiny_model_spec
 from algolens import load
 from algolens.errors import AlgolensError
 from algolens.store import CONFIG, METRICS, WEIGHTS, HubRun, atomic_write, load_run
-from algolens.train import TrainConfig, copy_matching_weights, lr_at, train
+from algolens.train import TrainConfig, batch_loss, copy_matching_weights, lr_at, train
 
 TASK = {"name": "add", "n_digits": 2}
 
@@ -216,3 +216,30 @@ def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None
     )
     w_broken, w_whole = load_file(broken / WEIGHTS), load_file(whole / WEIGHTS)
     assert all(torch.equal(w_broken[k], w_whole[k]) for k in w_whole)
+
+
+def test_layer_loss_adds_the_earlier_blocks_logit_lens_loss(tmp_path: Path) -> None:
+    from algolens.store import build_model
+    from algolens.tasks import make_task
+
+    task = make_task({"name": "lego", "n_vars": 5, "train_k": 3, "eval_size": 0})
+    model = build_model({**tiny_model_spec(n_layers=3), "n_ctx": task.n_ctx, "d_vocab": 31,
+                         "causal": False, "d_vocab_out": 2})  # fmt: skip
+    batch = task.sample(16, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        plain, logprobs = batch_loss(task, model, batch)
+        deep, deep_logprobs = batch_loss(task, model, batch, layer_loss=0.5)
+        lens = model.logit_lens(batch.inputs).log_softmax(-1).double()[:, :, ::5]  # [l, b, n, 2]
+    torch.testing.assert_close(deep_logprobs, logprobs)  # the last block's answers
+    nll = -lens.gather(-1, batch.targets.expand(3, -1, -1)[..., None])[..., 0]
+    masks = task.layer_masks(batch, 3)
+    earlier = [float(nll[i][masks[i]].mean()) for i in range(2)]
+    assert float(plain) == pytest.approx(float(nll[2][masks[2]].mean()), rel=1e-6)
+    assert float(deep) == pytest.approx(float(plain) + 0.5 * sum(earlier) / 2, rel=1e-6)
+    # the run records it, and a task without layer masks refuses it in one clear line
+    out = train(tmp_path / "lego", {"name": "lego", "n_vars": 4, "eval_size": 0},
+                tiny_model_spec(n_layers=2), quick(3, layer_loss=1.0), progress=False)  # fmt: skip
+    assert json.loads((out / CONFIG).read_text())["train"]["layer_loss"] == 1.0
+    with pytest.raises(AlgolensError, match="layer_masks"):  # before anything is written
+        train(tmp_path / "add", TASK, tiny_model_spec(), quick(3, layer_loss=1.0), progress=False)
+    assert not (tmp_path / "add").exists()

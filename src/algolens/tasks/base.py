@@ -9,6 +9,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from algolens.errors import AlgolensError
+
 
 @dataclass
 class Batch:
@@ -85,3 +87,19 @@ def answer_logprobs(
     logits = answer_output(task, model, inputs).to(torch.float64)
     logprobs = torch.log_softmax(logits, dim=-1)
     return logprobs.gather(-1, targets[..., None])[..., 0]
+
+
+def layer_logprobs(
+    task: Task, model: torch.nn.Module, inputs: Tensor, targets: Tensor
+) -> Float[Tensor, "layer batch n_answer"]:
+    """:func:`answer_logprobs` read after every block (the model's logit lens), float64."""
+    lens = getattr(model, "logit_lens", None)
+    if lens is None:
+        raise AlgolensError("layer_loss needs a transformer (a model with a logit lens)")
+    readout = getattr(task, "readout", None)
+    if readout is not None and readout_ok(model):
+        logits = lens(inputs, readout=readout)
+    else:
+        logits = torch.stack([task.answer_logits(x) for x in lens(inputs)])
+    logprobs = torch.log_softmax(logits.to(torch.float64), dim=-1)
+    return logprobs.gather(-1, targets.expand(logits.shape[0], *targets.shape)[..., None])[..., 0]
