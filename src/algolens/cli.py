@@ -169,15 +169,20 @@ def train(
 @friendly
 def predict(
     run: Annotated[str, typer.Argument(help="Run directory or zoo:NAME.")],
-    questions: Annotated[list[str], typer.Argument(help="Questions such as 12+34.")],
+    questions: Annotated[
+        list[str],
+        typer.Argument(help="Questions such as 12+34, or LEGO sentences 'b = -a ; a = +1'."),
+    ],
 ) -> None:
-    """Answer QUESTIONS with the model in RUN (greedy decoding): prints 12+34=046."""
+    """Answer QUESTIONS with the model in RUN (greedy decoding): prints 12+34=046, or for LEGO
+    'b = -a ; a = +1  ->  b = -1 ; a = +1'."""
     from algolens.store import load
 
     loaded = load(run)
     answers = loaded.predict(questions)
+    sep = getattr(loaded.task, "predict_separator", "=")
     for q, a in zip(questions, answers, strict=True):
-        typer.echo(f"{q.strip()}={a}")
+        typer.echo(f"{q.strip()}{sep}{a}")
 
 
 @app.command()

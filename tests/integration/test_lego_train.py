@@ -1,4 +1,4 @@
-"""LEGO end to end: mimic init, the compare command, the report; variants trained to 100% (slow)."""
+"""LEGO end to end: mimic init, the compare command, the report; every variant trained on n = 4."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from algolens.analysis.lego import classify_heads, head_similarities, position_accuracies
 from algolens.models.lego_mimic import MimicConfig, mimic_init
-from algolens.models.lego_variants import VARIANTS, train_variant
+from algolens.models.lego_variants import MIMIC_VARIANTS, VARIANTS, train_variant
 from algolens.store import build_model, load_run
 from algolens.tasks.lego import LegoTask
 from algolens.train import TrainConfig
@@ -66,6 +66,18 @@ def test_train_command_takes_parent_heads_and_conv_kernel(tmp_path: Path) -> Non
     assert res.exit_code == 0, res.output
     config = json.loads((out / "config.json").read_text())
     assert config["mimic_init"]["n_parent"] == 1 and config["model"]["conv_kernel"] == 7
+    # real reuse: a random-init variant starts from that run; a mimic variant refuses to
+    same = ["--n-vars", "4", "--train-k", "2", "--max-vars", "4", "--layers", "1", "--heads", "3",
+            "--d-model", "24", "--d-mlp", "32", "--steps", "2", "--no-progress"]  # fmt: skip
+    res = CliRunner().invoke(app, ["lego", "train", "--variant", "random", "--conv-kernel", "7",
+                                   *same, "--init-from", str(out), "--out",
+                                   str(tmp_path / "reuse")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    copied = json.loads((tmp_path / "reuse" / "config.json").read_text())["init_copied"]
+    assert "blocks.0.attn.conv_qkv.weight" in copied and "embed.W_E" in copied
+    res = CliRunner().invoke(app, ["lego", "train", "--variant", "parent", *same, "--init-from",
+                                   str(out), "--out", str(tmp_path / "no")])  # fmt: skip
+    assert res.exit_code == 2 and "no init_from" in res.stderr
 
 
 def test_compare_command_and_report(tmp_path: Path) -> None:
@@ -75,9 +87,13 @@ def test_compare_command_and_report(tmp_path: Path) -> None:
 
     out = tmp_path / "cmp"
     args = ["lego", "compare", "--n-vars", "4", "--train-k", "2", "--max-vars", "5",
-            "--layers", "1", "--heads", "2", "--d-model", "16", "--d-mlp", "32", "--steps", "4",
+            "--layers", "1", "--heads", "3", "--d-model", "24", "--d-mlp", "32", "--steps", "4",
             "--log-every", "2", "--mimic-steps", "2", "--n-eval", "64", "--out", str(out),
             "--no-progress"]  # fmt: skip
+    two_heads = [a if a != "3" else "2" for a in args]  # parent needs 3: refused up front
+    res = CliRunner().invoke(app, [*two_heads[:-3], "--out", str(tmp_path / "no")])
+    assert res.exit_code == 2 and "needs 3 heads" in res.stderr
+    assert not (tmp_path / "no").exists()
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     comparison = json.loads((out / "comparison.json").read_text())
@@ -93,6 +109,9 @@ def test_compare_command_and_report(tmp_path: Path) -> None:
     assert mimic["train"]["init_from"] == str(out / "mimic_s0" / "mimic_init")
     assert json.loads((out / "tied_s0" / "config.json").read_text())["model"]["tie_layers"]
     assert json.loads((out / "conv_s0" / "config.json").read_text())["model"]["conv_kernel"] == 3
+    parent = json.loads((out / "parent_s0" / "config.json").read_text())
+    assert parent["model"]["conv_kernel"] == 7 and parent["mimic_init"]["n_parent"] == 1
+    assert parent["train"]["layer_loss"] == 1.0  # deep supervision is the default
     assert "Encoder variants side by side" in (out / "report.html").read_text()
     # the analyse command's LEGO report on one of the runs
     res = CliRunner().invoke(
@@ -101,20 +120,35 @@ def test_compare_command_and_report(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     html = (tmp_path / "rep" / "report.html").read_text()
-    assert "Shortcut probes" in html and "Head classes" in html
+    assert "Shortcut probes" in html and "Head classes" in html and "Layer by layer" in html
     claims = json.loads((tmp_path / "rep" / "claims.json").read_text())
     assert any("association" in c["claim"] for c in claims)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_variant_learns_n4_to_full_accuracy(tmp_path: Path, variant: str) -> None:
-    task_spec = {"name": "lego", "n_vars": 4, "eval_size": 2048}
-    model = {"n_layers": 5, "n_heads": 2, "d_model": 64, "d_mlp": 128}
-    cfg = TrainConfig(steps=3000, batch_size=128, lr=3e-3, weight_decay=0.0, warmup_frac=0.02,
-                      log_every=50, stop_when="val_acc_trained>=1")  # fmt: skip
-    out = train_variant(tmp_path / variant, variant, task_spec, model, cfg,
-                        MimicConfig(steps=100), progress=False)  # fmt: skip
-    run = load_run(out)
+N4_TASK = {"name": "lego", "n_vars": 4, "eval_size": 2048}
+N4_MODEL = {"n_layers": 4, "n_heads": 3, "d_model": 48, "d_mlp": 96}
+
+
+def _train_n4(tmp_path: Path, variant: str, steps: int, **kw: object) -> Path:
+    cfg = TrainConfig(steps=steps, batch_size=128, lr=3e-3, weight_decay=0.0, warmup_frac=0.02,
+                      log_every=50, layer_loss=1.0, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return train_variant(tmp_path / variant, variant, N4_TASK, N4_MODEL, cfg,
+                         MimicConfig(steps=60), progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", MIMIC_VARIANTS)
+def test_initialised_variant_learns_n4_to_full_accuracy(tmp_path: Path, variant: str) -> None:
+    run = load_run(_train_n4(tmp_path, variant, 2500, stop_when="val_acc_trained>=1"))
     assert run.metrics[-1]["val_acc_trained"] == 1.0  # every one of 2048 validation sentences
     assert min(position_accuracies(run.model, run.task, 2048, seed=7)) >= 0.999  # fresh ones
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v not in MIMIC_VARIANTS])
+def test_random_init_variant_trains_on_n4(tmp_path: Path, variant: str) -> None:
+    """Random-init variants train (position 1 exact, well above chance overall) but do not reach
+    100% here: past the positions a shortcut answers they sit at a parity plateau (random: 0.755
+    after 12,000 steps at n = 4, README), far beyond this tier's budget."""
+    run = load_run(_train_n4(tmp_path, variant, 500))
+    acc = position_accuracies(run.model, run.task, 2048, seed=7)
+    assert acc[0] >= 0.99 and sum(acc) / len(acc) >= 0.65, acc
+    assert run.metrics[-1]["loss"] < 0.8 * run.metrics[0]["loss"]

@@ -1,6 +1,7 @@
 """LEGO analysis: accuracy by chain position, head classes, and shortcut probes. Pure functions.
 
-- :func:`position_accuracies`: accuracy at every chain position on fresh sentences.
+- :func:`position_accuracies`: accuracy at every chain position on fresh sentences;
+  :func:`layer_accuracies` the same after every layer, through the logit lens.
 - :func:`classify_heads`: each head's similarity to the association, manipulation and parent
   templates (1 - mean total-variation distance between its pattern rows and the template
   rows), and a class: the template it matches best when that similarity is at least
@@ -81,6 +82,21 @@ def position_accuracies(
             right.index_add_(0, batch.labels["depth"].flatten(), ok.flatten())
             count.index_add_(0, batch.labels["depth"].flatten(), torch.ones_like(ok).flatten())
     return (right / count).tolist()
+
+
+def layer_accuracies(
+    model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0
+) -> list[list[float]]:
+    """``[layer][position]``: accuracy at each chain position of the answers read after each
+    layer through the logit lens (the final LayerNorm and the binary head on that layer's
+    residual stream). A one-hop-per-layer model knows positions up to ``l + 2`` after layer l.
+    """
+    batch = task.sample(n, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        lens = model.logit_lens(batch.inputs, readout=task.readout)  # type: ignore[operator]
+    right = (lens.argmax(-1) == batch.targets).to(torch.float64)  # [layer, batch, n]
+    depth = batch.labels["depth"]
+    return [[float(r[depth == d].mean()) for d in range(task.n_vars)] for r in right]
 
 
 def template_similarity(

@@ -18,7 +18,7 @@ lego_app = typer.Typer(
 )
 app.add_typer(lego_app, name="lego")
 
-VariantOpt = Annotated[str, typer.Option(help="random, mimic, tied or conv.")]
+VariantOpt = Annotated[str, typer.Option(help="random, mimic, tied, conv or parent.")]
 NVarsOpt = Annotated[int, typer.Option(help="Clauses (variables) per sentence.")]
 TrainKOpt = Annotated[int, typer.Option(help="Loss on the first K chain positions (0: all).")]
 MaxVarsOpt = Annotated[
@@ -35,18 +35,29 @@ LogOpt = Annotated[int, typer.Option(help="Steps between metrics rows (with vali
 StopOpt = Annotated[
     str, typer.Option(help="Stop early at the first log row meeting this, e.g. val_acc_trained>=1.")
 ]
-MimicStepsOpt = Annotated[int, typer.Option(help="Mimic-init steps (mimic variant).")]
-WindowOpt = Annotated[int, typer.Option(help="Manipulation window |q - k| <= W (mimic variant).")]
+MimicStepsOpt = Annotated[int, typer.Option(help="Mimic-init steps (mimic, parent variants).")]
+MimicLrOpt = Annotated[float, typer.Option(help="Mimic-init Adam learning rate.")]
+WindowOpt = Annotated[int, typer.Option(help="Manipulation window |q - k| <= W (mimic, parent).")]
+LayerLossOpt = Annotated[
+    float,
+    typer.Option(
+        help="Deep supervision: weight of the earlier layers' logit-lens loss, layer l on chain "
+        "positions <= l + 2 (one hop per layer); 0: the plain loss on the last layer only."
+    ),
+]
 ConvOpt = Annotated[
     int,
-    typer.Option(help="Convolution kernel inside q/k/v for every variant (0: only conv, with 3)."),
+    typer.Option(
+        help="Convolution kernel inside q/k/v for every variant (0: only conv, with 3, and "
+        "parent, with 7)."
+    ),
 ]
 ParentOpt = Annotated[
     int,
     typer.Option(
-        help="Heads per layer trained towards the parent template (mimic variant): a clause's "
-        "name token attends to its parent clause's name token. Needs --conv-kernel >= 7 in "
-        "layer 0 to see the operand; 0 keeps the paper's two templates."
+        help="Heads per layer trained towards the parent template (mimic variant; parent "
+        "has 1): a clause's name token attends to its parent clause's name token. Needs "
+        "--conv-kernel >= 7 in layer 0 to see the operand; 0 keeps the paper's two templates."
     ),
 ]
 NamesOpt = Annotated[str, typer.Option(help="Names by chain position: any or split (a-m/n-z).")]
@@ -80,17 +91,27 @@ def train_cmd(
     conv_kernel: ConvOpt = 0,
     steps: StepsOpt = 1500,
     batch_size: BatchOpt = 64,
-    lr: LrOpt = 2e-3,
+    lr: LrOpt = 1e-3,
     log_every: LogOpt = 50,
     stop_when: StopOpt = "",
-    mimic_steps: MimicStepsOpt = 300,
-    window: WindowOpt = 2,
+    layer_loss: LayerLossOpt = 1.0,
+    mimic_steps: MimicStepsOpt = 150,
+    mimic_lr: MimicLrOpt = 3e-3,
+    window: WindowOpt = 3,
     parent_heads: ParentOpt = 0,
     seed: Annotated[int, typer.Option(help="Seed for weights and data.")] = 0,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from this run's weights where names and shapes fit (a run directory, "
+            "zoo:NAME or a hub id); random, tied and conv variants."
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
     progress: ProgressOpt = True,
 ) -> None:
-    """Train one LEGO encoder variant (mimic writes its initialisation to OUT/mimic_init)."""
+    """Train one LEGO encoder variant (mimic and parent write their initialisation to
+    OUT/mimic_init)."""
     from algolens.models.lego_mimic import MimicConfig
     from algolens.models.lego_variants import train_variant
     from algolens.train import TrainConfig
@@ -100,9 +121,11 @@ def train_cmd(
     )
     cfg = TrainConfig(
         steps=steps, batch_size=batch_size, lr=lr, warmup_frac=0.05, log_every=log_every,
-        seed=seed, stop_when=stop_when, checkpoint_every=max(steps, 1),
+        seed=seed, stop_when=stop_when, checkpoint_every=max(steps, 1), layer_loss=layer_loss,
+        init_from=init_from,
     )  # fmt: skip
-    mimic = MimicConfig(steps=mimic_steps, window=window, n_parent=parent_heads, seed=seed)
+    mimic = MimicConfig(steps=mimic_steps, lr=mimic_lr, window=window, n_parent=parent_heads,
+                        seed=seed)  # fmt: skip
     out = out or Path("runs") / f"lego_n{n_vars}_k{train_k or n_vars}_{variant}_s{seed}"
     path = train_variant(out, variant, task, model, cfg, mimic, progress=progress, argv=sys.argv)
     typer.echo(f"run saved in {path}")
@@ -112,8 +135,8 @@ def train_cmd(
 @friendly
 def compare_cmd(
     variants: Annotated[
-        str, typer.Option(help="Comma-separated variants: random,mimic,tied,conv.")
-    ] = "random,mimic,tied,conv",
+        str, typer.Option(help="Comma-separated variants: random,mimic,tied,conv,parent.")
+    ] = "random,mimic,tied,conv,parent",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds, the same for each.")] = "0",
     n_vars: NVarsOpt = 12,
     train_k: TrainKOpt = 6,
@@ -126,11 +149,13 @@ def compare_cmd(
     conv_kernel: ConvOpt = 0,
     steps: StepsOpt = 1500,
     batch_size: BatchOpt = 64,
-    lr: LrOpt = 2e-3,
+    lr: LrOpt = 1e-3,
     log_every: LogOpt = 50,
     stop_when: StopOpt = "",
-    mimic_steps: MimicStepsOpt = 300,
-    window: WindowOpt = 2,
+    layer_loss: LayerLossOpt = 1.0,
+    mimic_steps: MimicStepsOpt = 150,
+    mimic_lr: MimicLrOpt = 3e-3,
+    window: WindowOpt = 3,
     parent_heads: ParentOpt = 0,
     n_eval: Annotated[int, typer.Option(help="Sentences for the final evaluation.")] = 2048,
     out: Annotated[Path, typer.Option(help="Folder for the runs and the comparison.")] = Path(
@@ -156,9 +181,9 @@ def compare_cmd(
     )
     cfg = TrainConfig(
         steps=steps, batch_size=batch_size, lr=lr, warmup_frac=0.05, log_every=log_every,
-        stop_when=stop_when, checkpoint_every=max(steps, 1),
+        stop_when=stop_when, checkpoint_every=max(steps, 1), layer_loss=layer_loss,
     )  # fmt: skip
-    mimic = MimicConfig(steps=mimic_steps, window=window, n_parent=parent_heads)
+    mimic = MimicConfig(steps=mimic_steps, lr=mimic_lr, window=window, n_parent=parent_heads)
     result = compare_variants(
         out, task, model, cfg, chosen, seed_list, mimic, n_eval=n_eval, progress=progress
     )

@@ -7,8 +7,9 @@ head, and that training heads to mimic them before the task recovers most of the
   (``b`` in ``c = +b`` finds the clause ``b = -a``); a token with no other occurrence attends
   to itself;
 - manipulation: every token attends uniformly to a small window ``|q - k| <= window``;
-- parent (ours, off by default): a clause's name token attends to its parent clause's name
-  token, association composed with manipulation, so that each layer can take one chain hop.
+- parent (ours; off in the ``mimic`` variant, one head in ``parent``): a clause's name token
+  attends to its parent clause's name token, association composed with manipulation, so that
+  each layer can take one chain hop.
 
 :func:`mimic_init` trains a fresh model, before the task, so that in every layer heads
 ``0 .. n_assoc-1`` match the association template and the next ``n_manip`` heads the
@@ -46,12 +47,12 @@ from algolens.tasks.lego import CLAUSE_LEN, LETTERS, ONE, OPERAND
 
 @dataclass
 class MimicConfig:
-    """How the heads are pre-trained towards the two templates."""
+    """How the heads are pre-trained towards the templates (two, or three with parent heads)."""
 
-    steps: int = 300
+    steps: int = 150  # the templates' loss is at its floor by about step 125 (n = 12)
     batch_size: int = 64
-    lr: float = 1e-3
-    window: int = 2  # manipulation: attend to |q - k| <= window
+    lr: float = 3e-3
+    window: int = 3  # manipulation: attend to |q - k| <= window
     n_assoc: int = 1  # heads 0 .. n_assoc-1 of every layer mimic association
     n_manip: int = 1  # the next n_manip heads mimic manipulation
     n_parent: int = 0  # the next n_parent heads mimic the parent pattern (see parent_template)

@@ -5,7 +5,11 @@
 - ``mimic``: the same, initialised by :func:`~algolens.models.lego_mimic.mimic_init` (heads
   trained towards the association and manipulation patterns), standing in for pretraining;
 - ``tied``: one block applied ``n_layers`` times (ALBERT);
-- ``conv``: a depthwise convolution along positions inside the query/key/value maps.
+- ``conv``: a depthwise convolution along positions inside the query/key/value maps;
+- ``parent`` (ours): ``mimic`` with a third template, each clause's name token attending to
+  its parent clause's name token (one chain hop per layer), and a kernel-7 convolution in q/k/v
+  so that layer 0's name token sees its operand. With deep supervision
+  (``TrainConfig.layer_loss``) it is the recipe that solves n = 12, k = 6 in minutes on a CPU.
 
 :func:`compare_variants` trains each variant per seed and measures accuracy by chain position,
 head classes and shortcut probes; the result is one JSON-able dict.
@@ -30,7 +34,9 @@ from algolens.models.lego_mimic import MimicConfig, mimic_run
 from algolens.store import CONFIG, TRAIN_STATE, load_run, load_train_state, read_config, write_json
 from algolens.train import TrainConfig, train
 
-VARIANTS = ("random", "mimic", "tied", "conv")
+VARIANTS = ("random", "mimic", "tied", "conv", "parent")
+MIMIC_VARIANTS = ("mimic", "parent")
+PARENT_CONV = 7  # the name token's query must reach its operand, OPERAND = 3 positions on
 MIMIC_DIR = "mimic_init"
 
 
@@ -43,7 +49,14 @@ def variant_model(variant: str, model_spec: dict[str, Any], conv_kernel: int = 3
         spec["tie_layers"] = True
     if variant == "conv":
         spec["conv_kernel"] = model_spec.get("conv_kernel") or conv_kernel
+    if variant == "parent":
+        spec["conv_kernel"] = model_spec.get("conv_kernel") or PARENT_CONV
     return spec
+
+
+def variant_mimic(variant: str, cfg: MimicConfig) -> MimicConfig:
+    """The mimic init a variant uses: ``cfg``, with at least one parent head for ``parent``."""
+    return replace(cfg, n_parent=cfg.n_parent or 1) if variant == "parent" else cfg
 
 
 def train_variant(
@@ -60,25 +73,28 @@ def train_variant(
 ) -> Path:
     """Train one variant into the run directory ``out``; returns it.
 
-    For ``mimic`` the initialisation is written first to ``out/mimic_init`` (a run directory
-    whose config records the procedure), the task run starts from it through ``init_from``,
-    and the task run's ``config.json`` gets a ``mimic_init`` section too. ``stop_after`` ends
-    training early as the trainer's does (continue with ``train(out, resume=True)``).
+    For ``mimic`` and ``parent`` the initialisation is written first to ``out/mimic_init`` (a
+    run directory whose config records the procedure), the task run starts from it through
+    ``init_from``, and the task run's ``config.json`` gets a ``mimic_init`` section too.
+    ``stop_after`` ends training early as the trainer's does (continue with
+    ``train(out, resume=True)``).
     """
     out = Path(out)
     if (out / CONFIG).exists():
         raise AlgolensError(f"{out} already holds a run: choose another --out")
     spec = variant_model(variant, model_spec)
     cfg = replace(train_cfg)
-    if variant == "mimic":
-        mimic_cfg = mimic_cfg or MimicConfig(seed=train_cfg.seed)
+    if variant in MIMIC_VARIANTS and cfg.init_from:
+        raise AlgolensError(f"the {variant} variant makes its own initialisation: no init_from")
+    if variant in MIMIC_VARIANTS:
+        mimic_cfg = variant_mimic(variant, mimic_cfg or MimicConfig(seed=train_cfg.seed))
         init_dir = mimic_run(out / MIMIC_DIR, task_spec, spec, mimic_cfg, progress=progress)
         cfg = replace(cfg, init_from=str(init_dir))
     argv = argv if argv is not None else sys.argv
     train(out, task_spec, spec, cfg, argv=argv, progress=progress, stop_after=stop_after)
     config = read_config(out)
     config["variant"] = variant
-    if variant == "mimic" and mimic_cfg is not None:
+    if variant in MIMIC_VARIANTS and mimic_cfg is not None:
         config["mimic_init"] = {"run": str(out / MIMIC_DIR), **asdict(mimic_cfg)}
     write_json(out / CONFIG, config)
     return out
@@ -126,8 +142,13 @@ def compare_variants(
 ) -> dict[str, Any]:
     """Train every variant on every seed under ``out/<variant>_s<seed>`` and measure them."""
     out = Path(out)
-    for v in variants:
-        variant_model(v, model_spec)  # validate all names before training anything
+    for v in variants:  # validate every variant before training anything
+        spec = variant_model(v, model_spec)
+        wanted = variant_mimic(v, mimic_cfg or MimicConfig())
+        heads = wanted.n_assoc + wanted.n_manip + wanted.n_parent
+        if v in MIMIC_VARIANTS and heads > spec.get("n_heads", heads):
+            raise AlgolensError(f"the {v} variant's mimic init needs {heads} heads per layer, "
+                                f"the model has {spec['n_heads']}")  # fmt: skip
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for seed in seeds:
         for variant in variants:

@@ -219,6 +219,26 @@ class LegoTask:
             out += [TOKEN_OF[c[0]], EQUALS, TOKEN_OF[c[2][0]], TOKEN_OF[c[2][1]], SEMI]
         return out
 
+    predict_separator = "  ->  "  # how ``algolens predict`` joins a sentence and its answer
+
+    @torch.no_grad()
+    def predict(self, model: torch.nn.Module, sentences: list[str]) -> list[str]:
+        """The model's value for every variable, in the sentence's clause order:
+        ``predict(model, ['b = -a ; a = +1']) == ['b = -1 ; a = +1']`` for a working model."""
+        out = []
+        for sentence in sentences:
+            tokens = torch.tensor([self.encode(sentence)])
+            if tokens.shape[1] > self.n_ctx:
+                raise AlgolensError(
+                    f"{tokens.shape[1] // CLAUSE_LEN} clauses: this model takes at most "
+                    f"{self.n_ctx // CLAUSE_LEN}"
+                )
+            bits = answer_output(self, model, tokens)[0].argmax(-1).tolist()
+            names = [VOCAB[int(t)] for t in tokens[0, ::CLAUSE_LEN]]
+            pairs = zip(names, bits, strict=True)
+            out.append(" ; ".join(f"{nm} = {'-' if b else '+'}1" for nm, b in pairs))
+        return out
+
     def records(self, batch: Batch) -> list[dict[str, Any]]:
         """One JSON-able dict per sentence: text, chain, values (+1/-1) and depths."""
         out = []
@@ -237,6 +257,19 @@ class LegoTask:
                 }
             )
         return out
+
+    def layer_masks(self, batch: Batch, n_layers: int) -> Tensor:
+        """``[layer, batch, n]`` bools: the trained clauses that block ``l`` is asked to answer
+        under deep supervision (``TrainConfig.layer_loss``).
+
+        One chain hop per block: after block ``l`` (0-based) a clause at chain position
+        ``l + 2`` or lower (1-based) can know its value, since block 0 already reads the parent
+        clause's sign. The last block answers every trained clause, as the plain loss does.
+        """
+        depth, trained = batch.labels["depth"], batch.labels["loss_mask"]
+        reach = torch.arange(n_layers)[:, None, None] + 1  # deepest 0-based depth per block
+        reach[-1] = self.n_vars
+        return trained[None] & (depth[None] <= reach)
 
     def step_metrics(self, logprobs: Float[Tensor, "batch n"], batch: Batch) -> dict[str, float]:
         """Masked loss, and accuracy per chain position (1-based), trained and untrained."""
@@ -280,14 +313,17 @@ def accuracy_by_position(metrics: dict[str, float], n: int, prefix: str = "") ->
 
 
 LEGO_MODEL = {"kind": "transformer", "n_layers": 6, "n_heads": 4, "d_model": 128, "d_mlp": 256}
-LEGO_TRAIN = {"steps": 3000, "batch_size": 128, "lr": 1e-3, "warmup_frac": 0.05, "log_every": 100}
+LEGO_TRAIN = {"steps": 3000, "batch_size": 128, "lr": 1e-3, "warmup_frac": 0.05, "log_every": 100,
+              "layer_loss": 1.0}  # fmt: skip
 register(
     "lego",
     Preset(
         {"name": "lego", "n_vars": 12, "train_k": 6, "max_vars": 14},
         {**LEGO_MODEL, "causal": False, "d_vocab_out": 2},
         LEGO_TRAIN,
-        "LEGO n = 12, loss on the first 6 chain positions: a 6-layer bidirectional encoder",
+        "LEGO n = 12, loss on the first 6 chain positions: a 6-layer bidirectional encoder "
+        "from random init, deep supervision (it stalls past position 2; the recipe that solves "
+        "it is `algolens lego train --variant parent`)",
     ),
     task_default=True,
 )
