@@ -87,6 +87,14 @@ def test_shipped_model_loads_and_matches_its_card(name: str) -> None:
         assert ev["val_acc"] == pytest.approx(rec["val_accuracy"], abs=1e-6)  # cards round to 6
         assert ev["val_loss"] == pytest.approx(rec["val_loss"], rel=1e-3, abs=1e-6)
         return
+    if run.config["task"]["name"] == "lego":  # the card's fresh sentences, re-measured
+        from algolens.analysis.lego import position_accuracies
+
+        ev = card["evaluation"]
+        acc = position_accuracies(run.model, run.task, ev["sentences"], ev["seed"])
+        assert [round(a, 4) for a in acc] == list(ev["accuracy_by_position"].values())
+        assert card["parameters"] == sum(p.numel() for p in run.model.parameters())
+        return
     if run.config["task"]["name"] not in ARITHMETIC:
         assert card.get("evaluation"), f"{name} has no evaluation record"
         return
@@ -99,3 +107,31 @@ def test_shipped_model_loads_and_matches_its_card(name: str) -> None:
     if recorded["failures"] == 0:
         assert quick.failures == 0
     assert card["parameters"] == sum(p.numel() for p in run.model.parameters())
+
+
+def test_lego_zoo_model_retrains_through_its_variant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A packaged LEGO model (parent variant) retrains from its card: mimic init redone, same
+    weights, and its card's accuracies re-measured."""
+    import algolens.zoo.build as build
+    from algolens.models.lego_mimic import MimicConfig
+    from algolens.models.lego_variants import train_variant
+
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
+    monkeypatch.setattr(build, "ZOO_DIR", tmp_path / "zoo")
+    task = {"name": "lego", "n_vars": 4, "eval_size": 64}
+    model = {"n_layers": 1, "n_heads": 3, "d_model": 24, "d_mlp": 32}
+    cfg = TrainConfig(steps=4, batch_size=16, lr=3e-3, log_every=2, layer_loss=1.0)
+    run = train_variant(tmp_path / "work", "parent", task, model, cfg, MimicConfig(steps=3),
+                        progress=False)  # fmt: skip
+    card = build.lego_card("tiny_lego", run, 1.0, "cmd", "a tiny LEGO model", "")
+    assert card["training"]["variant"] == "parent" and card["architecture"]["conv_kernel"] == 7
+    package(run, "tiny_lego", card)
+    out = tmp_path / "again"
+    result = runner.invoke(app, ["zoo", "retrain", "tiny_lego", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    again = json.loads((out / "card.json").read_text())
+    assert again["evaluation"]["accuracy_by_position"] == card["evaluation"]["accuracy_by_position"]
+    a, b = load(out).model.state_dict(), load("zoo:tiny_lego").model.state_dict()
+    assert all((a[k] == b[k]).all() for k in a)

@@ -3,7 +3,9 @@
 ``build(name)`` trains the recipe in :mod:`algolens.zoo.recipes`, verifies the result (random
 questions from the enriched training generator and the cascade suite), writes ``card.json`` and
 copies the run directory into the package. ``retrain(name, out)`` follows a shipped model's own
-``config.json`` and checks the new weights the same way.
+``config.json`` and checks the new weights the same way. LEGO models are trained by
+:func:`~algolens.models.lego_variants.train_variant` (their config names the variant and its
+mimic init) and checked by accuracy per chain position (:func:`lego_card`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from algolens.store import CARD_FILES, load_run, write_json
+from algolens.store import CARD_FILES, load_run, read_metrics, write_json
 from algolens.train import TrainConfig, train
 from algolens.zoo import CARD, ZOO_DIR, read_card, zoo_path
 from algolens.zoo.recipes import ZOO_RECIPES
@@ -126,6 +128,57 @@ def make_card(
     }
 
 
+LEGO_EVAL = {"sentences": 4096, "seed": 0}  # the fresh sentences a LEGO card is measured on
+LEGO_ARCH = ("n_layers", "n_heads", "d_model", "d_head", "d_mlp", "conv_kernel", "tie_layers")
+
+
+def lego_evaluation(run_dir: Path) -> dict[str, Any]:
+    """A LEGO card's evaluation: accuracy by chain position on the ``LEGO_EVAL`` sentences,
+    head classes and shortcut probes (the zoo test re-measures the accuracies exactly)."""
+    from algolens.models.lego_variants import evaluate_run
+
+    result = evaluate_run(run_dir, n=LEGO_EVAL["sentences"], seed=LEGO_EVAL["seed"])
+    untrained = result["acc_untrained"]
+    return {
+        "acc_trained": round(result["acc_trained"], 4),
+        "acc_untrained": None if untrained is None else round(untrained, 4),
+        "accuracy_by_position": {
+            f"pos{i + 1}": round(a, 4) for i, a in enumerate(result["accuracy"])
+        },
+        **LEGO_EVAL,
+        "head_classes": {f"L{h['layer']}.H{h['head']}": h["kind"] for h in result["heads"]},
+        "probes": {p["name"]: round(p["acc_all"], 4) for p in result["probes"]},
+    }
+
+
+def lego_card(
+    name: str, run_dir: Path, wall_seconds: float, command: str, description: str, notes: str
+) -> dict[str, Any]:
+    """The card of a LEGO zoo model: recipe (variant, mimic init, training) and evaluation."""
+    config = json.loads((run_dir / "config.json").read_text())
+    model, train_cfg = config["model"], config["train"]
+    return {
+        "name": name,
+        "task": config["task"],
+        "description": description,
+        "parameters": sum(t.numel() for t in load_file(run_dir / "model.safetensors").values()),
+        "architecture": {k: model[k] for k in LEGO_ARCH},
+        "training": {
+            "variant": config.get("variant"),
+            "mimic_init": {k: v for k, v in config.get("mimic_init", {}).items() if k != "run"},
+            "steps": read_metrics(run_dir)[-1]["step"],  # where training stopped
+            "schedule_steps": train_cfg["steps"],  # the cosine schedule's length
+            "batch_size": train_cfg["batch_size"],
+            "lr": train_cfg["lr"],
+            "layer_loss": train_cfg.get("layer_loss", 0.0),
+            "wall_seconds": round(wall_seconds, 1),
+            "command": command,
+        },
+        "evaluation": lego_evaluation(run_dir),
+        "notes": notes,
+    }
+
+
 def package(run_dir: Path, name: str, card: dict[str, Any]) -> Path:
     """Copy a run's shippable files into the zoo with its card."""
     dest = ZOO_DIR / name
@@ -168,14 +221,17 @@ def retrain(
     """Train ``name`` again from the zoo copy's own config.json, then check it the same way."""
     config = json.loads((zoo_path(name) / "config.json").read_text())
     start = time.perf_counter()
-    train(
-        out,
-        config["task"],
-        config["model"],
-        TrainConfig.from_dict(config["train"]),
-        argv=argv,
-        progress=progress,
-    )
+    train_cfg = TrainConfig.from_dict(config["train"])
+    if config.get("variant"):  # LEGO: the variant's own path (its mimic init is redone)
+        from algolens.models.lego_mimic import MimicConfig
+        from algolens.models.lego_variants import train_variant
+
+        mimic = MimicConfig.from_dict(config.get("mimic_init", {}))
+        train_cfg.init_from = None
+        train_variant(out, config["variant"], config["task"], config["model"], train_cfg, mimic,
+                      progress=progress, argv=argv)  # fmt: skip
+    else:
+        train(out, config["task"], config["model"], train_cfg, argv=argv, progress=progress)
     wall = time.perf_counter() - start
     family = config["task"]["name"]
     if family in ("add", "sub", "mix"):
@@ -186,6 +242,9 @@ def retrain(
             check(out, questions, progress=progress),
             f"algolens zoo retrain {name}",
         )
+    elif family == "lego":
+        card = {"name": name, "evaluation": lego_evaluation(out),
+                "training": {"wall_seconds": round(wall, 1)}}  # fmt: skip
     else:
         run = load_run(out)
         evaluate = getattr(run.task, "evaluate", None)
