@@ -123,6 +123,17 @@ def test_compare_command_and_report(tmp_path: Path) -> None:
     assert "Shortcut probes" in html and "Head classes" in html and "Layer by layer" in html
     claims = json.loads((tmp_path / "rep" / "claims.json").read_text())
     assert any("association" in c["claim"] for c in claims)
+    # static figures through the shared exporter: files with Chromium, one clear line without
+    from algolens.report.figures_export import find_chromium
+
+    svg = tmp_path / "svg"
+    res = CliRunner().invoke(app, ["analyse", str(out / "parent_s0"), "--out", str(svg),
+                                   "--questions", "64", "--format", "svg"])  # fmt: skip
+    if find_chromium() is None:
+        assert res.exit_code == 2 and "needs Chromium" in res.stderr
+    else:
+        assert res.exit_code == 0, res.output
+        assert any(p.name.startswith("layer-by-layer") for p in (svg / "figures").iterdir())
 
 
 N4_TASK = {"name": "lego", "n_vars": 4, "eval_size": 2048}

@@ -170,6 +170,9 @@ def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None
     import sys
     import time
 
+    # long enough that the signal lands mid-run on a fast quiet machine (150 steps took about
+    # 0.5 s, so a signal 0.3 s after the first log row could arrive after training had ended)
+    STEPS = 1500
     args = [
         "train",
         "add",
@@ -186,7 +189,7 @@ def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None
         "--lr",
         "3e-3",
         "--steps",
-        "150",
+        str(STEPS),
         "--log-every",
         "1",
         "--seed",
@@ -205,13 +208,13 @@ def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None
     assert proc.returncode == 0, err
     assert "interrupted at step" in err
     stopped = int(err.split("interrupted at step")[1].split(";")[0])
-    assert 0 < stopped < 150
+    assert 0 < stopped < STEPS
     subprocess.run([*cli, *args, "--out", str(broken), "--resume"], check=True)
     train(
         whole,
         TASK,
         tiny_model_spec(),
-        TrainConfig(steps=150, batch_size=32, lr=3e-3, log_every=1, seed=3),
+        TrainConfig(steps=STEPS, batch_size=32, lr=3e-3, log_every=1, seed=3),
         progress=False,
     )
     w_broken, w_whole = load_file(broken / WEIGHTS), load_file(whole / WEIGHTS)

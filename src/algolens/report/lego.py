@@ -18,6 +18,7 @@ from algolens.report.html import Claim, Section, Table, write_report
 from algolens.report.registry import register_reporter
 
 PAPER = "Zhang et al. 2022 (REFERENCE.md §3)"
+MARGIN = 0.02  # how far above random init a variant must be to "help"
 
 
 def _position_figure(series: dict[str, list[float]], k: int, title: str) -> go.Figure:
@@ -72,8 +73,9 @@ def _lens_figure(layers: list[list[float]], k: int) -> go.Figure:
         zmin=0.5, zmax=1, colorscale="Viridis", text=[[f"{a:.2f}" for a in r] for r in layers],
         texttemplate="%{text}", colorbar={"title": "accuracy"}))  # fmt: skip
     if k < n:  # categories sit at 0 .. n-1: the line between positions k and k + 1
-        fig.add_vline(x=k - 0.5, line_dash="dot", annotation_text="untrained ->")
-    fig.update_layout(title="Which layer knows which chain position (logit lens; chance 0.5)",
+        fig.add_vline(x=k - 0.5, line_dash="dot", line_color="white", line_width=3)
+    fig.update_layout(title="Which layer knows which chain position (logit lens; chance 0.5; "
+                            "trained positions left of the dotted line)",
                       xaxis_title="chain position", height=120 + 40 * len(layers))  # fmt: skip
     return fig
 
@@ -217,10 +219,11 @@ def lego_report(run: Any, out_dir: Path, questions: int = 1000, fmt: str | None 
                         subtitle=f"n = {task.n_vars}, trained on the first {k} chain positions",
                         claims=run_claims(result, k),
                         facts={"task": task.to_dict(), "model": run.config["model"]})  # fmt: skip
-    if fmt:
-        for i, section in enumerate(sections):
-            for j, fig in enumerate(section.figures):
-                fig.write_image(out_dir / f"figure_{i}_{j}.{fmt}")
+    if fmt:  # the shared exporter: Debian's Chromium, one clear error without a browser
+        from algolens.report.figures_export import export_figures
+
+        named = [(f"{s.anchor[:40]}-{j}", fig) for s in sections for j, fig in enumerate(s.figures)]
+        export_figures(named, out_dir / "figures", fmt)
     return path
 
 
@@ -254,7 +257,9 @@ def _mean_past_two(agree: list[float] | None) -> str:
 
 def comparison_claims(comparison: dict[str, Any]) -> list[Claim]:
     """The paper's variant findings, checked on the mean accuracy over seeds: pretraining (our
-    mimic inits stand in for it) on the trained positions, the others on the untrained ones."""
+    mimic inits stand in for it) on the trained positions, the others on the untrained ones.
+    "Helps" means more than ``MARGIN`` above random init (about 4 standard errors on 2,048
+    sentences), so two runs at chance do not pass by noise."""
     mean, trained = {}, {}
     for variant, runs in comparison["variants"].items():
         trained[variant] = sum(r["acc_trained"] for r in runs) / len(runs)
@@ -265,18 +270,18 @@ def comparison_claims(comparison: dict[str, Any]) -> list[Claim]:
     for variant in ("mimic", "parent"):
         if variant in trained and "random" in trained:
             claims.append(Claim(f"Pretraining helps, as a smart initialisation ({variant} init)",
-                                "trained-position accuracy above random init",
+                                f"trained-position accuracy > random init + {MARGIN}",
                                 f"{trained[variant]:.4f} vs {trained['random']:.4f}",
-                                trained[variant] > trained["random"], PAPER))  # fmt: skip
+                                trained[variant] > trained["random"] + MARGIN, PAPER))  # fmt: skip
     for variant, claim in (
         ("tied", "Weight tying (ALBERT) helps extrapolation to untrained positions"),
         ("mimic", "Mimicking association/manipulation attention helps like pretraining"),
         ("conv", "Convolution inside q/k/v helps"),
     ):
         if variant in mean and "random" in mean:
-            claims.append(Claim(claim, "untrained accuracy above random init",
+            claims.append(Claim(claim, f"untrained accuracy > random init + {MARGIN}",
                                 f"{mean[variant]:.4f} vs {mean['random']:.4f}",
-                                mean[variant] > mean["random"], PAPER))  # fmt: skip
+                                mean[variant] > mean["random"] + MARGIN, PAPER))  # fmt: skip
     return claims
 
 
