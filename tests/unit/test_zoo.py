@@ -135,3 +135,28 @@ def test_lego_zoo_model_retrains_through_its_variant(
     assert again["evaluation"]["accuracy_by_position"] == card["evaluation"]["accuracy_by_position"]
     a, b = load(out).model.state_dict(), load("zoo:tiny_lego").model.state_dict()
     assert all((a[k] == b[k]).all() for k in a)
+
+
+def test_lego_zoo_retrain_keeps_a_random_variant_s_init_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a mimic init is redone by retrain; a random-variant run's own init_from is kept."""
+    import algolens.zoo.build as build
+    from algolens.models.lego_variants import train_variant
+
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
+    monkeypatch.setattr(build, "ZOO_DIR", tmp_path / "zoo")
+    task = {"name": "lego", "n_vars": 4, "eval_size": 64}
+    model = {"n_layers": 1, "n_heads": 2, "d_model": 16, "d_mlp": 32}
+    cfg = TrainConfig(steps=6, batch_size=16, lr=1e-2, log_every=3)
+    base = train_variant(tmp_path / "base", "random", task, model, cfg, progress=False)
+    cfg = TrainConfig(steps=2, batch_size=16, lr=1e-2, log_every=1, init_from=str(base))
+    run = train_variant(tmp_path / "work", "random", task, model, cfg, progress=False)
+    package(run, "tiny_reuse", build.lego_card("tiny_reuse", run, 1.0, "cmd", "reuse", ""))
+    out = tmp_path / "again"
+    result = runner.invoke(
+        app, ["zoo", "retrain", "tiny_reuse", "--out", str(out), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    a, b = load(out).model.state_dict(), load("zoo:tiny_reuse").model.state_dict()
+    assert all((a[k] == b[k]).all() for k in a)

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +34,7 @@ from algolens.models.lego_mimic import (
     manipulation_template,
     parent_template,
 )
+from algolens.tasks.base import Batch
 from algolens.tasks.lego import CLAUSE_LEN, MINUS, ONE, LegoTask
 
 TEMPLATES = ("association", "manipulation", "parent")  # head_similarities' keys, in order
@@ -68,16 +70,21 @@ class ProbeResult:
     task: dict[str, Any] = field(default_factory=dict)
 
 
+def fresh_batches(task: LegoTask, n: int, seed: int, batch_size: int = 512) -> Iterator[Batch]:
+    """``n`` fresh sentences from ``seed``, in batches of at most ``batch_size``."""
+    gen = torch.Generator().manual_seed(seed)
+    for start in range(0, n, batch_size):
+        yield task.sample(min(batch_size, n - start), gen)
+
+
 def position_accuracies(
     model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0, batch_size: int = 512
 ) -> list[float]:
     """Accuracy at chain positions 1..n_vars on ``n`` fresh sentences."""
-    gen = torch.Generator().manual_seed(seed)
     right = torch.zeros(task.n_vars, dtype=torch.float64)
     count = torch.zeros(task.n_vars, dtype=torch.float64)
     with torch.no_grad():
-        for start in range(0, n, batch_size):
-            batch = task.sample(min(batch_size, n - start), gen)
+        for batch in fresh_batches(task, n, seed, batch_size):
             ok = task.correct(model, batch).to(torch.float64)
             right.index_add_(0, batch.labels["depth"].flatten(), ok.flatten())
             count.index_add_(0, batch.labels["depth"].flatten(), torch.ones_like(ok).flatten())
@@ -85,18 +92,23 @@ def position_accuracies(
 
 
 def layer_accuracies(
-    model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0
+    model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0, batch_size: int = 512
 ) -> list[list[float]]:
     """``[layer][position]``: accuracy at each chain position of the answers read after each
     layer through the logit lens (the final LayerNorm and the binary head on that layer's
     residual stream). A one-hop-per-layer model knows positions up to ``l + 2`` after layer l.
+    The sentences are :func:`position_accuracies`' for the same ``n`` and ``seed``.
     """
-    batch = task.sample(n, torch.Generator().manual_seed(seed))
+    right = torch.zeros(len(model.blocks), task.n_vars, dtype=torch.float64)  # type: ignore[arg-type]
+    count = torch.zeros(task.n_vars, dtype=torch.float64)
     with torch.no_grad():
-        lens = model.logit_lens(batch.inputs, readout=task.readout)  # type: ignore[operator]
-    right = (lens.argmax(-1) == batch.targets).to(torch.float64)  # [layer, batch, n]
-    depth = batch.labels["depth"]
-    return [[float(r[depth == d].mean()) for d in range(task.n_vars)] for r in right]
+        for batch in fresh_batches(task, n, seed, batch_size):
+            lens = model.logit_lens(batch.inputs, readout=task.readout)  # type: ignore[operator]
+            ok = (lens.argmax(-1) == batch.targets).to(torch.float64)  # [layer, batch, n]
+            depth = batch.labels["depth"].flatten()
+            right.index_add_(1, depth, ok.flatten(1))
+            count.index_add_(0, depth, torch.ones_like(ok[0]).flatten())
+    return (right / count).tolist()
 
 
 def template_similarity(

@@ -18,7 +18,7 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from algolens.store import CARD_FILES, load_run, read_metrics, write_json
+from algolens.store import CARD_FILES, load_run, read_config, read_metrics, write_json
 from algolens.train import TrainConfig, train
 from algolens.zoo import CARD, ZOO_DIR, read_card, zoo_path
 from algolens.zoo.recipes import ZOO_RECIPES
@@ -155,7 +155,7 @@ def lego_card(
     name: str, run_dir: Path, wall_seconds: float, command: str, description: str, notes: str
 ) -> dict[str, Any]:
     """The card of a LEGO zoo model: recipe (variant, mimic init, training) and evaluation."""
-    config = json.loads((run_dir / "config.json").read_text())
+    config = read_config(run_dir)
     model, train_cfg = config["model"], config["train"]
     return {
         "name": name,
@@ -224,10 +224,11 @@ def retrain(
     train_cfg = TrainConfig.from_dict(config["train"])
     if config.get("variant"):  # LEGO: the variant's own path (its mimic init is redone)
         from algolens.models.lego_mimic import MimicConfig
-        from algolens.models.lego_variants import train_variant
+        from algolens.models.lego_variants import MIMIC_VARIANTS, train_variant
 
         mimic = MimicConfig.from_dict(config.get("mimic_init", {}))
-        train_cfg.init_from = None
+        if config["variant"] in MIMIC_VARIANTS:  # its init_from is the mimic init, redone here
+            train_cfg.init_from = None
         train_variant(out, config["variant"], config["task"], config["model"], train_cfg, mimic,
                       progress=progress, argv=argv)  # fmt: skip
     else:
