@@ -83,7 +83,7 @@ def seed_suite(name: str, n_digits: int) -> list[Pair]:
 
 
 SEED_SUITES = ("ba", "uc1", "simple_us9", "cascade_us9", "step", "seeds")
-SUITE_NAMES = (*SEED_SUITES, "cascade", "all")
+SUITE_NAMES = (*SEED_SUITES, "carry", "borrow", "complete", "cascade", "all")
 
 
 # ---- the generated cascade suite ---------------------------------------------------------------
@@ -137,33 +137,91 @@ def _patterns(n: int, make: str, run: str, end: str) -> list[list[str]]:
     return out
 
 
-def cascade_questions(op: str, n_digits: int, variants: int = 3, seed: int = 0) -> list[str]:
-    """The generated suite as question text (``'00555+00445'``), deterministic for a seed."""
+def carry_questions(n: int, variants: int = 3, seed: int = 0) -> list[str]:
+    """The complete addition suite: every carry chain and sum-9 run, and the full cascade."""
     rng = random.Random(seed)
-    n = n_digits
+    out = []
+    for kinds in _patterns(n, "carry", "nine", "quiet"):
+        for _ in range(variants):
+            cols = [_pair_add(kind, rng) for kind in kinds]
+            out.append(f"{_number(cols, 0):0{n}d}+{_number(cols, 1):0{n}d}")
+    # the longest cascade: a carry from the units through every column into A_n
+    out.append(f"{1:0{n}d}+{10**n - 1:0{n}d}")
+    return out
+
+
+def borrow_questions(n: int, variants: int = 3, seed: int = 0) -> list[str]:
+    """The complete subtraction suite, each question also with its operands swapped.
+
+    Every borrow chain (made in column s, through k equal columns, absorbed above), every run
+    of equal columns with nothing arriving, equal operands, sign flips ``a - (a + 1)`` across
+    t trailing nines and ``a - (a - 1)`` across t trailing zeros for every t, operands with a
+    run of zeros at every place and length, and the extremes.
+    """
+    rng = random.Random(seed + 1)  # its own stream: mix is exactly add's then sub's
+    pairs: list[Pair] = []
+    # a borrow chain must be absorbed by a column with top > bottom, so it cannot reach A_n
+    for kinds in _patterns(n, "borrow", "equal", "quiet"):
+        if "borrow" in kinds and "quiet" not in kinds[kinds.index("borrow") :]:
+            continue
+        for _ in range(variants):
+            cols = [_pair_sub(kind, rng) for kind in kinds]
+            pairs.append((_number(cols, 0), _number(cols, 1)))
+    pairs += _equal_pairs(n, variants, rng) + _flip_pairs(n, variants, rng)
+    pairs += _zero_run_pairs(n, rng) + _extreme_pairs(n)
+    out = []
+    for a, b in pairs:
+        out += [f"{a:0{n}d}-{b:0{n}d}", f"{b:0{n}d}-{a:0{n}d}"]  # the same chain, both signs
+    return list(dict.fromkeys(out))
+
+
+def _equal_pairs(n: int, variants: int, rng: random.Random) -> list[Pair]:
+    """a - a: the answer is +0...0, which a model that guesses the sign late gets as -0...0."""
+    top = 10**n - 1
+    fixed = [0, top, 1, 10 ** (n - 1), int("5" * n)]
+    return [(a, a) for a in fixed + [rng.randrange(10**n) for _ in range(variants * n)]]
+
+
+def _flip_pairs(n: int, variants: int, rng: random.Random) -> list[Pair]:
+    """Operands one apart across t trailing nines (a, a + 1) for every t: the sign and every
+    digit turn on the last column."""
+    out = []
+    for t in range(n):
+        for _ in range(variants):
+            prefix = rng.randrange(10 ** (n - t) - 1)  # leaves room for the +1
+            a = prefix * 10**t + (10**t - 1)  # ...d999 (t nines)
+            out.append((a, a + 1))  # ...d999 vs ...(d+1)000
+    return out
+
+
+def _zero_run_pairs(n: int, rng: random.Random) -> list[Pair]:
+    """A run of zeros in the top operand at every place and length, with a borrow made just
+    below it (or in its first column), so that the borrow passes through the whole run."""
+    out = []
+    for s in range(n):
+        for k in range(1, n - s + 1):
+            digits = [rng.randrange(1, 9) for _ in range(n)]  # units first, 1..8
+            digits[s : s + k] = [0] * k
+            a = sum(d * 10**c for c, d in enumerate(digits))
+            out.append((a, 9 * 10 ** (s - 1) if s else 1))  # borrow made in column s - 1
+            out.append((a, 10**s))  # borrow made in the run's own first column
+    return out
+
+
+def _extreme_pairs(n: int) -> list[Pair]:
+    top = 10**n - 1
+    return [(0, 0), (0, top), (top, 1), (1, 10 ** (n - 1)), (10 ** (n - 1), 1), (top, top - 1),
+            (0, 1), (10 ** (n - 1), 10 ** (n - 1) - 1), (top, 10 ** (n - 1))]  # fmt: skip
+
+
+def cascade_questions(op: str, n_digits: int, variants: int = 3, seed: int = 0) -> list[str]:
+    """The complete suites for an operator: ``carry`` (add), ``borrow`` (sub), both for mix.
+    Deterministic for a seed."""
     out: list[str] = []
     if op in ("add", "mix"):
-        for kinds in _patterns(n, "carry", "nine", "quiet"):
-            for _ in range(variants):
-                cols = [_pair_add(kind, rng) for kind in kinds]
-                out.append(f"{_number(cols, 0):0{n}d}+{_number(cols, 1):0{n}d}")
-        # the longest cascade: a carry from the units through every column into A_n
-        out.append(f"{1:0{n}d}+{10**n - 1:0{n}d}")
+        out += carry_questions(n_digits, variants, seed)
     if op in ("sub", "mix"):
-        rng = random.Random(seed + 1)  # its own stream: mix is exactly add's then sub's
-        # a borrow chain must be absorbed by a column with top > bottom, so it cannot reach A_n
-        for kinds in _patterns(n, "borrow", "equal", "quiet"):
-            if "borrow" in kinds and "quiet" not in kinds[kinds.index("borrow") :]:
-                continue
-            for _ in range(variants):
-                cols = [_pair_sub(kind, rng) for kind in kinds]
-                a, b = _number(cols, 0), _number(cols, 1)
-                out.append(f"{a:0{n}d}-{b:0{n}d}")
-                out.append(f"{b:0{n}d}-{a:0{n}d}")  # the same chain, negative answer
-        for _ in range(variants):
-            a = rng.randrange(10**n)
-            out.append(f"{a:0{n}d}-{a:0{n}d}")
-        out += [f"{0:0{n}d}-{0:0{n}d}", f"{10**n - 1}-{10**n - 1}"]
+        out += borrow_questions(n_digits, variants, seed)
     return out
 
 
@@ -172,8 +230,13 @@ def suite_questions(task: ArithmeticTask, name: str) -> list[str]:
     if name not in SUITE_NAMES:
         raise AlgolensError(f"unknown suite {name!r}: choose from {', '.join(SUITE_NAMES)}")
     n = task.n_digits
-    if name == "cascade":
+    if name in ("complete", "cascade"):  # "cascade": the name of earlier versions
         return cascade_questions(task.op, n)
+    if name in ("carry", "borrow"):
+        wanted = "add" if name == "carry" else "sub"
+        if task.op not in (wanted, "mix"):
+            raise AlgolensError(f"suite {name!r} is for {wanted} models; this one is {task.op}")
+        return carry_questions(n) if name == "carry" else borrow_questions(n)
     if name == "all":
         seeds = suite_questions(task, "seeds") if task.op != "sub" and n >= 5 else []
         return seeds + cascade_questions(task.op, n)

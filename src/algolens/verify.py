@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from algolens.errors import AlgolensError
+from algolens.stats import clopper_pearson, nines
 from algolens.store import write_json
 from algolens.tasks.arithmetic import ArithmeticTask
 from algolens.tasks.base import Batch, answer_output
@@ -118,73 +119,6 @@ def count_failures(
     return total, failures
 
 
-# ---- statistics ------------------------------------------------------------------------------
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10_000):
-        m2 = 2 * m
-        for num in (m * (b - m) * x / ((qam + m2) * (a + m2)),
-                    -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):  # fmt: skip
-            d = 1.0 + num * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + num / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < 1e-15:
-            break
-    return h
-
-
-def beta_cdf(x: float, a: float, b: float) -> float:
-    """Regularized incomplete beta I_x(a, b), from math.lgamma and a continued fraction."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-        + a * math.log(x) + b * math.log1p(-x)
-    )  # fmt: skip
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
-
-
-def beta_quantile(p: float, a: float, b: float) -> float:
-    """x with I_x(a, b) = p, by bisection (the cdf is monotone; 200 halvings reach float eps)."""
-    lo, hi = 0.0, 1.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        if beta_cdf(mid, a, b) < p:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
-
-
-def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact two-sided interval for a failure rate, k failures in n: (0, 3.69e-6) for 0 in 1e6."""
-    if n <= 0 or not 0 <= k <= n:
-        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
-    alpha = 1.0 - confidence
-    lower = 0.0 if k == 0 else beta_quantile(alpha / 2, k, n - k + 1)
-    upper = 1.0 if k == n else beta_quantile(1 - alpha / 2, k + 1, n - k)
-    return lower, upper
-
-
-def nines(failures: int, questions: int) -> int:
-    """How many leading 9s the accuracy has: 6 means at most 1 failure per million."""
-    if questions <= 0:
-        return 0
-    return max(0, math.floor(math.log10(questions / max(failures, 1)) + 1e-9))
-
-
 # ---- the result ------------------------------------------------------------------------------
 @dataclass
 class Tally:
@@ -220,6 +154,7 @@ class VerifyResult:
     examples: list[dict[str, Any]] = field(default_factory=list)
     max_examples: int = 10
     complete: bool = True
+    prefix: list[int] | None = None  # [questions, failures] over the stream's first questions
 
     def __post_init__(self) -> None:
         if not self.digit_failures:
@@ -256,6 +191,7 @@ class VerifyResult:
             "by_op": {k: Tally(*v).to_dict() for k, v in self.by_op.items()},
             "by_class": {k: Tally(*v).to_dict() for k, v in self.by_class.items()},
             "by_digit": self.by_digit,
+            "prefix": self.prefix,
             "examples": self.examples,
         }
 
@@ -348,8 +284,25 @@ def verify_batches(
     res = result or VerifyResult(source, task.answer_names, max_examples=examples)
     for batch in batches:
         pred = fast_answer_argmax(model, task, batch.inputs)
+        before = len(res.examples)
         res.add(task, batch, pred)
+        if len(res.examples) > before:
+            _greedy_examples(model, task, res.examples[before:])
     return res
+
+
+def _greedy_examples(model: nn.Module, task: ArithmeticTask, examples: list[dict]) -> None:
+    """Replace the examples' teacher-forced answers by what greedy decoding says.
+
+    A question fails under teacher forcing exactly when it fails greedily, but the digits after
+    the first wrong one can differ (greedy feeds its own wrong digit back in).
+    """
+    tokens = task.encode_batch([ex["question"] for ex in examples])
+    greedy = greedy_answers(model, task, tokens)
+    for ex, row in zip(examples, greedy, strict=True):
+        ex["model_answer"] = task.decode(row)
+        pairs = zip(ex["model_answer"], ex["right_answer"], strict=True)
+        ex["pattern"] = "".join("y" if m == r else "N" for m, r in pairs)
 
 
 def default_batch_size(model: nn.Module) -> int:
@@ -370,62 +323,83 @@ def random_batches(
     distribution: Distribution,
     seed: int,
     batch_size: int,
-    sample_batch_size: int = 64,
 ) -> Iterator[Batch]:
-    """``questions`` seeded random questions in batches of ``batch_size``.
+    """``questions`` seeded random questions in batches of ``batch_size``, independent draws.
 
-    ``training`` draws from the task's enriched generator in chunks of ``sample_batch_size``
-    (enrichment is decided per training batch, so the chunk size is part of the distribution);
-    ``uniform`` draws every digit uniformly (and, for mix, the operator with even odds).
+    ``training`` is the task's training mixture (enrichment and hard cases) drawn one question
+    at a time (:meth:`ArithmeticTask.sample_independent`); ``uniform`` draws every digit
+    uniformly (and, for mix, the operator at even odds). The stream depends on the seed and the
+    number of questions drawn so far only, not on ``batch_size``.
     """
     if questions <= 0:
         raise AlgolensError(f"--questions must be at least 1, got {questions}")
     if distribution not in ("uniform", "training"):
         raise AlgolensError(f"distribution must be uniform or training, got {distribution!r}")
+    draw = task.sample_independent if distribution == "training" else task.sample_uniform
     gen = torch.Generator().manual_seed(seed)
+    pending: list[Batch] = []
     done = 0
-    while done < questions:
-        size = min(batch_size, questions - done)
-        if distribution == "training":
-            parts = [
-                task.sample(min(sample_batch_size, size - start), gen)
-                for start in range(0, size, sample_batch_size)
-            ]
-            yield Batch(
-                torch.cat([b.inputs for b in parts]),
-                torch.cat([b.targets for b in parts]),
-                {k: torch.cat([b.labels[k] for b in parts]) for k in parts[0].labels},
-            )
-        else:
-            n = task.n_digits
-            x = torch.randint(0, 10, (size, n), generator=gen)
-            y = torch.randint(0, 10, (size, n), generator=gen)
-            if task.op == "mix":
-                is_sub = torch.rand(size, generator=gen) < 0.5
-            else:
-                is_sub = torch.full((size,), task.op == "sub")
-            yield task.make_batch(x, y, is_sub)
-        done += size
+    while done < questions:  # draw in fixed chunks so that the batch size cannot move the stream
+        chunk = draw(min(QUESTION_CHUNK, questions - done), gen)
+        done += len(chunk)
+        pending.append(chunk)
+        while sum(len(b) for b in pending) >= batch_size or (done >= questions and pending):
+            merged = _cat(pending)
+            yield _slice(merged, 0, min(batch_size, len(merged)))
+            rest = _slice(merged, min(batch_size, len(merged)), len(merged))
+            pending = [rest] if len(rest) else []
+
+
+QUESTION_CHUNK = 4096  # questions drawn per generator call (part of the seeded stream)
+
+
+def _cat(batches: list[Batch]) -> Batch:
+    if len(batches) == 1:
+        return batches[0]
+    return Batch(
+        torch.cat([b.inputs for b in batches]),
+        torch.cat([b.targets for b in batches]),
+        {k: torch.cat([b.labels[k] for b in batches]) for k in batches[0].labels},
+    )
+
+
+def _slice(batch: Batch, start: int, stop: int) -> Batch:
+    return Batch(
+        batch.inputs[start:stop],
+        batch.targets[start:stop],
+        {k: v[start:stop] for k, v in batch.labels.items()},
+    )
+
+
+PREFIX_QUESTIONS = 5 * QUESTION_CHUNK  # the first 20,480 questions: a quick re-check of a card
 
 
 def verify(
     model: nn.Module,
     task: ArithmeticTask,
-    questions: int = 1_000_000,
+    questions: int = 100_000,
     distribution: Distribution = "training",
     seed: int = 0,
     batch_size: int | None = None,
-    sample_batch_size: int = 64,
     examples: int = 10,
     progress: bool = False,
 ) -> VerifyResult:
-    """Exact-match verdict on ``questions`` seeded random questions (the seeds' 1M check)."""
+    """Exact-match verdict on ``questions`` seeded random questions (the papers' 1M check).
+
+    ``prefix`` records the failures among the first :data:`PREFIX_QUESTIONS` questions, which
+    are the same for any ``questions`` at least that large: a card can be re-checked quickly
+    (recorded when a batch ends there, as it does for power-of-two batch sizes).
+    """
     task = _require_arithmetic(task)
     bs = batch_size or default_batch_size(model)
-    batches = random_batches(task, questions, distribution, seed, bs, sample_batch_size)
-    bar = tqdm(total=questions, disable=not progress, unit="q", unit_scale=True, desc="verify")
+    batches = random_batches(task, questions, distribution, seed, bs)
+    bar = tqdm(total=questions, disable=not progress, unit="q", unit_scale=True, desc=distribution)
     source = f"{questions:,} {distribution} questions (seed {seed})"
-    res = verify_batches(model, task, _counted(batches, bar), source, examples)
+    res = VerifyResult(source, task.answer_names, max_examples=examples)
+    for batch in _counted(batches, bar):
+        verify_batches(model, task, [batch], source, examples, result=res)
+        if res.questions == PREFIX_QUESTIONS:
+            res.prefix = [res.questions, res.failures]
     bar.close()
     return res
 

@@ -70,9 +70,13 @@ def test_cli_verify_json(add_d2_run: Path, tmp_path: Path) -> None:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
         out = json.loads(result.output)
+        out = out.get("uniform", out)  # random questions are reported per distribution
         assert out["failures"] == 0 and out["questions"] >= 19
         assert out["interval"][0] == 0.0
     text = runner.invoke(app, ["verify", str(add_d2_run), "-n", "2000", "--no-progress"])
-    assert text.exit_code == 0 and "0 failures in 2,000 questions" in text.output
+    assert text.exit_code == 0
+    for dist in ("uniform", "training"):  # both by default, each named
+        assert "0 failures in 2,000 questions" in text.output
+        assert f"2,000 {dist} questions (seed 0)" in text.output
     bad = runner.invoke(app, ["verify", str(add_d2_run), "--suite", "ba"])  # needs 5 digits
     assert bad.exit_code == 2

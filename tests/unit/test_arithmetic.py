@@ -195,3 +195,58 @@ def test_step_metrics_split_is_disjoint() -> None:
         "loss_MC1",
         "loss_MS9",
     } <= set(metrics)
+
+
+def test_training_stream_is_unchanged() -> None:
+    """The training sampler's stream is pinned: retrains and resumes depend on it."""
+    import hashlib
+
+    expected = {"add": "099265f19880cb9d", "sub": "4c8f5141fd0d3776", "mix": "8926e9a7bb9eb7e2"}
+    for op, digest in expected.items():
+        task, gen, h = make_task(op, n_digits=5), torch.Generator().manual_seed(0), hashlib.sha256()
+        for _ in range(5):
+            h.update(task.sample(64, gen).inputs.numpy().tobytes())
+        assert h.hexdigest()[:16] == digest, op
+
+
+def _sum9_share(batch, n: int) -> float:
+    x, y = batch.inputs[:, :n], batch.inputs[:, n + 1 : 2 * n + 1]
+    return float(((x + y) == 9).double().mean())
+
+
+def test_independent_draws_have_the_training_mixture() -> None:
+    """Per question, the same share of sum-9 pairs as the per-batch training generator:
+    0.4 x 0.4 forced + the rest at 1 in 10 = 0.244."""
+    task, n = make_task("add", n_digits=5), 5
+    gen = torch.Generator().manual_seed(0)
+    batched = torch.cat([task.sample(64, gen).inputs for _ in range(1500)])
+    per_batch = _sum9_share(task.batch_from_tokens(batched), n)
+    independent = _sum9_share(task.sample_independent(96_000, gen), n)
+    uniform = _sum9_share(task.sample_uniform(96_000, gen), n)
+    assert per_batch == pytest.approx(0.244, abs=0.01)
+    assert independent == pytest.approx(0.244, abs=0.005)
+    assert uniform == pytest.approx(0.1, abs=0.005)
+
+
+def test_hard_share_draws_near_equal_subtraction() -> None:
+    n = 6
+    plain = make_task("sub", n_digits=n, enrich_batch_share=0.0)
+    hard = make_task("sub", n_digits=n, enrich_batch_share=0.0, hard_share=0.5)
+    gen = torch.Generator().manual_seed(0)
+    for task, low, high in ((plain, 0.0, 0.001), (hard, 0.06, 0.085)):  # 0.5 / (n + 1) = 0.071
+        batch = task.sample_independent(20_000, gen)
+        equal = (batch.inputs[:, :n] == batch.inputs[:, n + 1 : 2 * n + 1]).all(-1)
+        assert low <= float(equal.double().mean()) <= high
+        _answers_match(task, batch)
+    batch = hard.sample(4096, gen)  # the training sampler too, and the answers stay right
+    _answers_match(hard, batch)
+    with pytest.raises(AlgolensError, match="18 digits"):
+        make_task("sub", n_digits=19, hard_share=0.1)
+
+
+def _answers_match(task, batch) -> None:
+    n = task.n_digits
+    for row in batch.inputs[:500].tolist():
+        text = task.decode(row)
+        a, op, b = task.parse(text[: 2 * n + 1])
+        assert text[2 * n + 2 :] == oracle(a, b, op, n)

@@ -209,7 +209,7 @@ def test_add_cascade_suite_covers_every_chain(n: int) -> None:
     """For each answer digit c and length k: a carry made at column c-k-1 passes k sum-9 columns
     and lands in column c (the final carry A_n when c = n); and every sum-9 run with no carry."""
     task = make_task("add", n_digits=n)
-    batch = suite_batch(task, "cascade")
+    batch = suite_batch(task, "complete")
     _answers_match_oracle(task, batch)
     lab = batch.labels
     top_carry = batch.targets[:, 0] == 1  # A_n
@@ -230,7 +230,7 @@ def test_add_cascade_suite_covers_every_chain(n: int) -> None:
 @pytest.mark.parametrize("n", [3, 5])
 def test_sub_cascade_suite_covers_borrow_chains_signs_and_equal_operands(n: int) -> None:
     task = make_task("sub", n_digits=n)
-    batch = suite_batch(task, "cascade")
+    batch = suite_batch(task, "complete")
     _answers_match_oracle(task, batch)
     lab = batch.labels
     for c in range(1, n):  # a borrow out of the top column would make the answer negative
@@ -249,3 +249,46 @@ def test_mix_cascade_suite_is_both() -> None:
     add = suite_questions(make_task("add", n_digits=4), "cascade")
     sub = suite_questions(make_task("sub", n_digits=4), "cascade")
     assert mix == add + sub
+
+
+def _value(digits: list[int]) -> int:
+    return int("".join(map(str, digits)))
+
+
+@pytest.mark.parametrize("n", [3, 6, 10])
+def test_borrow_suite_has_every_hard_subtraction_case(n: int) -> None:
+    """Equal operands; a - (a + 1) across t trailing nines for every t, with both signs; a run
+    of zeros in the top operand at every place and length with a borrow passing through it;
+    the extremes; every answer from the oracle."""
+    task = make_task("sub", n_digits=n)
+    batch = suite_batch(task, "borrow")
+    _answers_match_oracle(task, batch)
+    pairs = [(_value(r[:n]), _value(r[n + 1 : 2 * n + 1])) for r in batch.inputs.tolist()]
+    assert sum(a == b for a, b in pairs) >= 5
+    for t in range(n):  # ...d999 - ...(d+1)000 and the other way round
+        nines = [(a, b) for a, b in pairs if b == a + 1 and a % 10**t == 10**t - 1]
+        assert any(a % 10 ** (t + 1) != 10 ** (t + 1) - 1 for a, _ in nines), t
+        assert all((b, a) in pairs for a, b in nines)
+    lab = batch.labels
+    top = batch.inputs[:, :n].flip(-1)  # top operand digits, units first
+    for s in range(n):
+        for k in range(1, n - s):  # a borrow out of the top column would make it negative
+            zeros = (top[:, s : s + k] == 0).all(-1)
+            made = lab["UB"][:, s] | lab["MB"][:, s]  # arrives at the run, or is made there
+            through = made & lab["UB"][:, s + 1 : s + k].all(-1)  # and passes every zero
+            assert bool((zeros & through).any()), (s, k)
+    top_value = 10**n - 1
+    for pair in [(0, top_value), (1, 10 ** (n - 1)), (top_value, top_value - 1)]:
+        assert pair in pairs and pair[::-1] in pairs
+
+
+def test_complete_suites_by_operator() -> None:
+    add, sub, mix = (make_task(op, n_digits=4) for op in ("add", "sub", "mix"))
+    assert suite_questions(mix, "complete") == (
+        suite_questions(add, "carry") + suite_questions(sub, "borrow")
+    )
+    assert suite_questions(mix, "cascade") == suite_questions(mix, "complete")  # older name
+    with pytest.raises(AlgolensError, match="for sub models"):
+        suite_questions(add, "borrow")
+    with pytest.raises(AlgolensError, match="for add models"):
+        suite_questions(sub, "carry")

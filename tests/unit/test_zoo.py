@@ -46,7 +46,8 @@ def test_zoo_commands_on_a_packaged_model(tiny_zoo: Path) -> None:
     assert row["name"] == "tiny" and row["task"] == "add d2" and row["parameters"] > 0
     assert "failures/M" in row["check"]
     shown = json.loads(runner.invoke(app, ["zoo", "show", "tiny"]).stdout)
-    assert shown["verification"]["questions"] == 2000
+    assert shown["verification"]["uniform"]["questions"] == 2000
+    assert shown["verification"]["training"]["questions"] == 2000
     assert shown["training"]["command"] == "algolens zoo retrain tiny"
     out = tiny_zoo / "copy"
     assert runner.invoke(app, ["zoo", "get", "tiny", "--out", str(out)]).exit_code == 0
@@ -61,7 +62,8 @@ def test_zoo_retrain_reproduces_the_recorded_weights(tiny_zoo: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     card = json.loads((out / "card.json").read_text())
-    assert card["verification"]["failures"] == card["original"]["failures"]
+    for dist in ("uniform", "training"):
+        assert card["verification"][dist]["failures"] == card["original"][dist]["failures"]
     a, b = load(out).model.state_dict(), load("zoo:tiny").model.state_dict()
     assert all((a[k] == b[k]).all() for k in a)  # same seed, same machine: same weights
 
@@ -98,15 +100,27 @@ def test_shipped_model_loads_and_matches_its_card(name: str) -> None:
     if run.config["task"]["name"] not in ARITHMETIC:
         assert card.get("evaluation"), f"{name} has no evaluation record"
         return
-    from algolens.verify import verify, verify_suite
+    from algolens.zoo.build import recheck
 
-    quick = verify(run.model, run.task, questions=3000, distribution="training", seed=0)
-    cascade = verify_suite(run.model, run.task, "cascade")
-    recorded = card["verification"]
-    assert cascade.failures == recorded["cascade_suite"]["failures"]
-    if recorded["failures"] == 0:
-        assert quick.failures == 0
+    rows = recheck(name, quick=True)  # each distribution's first 20,480 questions, suites, lists
+    assert all(row["same"] for row in rows), [row for row in rows if not row["same"]]
     assert card["parameters"] == sum(p.numel() for p in run.model.parameters())
+
+
+def test_zoo_check_command_reports_a_changed_card(tiny_zoo: Path) -> None:
+    """`zoo check` passes on the packaged card and exits 1 once a recorded number is wrong."""
+    result = runner.invoke(app, ["zoo", "check", "tiny", "--quick", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "DIFFERS" not in result.output and "same" in result.output
+    card_path = zoo.zoo_path("tiny") / "card.json"
+    card = json.loads(card_path.read_text())
+    card["verification"]["suites"]["carry"]["failures"] += 1
+    card_path.write_text(json.dumps(card))
+    result = runner.invoke(app, ["zoo", "check", "tiny", "--quick", "--no-progress"])
+    assert result.exit_code == 1
+    assert [line.split()[0] for line in result.output.splitlines() if "suite carry" in line] == [
+        "DIFFERS"
+    ]
 
 
 def test_lego_zoo_model_retrains_through_its_variant(

@@ -27,12 +27,16 @@ def _state_path(run_path: Path | None, name: str, state: Path | None) -> Path:
 def verify(
     run: Annotated[str, typer.Argument(help="Run directory or zoo:NAME.")],
     questions: Annotated[
-        int, typer.Option("--questions", "-n", help="Random questions to check.")
-    ] = 1_000_000,
+        int, typer.Option("--questions", "-n", help="Random questions per distribution.")
+    ] = 100_000,
     distribution: Annotated[
         str,
-        typer.Option(help="training (the enriched generator, the seeds' definition) or uniform."),
-    ] = "training",
+        typer.Option(
+            help="both (default), uniform (every digit uniform), or training (the training "
+            "generator's mixture, enrichment included, drawn one question at a time; the "
+            "papers drew their million questions this way)."
+        ),
+    ] = "both",
     seed: Annotated[int, typer.Option(help="Seed of the random questions.")] = 0,
     exhaustive: Annotated[
         bool, typer.Option(help="Check every question (spaces up to 10^8); resumable.")
@@ -67,8 +71,10 @@ def verify(
         raise AlgolensError(f"--batch-size must be at least 1, got {batch_size}")
     if exhaustive and suite:
         raise AlgolensError("choose one of --exhaustive and --suite")
-    if distribution not in ("uniform", "training"):
-        raise AlgolensError(f"--distribution must be uniform or training, got {distribution!r}")
+    if distribution not in ("uniform", "training", "both"):
+        raise AlgolensError(
+            f"--distribution must be both, uniform or training, got {distribution!r}"
+        )
     if suite is not None:
         from algolens.suites import SUITE_NAMES
 
@@ -86,18 +92,18 @@ def verify(
             typer.echo(f"interrupted; progress saved in {path}: run again to resume", err=True)
             raise typer.Exit(130) from None
     else:
-        train_bs = int(loaded.config.get("train", {}).get("batch_size", 64) or 64)
-        result = v.verify(
-            loaded.model,
-            task,
-            questions,
-            distribution,  # type: ignore[arg-type]
-            seed,
-            batch_size=batch_size,
-            sample_batch_size=train_bs,
-            examples=examples,
-            progress=progress,
-        )
+        dists = ("uniform", "training") if distribution == "both" else (distribution,)
+        results = {
+            d: v.verify(loaded.model, task, questions, d, seed, batch_size, examples, progress)  # type: ignore[arg-type]
+            for d in dists
+        }
+        if as_json:
+            body = {d: r.to_dict() for d, r in results.items()}
+            typer.echo(json.dumps({"run": loaded.name, **body}, indent=2))
+        else:
+            for r in results.values():
+                typer.echo(f"{loaded.name}: " + r.summary())
+        return
     if as_json:
         typer.echo(json.dumps({"run": loaded.name, **result.to_dict()}, indent=2))
     else:

@@ -63,6 +63,33 @@ def zoo_get(
     typer.echo(f"copied zoo:{name} to {out}")
 
 
+@zoo_app.command("check")
+@friendly
+def zoo_check(
+    name: Annotated[str, typer.Argument(help="Zoo model name.")],
+    quick: Annotated[
+        bool,
+        typer.Option(
+            help="Only each distribution's first 20,480 questions, the suites "
+            "and the papers' lists (seconds instead of minutes)."
+        ),
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Re-run NAME's recorded verification and compare every number with its card.
+
+    Exits 1 if any number differs.
+    """
+    from algolens.zoo.build import recheck
+
+    rows = recheck(name, quick=quick, progress=progress)
+    for row in rows:
+        mark = "same" if row["same"] else "DIFFERS"
+        typer.echo(f"{mark:<8} {row['check']}: card {row['recorded']}, now {row['measured']}")
+    if not all(row["same"] for row in rows):
+        raise typer.Exit(1)
+
+
 @zoo_app.command("retrain")
 @friendly
 def zoo_retrain(

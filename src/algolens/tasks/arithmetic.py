@@ -44,6 +44,7 @@ SUB_CLASSES = ("BS", "MB1", "SimpleUZ", "CascadeUZ")
 ADD_SUBTASKS = ("BA", "MC1", "MS9", "UC1", "US9")
 SUB_SUBTASKS = ("MD", "MB", "MZ", "UB", "UZ")
 MAX_DIGITS = 20
+HARD_MAX_DIGITS = 18  # near-equal operands are drawn as int64 values
 _QUESTION = re.compile(r"^\s*(\d+)\s*([+-])\s*(\d+)\s*(?:=\s*([+-]?\d+)\s*)?$")
 
 Op = Literal["add", "sub", "mix"]
@@ -72,13 +73,18 @@ class ArithmeticTask:
     enrich_batch_share: float = 0.4
     enrich_pair_share: float = 0.4
     sub_share: float = 0.66
+    # share of subtraction questions drawn near-equal (b = a +- d, |d| < 10^k, k uniform in
+    # 0..n): a - a, a - (a + 1) across trailing nines, long equal prefixes that delay the sign
+    hard_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.op not in ("add", "sub", "mix"):
             raise AlgolensError(f"unknown arithmetic task {self.op!r}: use add, sub or mix")
         if not 1 <= self.n_digits <= MAX_DIGITS:
             raise AlgolensError(f"digits must be 1 to {MAX_DIGITS}, got {self.n_digits}")
-        for name in ("enrich_batch_share", "enrich_pair_share", "sub_share"):
+        if self.hard_share and self.n_digits > HARD_MAX_DIGITS:
+            raise AlgolensError(f"hard_share works up to {HARD_MAX_DIGITS} digits")
+        for name in ("enrich_batch_share", "enrich_pair_share", "sub_share", "hard_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise AlgolensError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
 
@@ -161,27 +167,65 @@ class ArithmeticTask:
 
     # ---- the sampler -------------------------------------------------------------------------
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
-        """A fresh batch from the seeded (and enriched) generator; every draw uses ``generator``."""
+        """A fresh training batch from the seeded generator; every draw uses ``generator``.
+
+        As in the papers, enrichment is decided per batch: in a share ``enrich_batch_share`` of
+        batches, ``enrich_pair_share`` of all digit pairs are forced to sum to 9 (equal, for
+        subtraction). The questions of one batch are therefore not independent draws; use
+        :meth:`sample_independent` to draw the same mixture one question at a time.
+        """
         n = self.n_digits
         x = torch.randint(0, 10, (batch_size, n), generator=generator)
         y = torch.randint(0, 10, (batch_size, n), generator=generator)
-        if self.op == "mix":
-            is_sub = torch.rand(batch_size, generator=generator) < self.sub_share
-        else:
-            is_sub = torch.full((batch_size,), self.op == "sub")
+        is_sub = self._operators(batch_size, generator)
         enrich = torch.rand(1, generator=generator).item() < self.enrich_batch_share
         swap_first = torch.rand(1, generator=generator).item() < 0.5
         if enrich and self.enrich_pair_share > 0:
             k = int(self.enrich_pair_share * batch_size * n)
             idx = torch.randperm(batch_size * n, generator=generator)[:k]
-            rows = idx // n
-            xf, yf = x.view(-1), y.view(-1)
-            sub_rows = is_sub[rows]
-            if swap_first:  # force the first operand from the second, as the seeds do
-                xf[idx] = torch.where(sub_rows, yf[idx], 9 - yf[idx])
-            else:
-                yf[idx] = torch.where(sub_rows, xf[idx], 9 - xf[idx])
+            forced = torch.zeros(batch_size * n, dtype=torch.bool)
+            forced[idx] = True
+            swap = torch.full((batch_size, n), swap_first)
+            _force_pairs(x, y, is_sub, forced.view(batch_size, n), swap)
+        if self.hard_share:
+            _near_operands(x, y, is_sub, self.hard_share, generator)
         return self.make_batch(x, y, is_sub)
+
+    def sample_independent(self, batch_size: int, generator: torch.Generator) -> Batch:
+        """The training mixture drawn one question at a time, so questions are independent.
+
+        Each question is enriched with probability ``enrich_batch_share``, and then each of its
+        digit pairs is forced with probability ``enrich_pair_share`` (from either operand, at
+        even odds); near-equal subtraction as in :meth:`sample`. Failure counts over these
+        questions are binomial, so a Clopper-Pearson interval holds.
+        """
+        n = self.n_digits
+        x = torch.randint(0, 10, (batch_size, n), generator=generator)
+        y = torch.randint(0, 10, (batch_size, n), generator=generator)
+        is_sub = self._operators(batch_size, generator)
+        enrich = torch.rand(batch_size, 1, generator=generator) < self.enrich_batch_share
+        forced = (torch.rand(batch_size, n, generator=generator) < self.enrich_pair_share) & enrich
+        swap = (torch.rand(batch_size, 1, generator=generator) < 0.5).expand(batch_size, n)
+        _force_pairs(x, y, is_sub, forced, swap)
+        if self.hard_share:
+            _near_operands(x, y, is_sub, self.hard_share, generator)
+        return self.make_batch(x, y, is_sub)
+
+    def sample_uniform(self, batch_size: int, generator: torch.Generator) -> Batch:
+        """Every digit uniform; for mix, the operator at even odds."""
+        n = self.n_digits
+        x = torch.randint(0, 10, (batch_size, n), generator=generator)
+        y = torch.randint(0, 10, (batch_size, n), generator=generator)
+        if self.op == "mix":
+            is_sub = torch.rand(batch_size, generator=generator) < 0.5
+        else:
+            is_sub = torch.full((batch_size,), self.op == "sub")
+        return self.make_batch(x, y, is_sub)
+
+    def _operators(self, batch_size: int, generator: torch.Generator) -> Tensor:
+        if self.op == "mix":
+            return torch.rand(batch_size, generator=generator) < self.sub_share
+        return torch.full((batch_size,), self.op == "sub")
 
     def make_batch(
         self,
@@ -264,6 +308,46 @@ class ArithmeticTask:
             _masked_mean(out, f"loss_{make}", col_loss[:, 1:], lab[make] & r)
             _masked_mean(out, f"loss_{pass_}", col_loss[:, 1:], lab[pass_] & r)
         return out
+
+
+def _force_pairs(x: Tensor, y: Tensor, is_sub: Tensor, forced: Tensor, swap: Tensor) -> None:
+    """Force the ``forced`` digit pairs, in place, to sum to 9 (add) or to be equal (sub).
+
+    Where ``swap`` is set the first operand's digit is rewritten from the second's, otherwise
+    the second's from the first's (the papers pick one of the two per batch).
+    """
+    sub = is_sub[:, None].expand_as(x)
+    from_y = torch.where(sub, y, 9 - y)
+    from_x = torch.where(sub, x, 9 - x)
+    x_new = torch.where(forced & swap, from_y, x)
+    y_new = torch.where(forced & ~swap, from_x, y)
+    x.copy_(x_new)
+    y.copy_(y_new)
+
+
+def _near_operands(
+    x: Tensor, y: Tensor, is_sub: Tensor, share: float, generator: torch.Generator
+) -> None:
+    """Rewrite, in place, a share of the subtraction rows so that b = a +- d, |d| < 10^k.
+
+    k is uniform in 0..n and d's k low digits are uniform, so a - a (k = 0), a - (a + 1)
+    across trailing nines, and operands that agree on a long prefix (the sign is decided
+    late) all come up often. A d that leaves the digit range is applied with the other sign
+    (or, if that leaves it too, b = |a - d|).
+    """
+    bsz, n = x.shape
+    hard = is_sub & (torch.rand(bsz, generator=generator) < share)
+    k = torch.randint(0, n + 1, (bsz, 1), generator=generator)
+    low = torch.arange(n - 1, -1, -1)[None] < k  # the k lowest columns (digits are MSD first)
+    d_digits = torch.randint(0, 10, (bsz, n), generator=generator) * low
+    sign = torch.where(torch.rand(bsz, generator=generator) < 0.5, 1, -1)
+    powers = 10 ** torch.arange(n - 1, -1, -1)
+    a, d = (x * powers).sum(-1), (d_digits * powers).sum(-1)
+    b = a + sign * d
+    b = torch.where((b < 0) | (b >= 10**n), a - sign * d, b)
+    b = torch.where((b < 0) | (b >= 10**n), (a - d).abs(), b)  # only when k = n
+    b_digits = (b[:, None] // powers) % 10
+    y.copy_(torch.where(hard[:, None], b_digits, y))
 
 
 def _masked_mean(out: dict[str, float], key: str, values: Tensor, mask: Tensor) -> None:

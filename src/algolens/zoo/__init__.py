@@ -51,8 +51,8 @@ class ZooEntry:
     task: str
     architecture: str
     parameters: int
-    check: str  # verified failures per million, or the headline evaluation
-    failures_per_million: float | None
+    check: str  # verified failures per million (uniform / training), or the headline evaluation
+    failures_per_million: dict[str, float] | None  # distribution -> failures per million
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -70,12 +70,15 @@ def zoo_entries() -> list[ZooEntry]:
             arch = f"{model['n_layers']}L/{model['n_heads']}H/{model['d_model']}"
         else:
             arch = f"{model.get('kind')} {model.get('d_mlp', '')}".strip()
-        fpm = card.get("verification", {}).get("failures_per_million")
-        if fpm is not None:
-            check = f"{fpm:g} failures/M"
+        record = card.get("verification", {})
+        fpm = {d: record[d]["failures_per_million"] for d in ("uniform", "training") if d in record}
+        if fpm:
+            check = " / ".join(f"{d} {v:,.4g}" for d, v in fpm.items()) + " failures/M"
         else:
             evaluation = card.get("evaluation", {})
             key = next((k for k in evaluation if "acc" in k), None)
             check = f"{key} {evaluation[key]}" if key else "-"
-        rows.append(ZooEntry(name, task_text, arch, int(card.get("parameters", 0)), check, fpm))
+        rows.append(
+            ZooEntry(name, task_text, arch, int(card.get("parameters", 0)), check, fpm or None)
+        )
     return rows

@@ -18,75 +18,150 @@ from typing import Any
 
 from safetensors.torch import load_file
 
+from algolens.errors import AlgolensError
 from algolens.store import CARD_FILES, load_run, read_config, read_metrics, write_json
 from algolens.train import TrainConfig, train
 from algolens.zoo import CARD, ZOO_DIR, read_card, zoo_path
 from algolens.zoo.recipes import ZOO_RECIPES
 
-# what REFERENCE.md reports for the seeds' models (layers/heads/d_model, steps, loss, fails/M)
-SEED_FIGURES: dict[str, dict[str, Any]] = {
-    "add_d5_l1": {
-        "config": "1/3/510, d_mlp 2040",
-        "batch_x_steps": "64 x 30K",
-        "loss": 9.4e-2,
-        "failures_per_million": 12_621,
-    },
-    "add_d5_l2": {
-        "config": "2/3/510",
-        "batch_x_steps": "64 x 15K",
-        "loss": 1.6e-8,
-        "failures_per_million": 0,
-    },
-    "add_d6_l2": {
-        "config": "2/3/510",
-        "batch_x_steps": "64 x 15K",
-        "loss": 1.7e-8,
-        "failures_per_million": 2,
-    },
-    "sub_d6_l2": {
-        "config": "2/3/510",
-        "batch_x_steps": "64 x 30K",
-        "loss": 5.8e-6,
-        "failures_per_million": 2,
-    },
-    "mix_d6_l3": {
-        "config": "3/4/510",
-        "batch_x_steps": "64 x 40K",
-        "loss": 5e-9,
-        "failures_per_million": "1 add / 0 sub",
-    },
-    "ins1_mix_d6_l3": {
-        "config": "3/4/510 from add d6",
-        "batch_x_steps": "64 x 40K",
-        "loss": 8e-9,
-        "failures_per_million": "0 / 0",
-    },
-}
+# the papers' figures (Quirke & Barez 2024; Quirke, Neo & Barez 2024): layers/heads/d_model,
+# batch x steps, final training loss, failures per million. The papers draw their million
+# questions from their enriched training generator, so they compare with our "training" rate.
+PAPER = "Quirke & Barez 2024; Quirke, Neo & Barez 2024"
+PAPER_FIGURES: dict[str, dict[str, Any]] = {
+    "add_d5_l1": {"config": "1/3/510, d_mlp 2040", "batch_x_steps": "64 x 30K", "loss": 9.4e-2,
+                  "failures_per_million": 12_621},
+    "add_d5_l2": {"config": "2/3/510", "batch_x_steps": "64 x 15K", "loss": 1.6e-8,
+                  "failures_per_million": 0},
+    "add_d6_l2": {"config": "2/3/510", "batch_x_steps": "64 x 15K", "loss": 1.7e-8,
+                  "failures_per_million": 2},
+    "add_d10_l2": {"config": "2/3/510", "batch_x_steps": "64 x 40K", "loss": 7e-9,
+                   "failures_per_million": 0},
+    "add_d15_l2": {"config": "2/3/510", "batch_x_steps": "64 x 80K", "loss": 8.6e-8,
+                   "failures_per_million": 10},
+    "sub_d6_l2": {"config": "2/3/510", "batch_x_steps": "64 x 30K", "loss": 5.8e-6,
+                  "failures_per_million": 2},
+    "mix_d6_l3": {"config": "3/4/510", "batch_x_steps": "64 x 40K", "loss": 5e-9,
+                  "failures_per_million": {"add": 1, "sub": 0}},
+    "ins1_mix_d6_l3": {"config": "3/4/510 from add d6", "batch_x_steps": "64 x 40K",
+                       "loss": 8e-9, "failures_per_million": {"add": 0, "sub": 0}},
+    "ins2_mix_d6_l4": {"config": "4/4/510 from add d6", "batch_x_steps": "64 x 40K",
+                       "loss": 1.7e-8, "failures_per_million": {"add": 3, "sub": 8}},
+    "ins3_mix_d6_l4": {"config": "4/3/510 from add d6", "batch_x_steps": "64 x 40K",
+                       "loss": 3.0e-4, "failures_per_million": {"add": 17, "sub": 3120}},
+}  # fmt: skip
+
+
+def paper_reference(name: str) -> dict[str, Any]:
+    """The paper's figures for a zoo model, and which of our two rates they compare with."""
+    key = name.removesuffix("_paper")
+    if key not in PAPER_FIGURES:
+        return {}
+    return {
+        **PAPER_FIGURES[key],
+        "source": PAPER,
+        "compare_with": "training",
+        "why": "the papers draw their questions from their enriched training generator",
+    }
+
+
+DISTRIBUTIONS = ("uniform", "training")
+PAPER_LISTS = ("ba", "uc1", "simple_us9", "cascade_us9", "step")  # the notebook's Part 8
 
 
 def check(run_dir: Path, questions: int, seed: int = 0, progress: bool = False) -> dict[str, Any]:
-    """The verification record of a card: random training-distribution questions + cascades."""
-    from algolens.verify import verify, verify_suite
+    """The verification record of a card: both distributions, the complete suites, the papers'
+    question lists. Every part can be re-run from the record alone (:func:`recheck`)."""
+    from algolens.verify import verify
 
     run = load_run(run_dir)
-    result = verify(
-        run.model,
-        run.task,
-        questions=questions,
-        distribution="training",
-        seed=seed,
-        progress=progress,
-    )
-    record = result.to_dict()
-    record.pop("examples", None)
-    cascade = verify_suite(run.model, run.task, "cascade")
-    record["cascade_suite"] = {
-        "questions": cascade.questions,
-        "failures": cascade.failures,
-        "by_class": cascade.to_dict()["by_class"],
-    }
-    record["examples"] = result.examples[:5] + cascade.examples[:5]
+    record: dict[str, Any] = {}
+    for dist in DISTRIBUTIONS:
+        res = verify(run.model, run.task, questions, dist, seed, progress=progress)  # type: ignore[arg-type]
+        record[dist] = {"distribution": dist, "seed": seed, **res.to_dict()}
+        record[dist]["examples"] = res.examples[:5]
+        record[dist].pop("source")
+    record["suites"] = suite_record(run)
+    record["paper_lists"] = paper_list_record(run)
     return record
+
+
+def suite_record(run: Any) -> dict[str, Any]:
+    """The complete suites that fit the task: ``carry`` (add), ``borrow`` (sub), both for mix."""
+    from algolens.verify import verify_suite
+
+    names = {"add": ["carry"], "sub": ["borrow"], "mix": ["carry", "borrow"]}[run.task.op]
+    out = {}
+    for name in names:
+        res = verify_suite(run.model, run.task, name)
+        out[name] = {
+            "questions": res.questions,
+            "failures": res.failures,
+            "by_class": {c: v for c, v in res.by_class.items()},
+            "examples": res.examples[:5],
+        }
+    return out
+
+
+def paper_list_record(run: Any) -> dict[str, list[int]] | None:
+    """Per list of the notebook's Part 8, [wrong, total]; None where they do not apply (the
+    lists are addition questions of 5 or more digits)."""
+    from algolens.verify import verify_suite
+
+    if run.task.op == "sub" or run.task.n_digits < 5:
+        return None
+    out = {}
+    for name in PAPER_LISTS:
+        res = verify_suite(run.model, run.task, name)
+        out[name] = [res.failures, res.questions]
+    return out
+
+
+def recheck(name: str, quick: bool = False, progress: bool = False) -> list[dict[str, Any]]:
+    """Re-run a card's verification and compare: one row per recorded number.
+
+    ``quick`` re-verifies only each distribution's first questions (the recorded ``prefix``),
+    the suites and the lists; the full check re-draws every recorded question.
+    """
+    from algolens.verify import PREFIX_QUESTIONS, verify
+
+    card = read_card(name)
+    record = card.get("verification")
+    if not record:
+        raise AlgolensError(f"zoo model {name!r} has no verification record to check")
+    run = load_run(zoo_path(name))
+    rows = []
+    for dist in DISTRIBUTIONS:
+        rec = record[dist]
+        short = quick and rec.get("prefix") is not None
+        n = PREFIX_QUESTIONS if short else rec["questions"]
+        res = verify(run.model, run.task, n, dist, rec["seed"], progress=progress)  # type: ignore[arg-type]
+        want = rec["prefix"][1] if short else rec["failures"]
+        rows.append(_row(f"{dist}: failures in {n:,}", want, res.failures))
+        if not short:
+            got = {c: [v[0], v[1]] for c, v in res.by_class.items()}
+            want_classes = {c: [v["questions"], v["failures"]] for c, v in rec["by_class"].items()}
+            rows.append(_row(f"{dist}: by class", want_classes, got))
+    for suite, rec in suite_record(run).items():
+        rows.append(_row(f"suite {suite}", record["suites"][suite]["failures"], rec["failures"]))
+    lists = paper_list_record(run)
+    rows.append(_row("paper lists [wrong, total]", record.get("paper_lists"), lists))
+    return rows
+
+
+def refresh_verification(name: str, questions: int, progress: bool = False) -> dict[str, Any]:
+    """Measure a shipped model's verification record again (the current question streams and
+    record format) and write it into its card; everything else on the card is kept."""
+    card = read_card(name)
+    card["verification"] = check(zoo_path(name), questions, progress=progress)
+    card.pop("seed_reference", None)
+    card["paper_reference"] = paper_reference(name)
+    write_json(zoo_path(name) / CARD, card)
+    return card
+
+
+def _row(what: str, recorded: Any, measured: Any) -> dict[str, Any]:
+    return {"check": what, "recorded": recorded, "measured": measured, "same": recorded == measured}
 
 
 def final_loss(run_dir: Path, last: int = 5) -> float:
@@ -119,7 +194,7 @@ def make_card(
             "command": command,
         },
         "verification": verification,
-        "seed_reference": SEED_FIGURES.get(name, {}),
+        "paper_reference": paper_reference(name),
         "notes": (
             "Width reduced from the seeds' d_model 510 to "
             f"{config['model']['d_model']} (d_head {config['model']['d_head']}) for CPU "
