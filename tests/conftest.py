@@ -42,7 +42,8 @@ ADD_D2_TRAIN = {
 @pytest.fixture(scope="session")
 def add_d2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-digit addition run trained once per session."""
-    from algolens.train import TrainConfig, train
+    from algolens.config import TrainConfig
+    from algolens.runs import train
 
     out = tmp_path_factory.mktemp("runs") / "add_d2"
     return train(

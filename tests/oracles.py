@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from algolens.tasks.arithmetic import ArithmeticTask
+from algolens.families.arithmetic.task import ArithmeticTask
 
 
 class ArithmeticOracle(nn.Module):

@@ -33,7 +33,7 @@ def from_dict(cls: type[T], data: Any, what: str) -> T:
     values = {}
     for key, value in data.items():
         if key not in fields:
-            raise AlgolensError(unknown_key(key, fields, what))
+            raise AlgolensError(unknown_key(key, fields, f"{what} option"))
         values[key] = check_type(value, hints[key], f"{what} option {key!r}")
     return cls(**values)
 
@@ -41,7 +41,7 @@ def from_dict(cls: type[T], data: Any, what: str) -> T:
 def unknown_key(key: str, known: set[str] | list[str], what: str) -> str:
     close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(known))}"
-    return f"unknown {what} option {key!r}{hint}"
+    return f"unknown {what} {key!r}{hint}"
 
 
 def check_type(value: Any, hint: Any, where: str) -> Any:

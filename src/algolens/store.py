@@ -1,41 +1,48 @@
-"""Run directories: save and load a trained model with everything needed to reproduce it.
+"""Run directories on disk, and nothing else: the only module that reads or writes run files.
 
-A run directory holds ``config.json`` (task, model, training, seed, argv, versions),
-``model.safetensors`` and ``metrics.jsonl``; while training it also holds ``train_state.pt``
-(optimizer and sampler state, read back with ``weights_only=True``). Every file is written to a
-temporary name and renamed into place, so a killed process never leaves a file that half loads.
+A run directory holds ``config.json`` (a :class:`~algolens.config.RunConfig`, written once),
+``model.safetensors`` (the latest weights), ``metrics.jsonl`` (one row per logged step) and,
+while a run can be resumed, ``checkpoint.pt``: the whole training state in one file (weights,
+optimiser, scheduler, sampler and Grokfast state, step, and how far the metrics log had got),
+so that it is written by one rename and can never pair weights with another step's optimiser.
+Every file is written to a temporary name beside it and renamed into place; no file is ever
+written through a symbolic link. ``train.lock`` keeps a second writer out.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_model, save_model
-from torch import nn
-
+from algolens.config import RunConfig
 from algolens.errors import AlgolensError
-from algolens.tasks import make_task
 
-CONFIG, WEIGHTS, METRICS, TRAIN_STATE = (
+CONFIG, WEIGHTS, METRICS, CHECKPOINT, LOCK = (
     "config.json",
     "model.safetensors",
     "metrics.jsonl",
-    "train_state.pt",
+    "checkpoint.pt",
+    "train.lock",
 )
-CARD_FILES = (CONFIG, WEIGHTS, METRICS)  # what a shipped (zoo) run keeps
+LEGACY_STATE = "train_state.pt"  # the first layout's resume file (weights kept apart)
+SHIPPED_FILES = (CONFIG, WEIGHTS, METRICS)  # what a finished, shipped (zoo) run keeps
+
+
+def refuse_symlink(path: Path) -> None:
+    if path.is_symlink():
+        raise AlgolensError(f"{path} is a symbolic link: run files are never written through one")
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    refuse_symlink(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -53,181 +60,210 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def save_weights(model: nn.Module, path: Path) -> None:
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise AlgolensError(f"no {what} at {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError, OSError) as e:
+        raise AlgolensError(f"corrupt {path}: {type(e).__name__}") from None
+
+
+# ---- config -------------------------------------------------------------------------------------
+def read_config(run_dir: Path) -> RunConfig:
+    """The run's config, parsed strictly (one line on any problem)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise AlgolensError(f"no run directory at {run_dir}")
+    if not (run_dir / CONFIG).is_file():
+        raise AlgolensError(f"{run_dir} is not a run directory: no {CONFIG}")
+    return RunConfig.from_dict(read_json(run_dir / CONFIG, "run config"))
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create the run directory (one line if it cannot be)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise AlgolensError(f"--out {run_dir} is a file, not a directory")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AlgolensError(f"cannot create {run_dir}: {e.strerror}") from None
+    if not os.access(run_dir, os.W_OK):
+        raise AlgolensError(f"cannot write in {run_dir}")
+
+
+def write_config(run_dir: Path, config: RunConfig) -> None:
+    """Write a new run's config, once: a directory that already holds a run is refused (one
+    that holds only a failed start's config is reused). Call it holding :func:`writer_lock`."""
+    if has_progress(run_dir):
+        raise AlgolensError(f"{run_dir} already holds a run: use --resume or another --out")
+    write_json(run_dir / CONFIG, config.to_dict())
+
+
+def has_progress(run_dir: Path) -> bool:
+    """True when the directory holds trained weights or a checkpoint (more than a config)."""
+    return any((run_dir / f).exists() for f in (WEIGHTS, CHECKPOINT, LEGACY_STATE))
+
+
+# ---- weights ------------------------------------------------------------------------------------
+def save_weights(model: Any, path: Path) -> None:
     """safetensors, with tied (shared) parameters stored once."""
+    from safetensors.torch import save_model
+
     atomic_write(path, lambda p: save_model(model, str(p)))
 
 
-def load_weights(model: nn.Module, path: Path) -> None:
+def load_weights(model: Any, path: Path) -> None:
+    """Load ``path`` into ``model``; wrong names or shapes are one line."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_model
+
     try:
         missing, unexpected = load_model(model, str(path), strict=False)
-    except (SafetensorError, OSError, RuntimeError) as e:
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if "\n" in str(e) else str(e)
+        raise AlgolensError(f"weights {path} do not fit the model: {first}") from None
+    except (SafetensorError, OSError) as e:
         raise AlgolensError(f"cannot read weights {path}: {e}") from None
     if missing or unexpected:
         raise AlgolensError(f"weights {path} do not fit the model: missing {sorted(missing)[:3]}")
 
 
-def build_model(model_config: dict[str, Any]) -> nn.Module:
-    """A fresh model from the ``model`` section of a run config (``kind`` picks the class)."""
-    from algolens.models import MODEL_KINDS
-
-    kind = model_config.get("kind", "transformer")
-    if kind not in MODEL_KINDS:
-        raise AlgolensError(f"unknown model kind {kind!r}")
-    cfg_cls, model_cls = MODEL_KINDS[kind]
-    cfg = cfg_cls.from_dict({k: v for k, v in model_config.items() if k != "kind"})
-    return model_cls(cfg)
+def weights_path(run_dir: Path) -> Path:
+    path = Path(run_dir) / WEIGHTS
+    if not path.is_file():
+        raise AlgolensError(f"{run_dir} has no {WEIGHTS}: was training started?")
+    return path
 
 
-@dataclass
-class Run:
-    """A loaded run: ``.model`` (in eval mode), ``.task``, ``.config`` and ``.predict``."""
-
-    path: Path | None
-    config: dict[str, Any]
-    model: nn.Module
-    task: Any
-    metrics: list[dict[str, Any]] = field(default_factory=list)
-
-    def predict(self, questions: list[str]) -> list[str]:
-        """Greedy answers: ``run.predict(['12+34', '99+1']) == ['046', '100']``."""
-        from algolens.verify import predict
-
-        return predict(self.model, self.task, questions)
-
-    @property
-    def name(self) -> str:
-        return str(self.config.get("name") or (self.path.name if self.path else "run"))
-
-
-def read_config(path: Path) -> dict[str, Any]:
-    if not path.is_dir():
-        raise AlgolensError(f"no run directory at {path}")
+# ---- metrics ------------------------------------------------------------------------------------
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The metrics log; a torn last line (a killed writer) and non-row lines are skipped."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return []
     try:
-        config = json.loads((path / CONFIG).read_text())
-    except FileNotFoundError:
-        raise AlgolensError(f"{path} is not a run directory: no {CONFIG}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AlgolensError(f"corrupt {path / CONFIG}: {e}") from None
-    if not isinstance(config, dict) or "task" not in config or "model" not in config:
-        raise AlgolensError(f"corrupt {path / CONFIG}: it names no task or model")
-    return config
-
-
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The metrics log; a torn last line (a killed writer) is skipped."""
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise AlgolensError(f"corrupt {path}: {type(e).__name__}") from None
     rows = []
-    if (path / METRICS).exists():
-        for line in (path / METRICS).read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int):
+            rows.append(row)
     return rows
 
 
-def load_run(path: str | Path) -> Run:
-    """Load a run directory; a missing or corrupt one raises :class:`AlgolensError`."""
-    path = Path(path)
-    config = read_config(path)
-    task = make_task(config["task"])
-    model = build_model(config["model"])
-    if not (path / WEIGHTS).exists():
-        raise AlgolensError(f"{path} has no {WEIGHTS}: was training started?")
-    load_weights(model, path / WEIGHTS)
-    model.eval()
-    return Run(path=path, config=config, model=model, task=task, metrics=read_metrics(path))
+class MetricsLog:
+    """Appends one JSON row per logged step; :meth:`truncate` cuts back to a checkpoint."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / METRICS
+        refuse_symlink(self.path)
+        self._file = self.path.open("a", encoding="utf-8")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+
+    def position(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        self._file.close()
+
+    @staticmethod
+    def truncate(run_dir: Path, size: int) -> None:
+        """Cut the log back to ``size`` bytes (where it stood at the checkpoint)."""
+        path = Path(run_dir) / METRICS
+        refuse_symlink(path)
+        if path.exists():
+            with path.open("r+b") as f:
+                f.truncate(size)
 
 
-def load(name: str | Path) -> Run:
-    """A run from a directory, a zoo name (``'zoo:add_d5_l2'``) or a Hugging Face hub id."""
-    text = str(name)
-    if text.startswith("zoo:"):
-        from algolens.zoo import zoo_path
+# ---- checkpoints --------------------------------------------------------------------------------
+def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
+    """The whole training state in one file, renamed into place."""
+    import torch
 
-        return load_run(zoo_path(text[4:]))
-    if Path(text).exists():
-        return load_run(text)
-    if text.count("/") == 1 and not text.startswith((".", "/")):
-        return HubRun.from_pretrained(text).run
-    raise AlgolensError(f"no run directory at {text}")
+    atomic_write(Path(run_dir) / CHECKPOINT, lambda p: torch.save(state, p))
 
 
-def save_run_files(run: Run, out: Path) -> None:
-    """Write a run's config, weights and metrics into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / CONFIG, run.config)
-    save_weights(run.model, out / WEIGHTS)
-    lines = "".join(json.dumps(r) + "\n" for r in run.metrics)
-    atomic_write(out / METRICS, lambda p: p.write_text(lines))
+def load_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """The checkpoint, read with ``weights_only=True`` (no pickled code runs)."""
+    import torch
 
-
-def _hub_mixin() -> type:
-    from huggingface_hub import ModelHubMixin
-
-    return ModelHubMixin
-
-
-class HubRun(_hub_mixin(), library_name="algolens", tags=["algolens"]):  # type: ignore[misc,call-arg]
-    """A run in the Hugging Face layout, through ``huggingface_hub.ModelHubMixin``.
-
-    ``HubRun(run).save_pretrained(folder)`` writes it; ``HubRun.from_pretrained(folder_or_id)``
-    reads a local folder, or fetches a hub id (which needs the network).
-    """
-
-    def __init__(self, run: Run):
-        self.run = run
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> HubRun:  # type: ignore[override]
-        try:
-            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
-        except AlgolensError:
-            raise
-        except Exception as e:  # offline, unknown repo, no permission: one clear line
-            raise AlgolensError(
-                f"cannot fetch {str(pretrained_model_name_or_path)!r} from the Hugging Face hub "
-                f"({type(e).__name__}); without network, pass a local run directory instead"
-            ) from None
-
-    def _save_pretrained(self, save_directory: Path) -> None:
-        save_run_files(self.run, Path(save_directory))
-
-    @classmethod
-    def _from_pretrained(  # type: ignore[override]
-        cls,
-        *,
-        model_id: str,
-        revision: str | None,
-        cache_dir: str | Path | None,
-        force_download: bool,
-        local_files_only: bool,
-        token: str | bool | None,
-        **kwargs: Any,
-    ) -> HubRun:
-        if Path(model_id).is_dir():
-            return cls(load_run(model_id))
-        from huggingface_hub import snapshot_download
-
-        folder = snapshot_download(
-            repo_id=model_id,
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-        )
-        return cls(load_run(folder))
-
-
-def save_train_state(path: Path, state: dict[str, Any]) -> None:
-    atomic_write(path, lambda p: torch.save(state, p))
-
-
-def load_train_state(path: Path) -> dict[str, Any]:
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        if (Path(run_dir) / LEGACY_STATE).exists():
+            raise AlgolensError(f"{run_dir} was written by an earlier algolens: it cannot resume")
+        raise AlgolensError(f"nothing to resume in {run_dir}: no {CHECKPOINT}")
     try:
-        return torch.load(path, weights_only=True)
-    except FileNotFoundError:
-        raise AlgolensError(f"nothing to resume in {path.parent}: no {path.name}") from None
-    except Exception as e:
-        raise AlgolensError(f"corrupt {path}: {e}") from None
+        state = torch.load(path, weights_only=True)
+    except Exception as e:  # any unpickling problem is a corrupt file to the user
+        raise AlgolensError(f"corrupt {path}: {type(e).__name__}") from None
+    need = {"step", "model", "optimizer", "scheduler", "generator", "metrics_bytes"}
+    if not isinstance(state, dict) or not need <= set(state):
+        raise AlgolensError(f"corrupt {path}: it is not an algolens checkpoint")
+    return state
+
+
+def drop_checkpoint(run_dir: Path) -> None:
+    """Remove the resume state of a finished run (its weights stay in model.safetensors)."""
+    for name in (CHECKPOINT, LEGACY_STATE):
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+# ---- one writer ---------------------------------------------------------------------------------
+@contextmanager
+def writer_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``train.lock`` (pid and host) while training; a second writer gets one line.
+
+    A lock left by a process that no longer runs on this host is taken over.
+    """
+    path = Path(run_dir) / LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _stale(path):
+                path.unlink(missing_ok=True)
+                continue
+            holder = _holder(path)
+            raise AlgolensError(
+                f"{run_dir} is being trained by process {holder.get('pid')} on "
+                f"{holder.get('host')}: one writer per run"
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        break
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _holder(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def _stale(path: Path) -> bool:
+    holder = _holder(path)
+    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -5,19 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from algolens import load
-from algolens.verify import count_failures, exhaustive_batches, greedy_answers
+from algolens.tasks.base import greedy_answers
+from algolens.verify import verify_exhaustive
 
 
 def test_two_digit_addition_is_perfect_on_all_10000_questions(add_d2_run: Path) -> None:
     run = load(add_d2_run)
-    total, failures = count_failures(run.model, run.task, exhaustive_batches(run.task))
-    assert (total, failures) == (10_000, 0)
+    res = verify_exhaustive(run.model, run.task)
+    assert (res.questions, res.failures) == (10_000, 0)
     assert run.predict(["12+34", "99+1", "99+99", "0+0"]) == ["046", "100", "198", "000"]
 
 
 def test_teacher_forced_argmax_matches_greedy_when_right(add_d2_run: Path) -> None:
     run = load(add_d2_run)
-    batch = next(exhaustive_batches(run.task, batch_size=10_000))
+    batch = run.task.exhaustive_batch(0, 10_000)
     greedy = greedy_answers(run.model, run.task, batch.inputs)
     assert (greedy == batch.targets).all()
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from algolens.analysis.lego import classify_heads, head_similarities, position_accuracies
-from algolens.models.lego_mimic import MimicConfig, mimic_init
-from algolens.models.lego_variants import MIMIC_VARIANTS, VARIANTS, train_variant
-from algolens.store import build_model, load_run
-from algolens.tasks.lego import LegoTask
-from algolens.train import TrainConfig
+from algolens.config import TrainConfig
+from algolens.families.lego.analysis import classify_heads, head_similarities, position_accuracies
+from algolens.families.lego.mimic import MimicConfig, mimic_init
+from algolens.families.lego.task import LegoTask
+from algolens.families.lego.variants import MIMIC_VARIANTS, VARIANTS
+from algolens.models import build_model
+from algolens.runs import load_run, train
 
 TINY = {"n_layers": 2, "n_heads": 2, "d_model": 32, "d_mlp": 64}
 
@@ -65,7 +66,9 @@ def test_train_command_takes_parent_heads_and_conv_kernel(tmp_path: Path) -> Non
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     config = json.loads((out / "config.json").read_text())
-    assert config["mimic_init"]["n_parent"] == 1 and config["model"]["conv_kernel"] == 7
+    assert (
+        config["init"]["family"]["mimic"]["n_parent"] == 1 and config["model"]["conv_kernel"] == 7
+    )
     # real reuse: a random-init variant starts from that run; a mimic variant refuses to
     same = ["--n-vars", "4", "--train-k", "2", "--max-vars", "4", "--layers", "1", "--heads", "3",
             "--d-model", "24", "--d-mlp", "32", "--steps", "2", "--no-progress"]  # fmt: skip
@@ -73,11 +76,11 @@ def test_train_command_takes_parent_heads_and_conv_kernel(tmp_path: Path) -> Non
                                    *same, "--init-from", str(out), "--out",
                                    str(tmp_path / "reuse")])  # fmt: skip
     assert res.exit_code == 0, res.output
-    copied = json.loads((tmp_path / "reuse" / "config.json").read_text())["init_copied"]
+    copied = json.loads((tmp_path / "reuse" / "config.json").read_text())["init"]["copied"]
     assert "blocks.0.attn.conv_qkv.weight" in copied and "embed.W_E" in copied
     res = CliRunner().invoke(app, ["lego", "train", "--variant", "parent", *same, "--init-from",
                                    str(out), "--out", str(tmp_path / "no")])  # fmt: skip
-    assert res.exit_code == 2 and "no init_from" in res.stderr
+    assert res.exit_code == 2 and "no --init-from" in res.stderr
 
 
 def test_compare_command_and_report(tmp_path: Path) -> None:
@@ -103,14 +106,13 @@ def test_compare_command_and_report(tmp_path: Path) -> None:
         names = {p["name"] for p in rows[0]["probes"]}
         assert {"train", "unshuffled", "all_plus", "longer", "names_split"} <= names
         config = json.loads((out / f"{variant}_s0" / "config.json").read_text())
-        assert config["variant"] == variant and config["model"]["causal"] is False
+        assert config["init"]["variant"] == variant and config["model"]["causal"] is False
     mimic = json.loads((out / "mimic_s0" / "config.json").read_text())
-    assert mimic["mimic_init"]["steps"] == 2
-    assert mimic["train"]["init_from"] == str(out / "mimic_s0" / "mimic_init")
+    assert mimic["init"]["family"]["mimic"]["steps"] == 2 and mimic["init"]["source"] is None
     assert json.loads((out / "tied_s0" / "config.json").read_text())["model"]["tie_layers"]
     assert json.loads((out / "conv_s0" / "config.json").read_text())["model"]["conv_kernel"] == 3
     parent = json.loads((out / "parent_s0" / "config.json").read_text())
-    assert parent["model"]["conv_kernel"] == 7 and parent["mimic_init"]["n_parent"] == 1
+    assert parent["model"]["conv_kernel"] == 7 and parent["init"]["variant"] == "parent"
     assert parent["train"]["layer_loss"] == 1.0  # deep supervision is the default
     assert "Encoder variants side by side" in (out / "report.html").read_text()
     # the analyse command's LEGO report on one of the runs
@@ -143,10 +145,14 @@ N4_MODEL = {"n_layers": 4, "n_heads": 3, "d_model": 48, "d_mlp": 96}
 def _train_n4(tmp_path: Path, variant: str, steps: int, **kw: object) -> Path:
     cfg = TrainConfig(steps=steps, batch_size=128, lr=3e-3, weight_decay=0.0, warmup_frac=0.02,
                       log_every=50, layer_loss=1.0, **kw)  # type: ignore[arg-type]  # fmt: skip
-    return train_variant(tmp_path / variant, variant, N4_TASK, N4_MODEL, cfg,
-                         MimicConfig(steps=60), progress=False)  # fmt: skip
+    init = {
+        "variant": variant,
+        "family": {"mimic": {"steps": 60}} if variant in MIMIC_VARIANTS else {},
+    }
+    return train(tmp_path / variant, N4_TASK, N4_MODEL, cfg, init=init, progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", MIMIC_VARIANTS)
 def test_initialised_variant_learns_n4_to_full_accuracy(tmp_path: Path, variant: str) -> None:
     run = load_run(_train_n4(tmp_path, variant, 2500, stop_when="val_acc_trained>=1"))
@@ -156,18 +162,21 @@ def test_initialised_variant_learns_n4_to_full_accuracy(tmp_path: Path, variant:
     assert min(position_accuracies(run.model, run.task, 2048, seed=7)) >= 0.995
 
 
+@pytest.mark.slow
 def test_conv_variant_learns_n4_to_full_accuracy(tmp_path: Path) -> None:
     """Convolution in q/k/v gets random init past the parity plateau at n = 4 (README): the
     loss leaves it near step 600 and all 2,048 validation sentences are right near step 3,600."""
     cfg = TrainConfig(steps=5000, batch_size=256, lr=2e-3, weight_decay=0.0, warmup_frac=0.02,
                       log_every=100, layer_loss=1.0, stop_when="val_acc_trained>=1")  # fmt: skip
-    out = train_variant(tmp_path / "conv", "conv", N4_TASK, {**N4_MODEL, "n_heads": 4}, cfg,
-                        progress=False)  # fmt: skip
+    model = {**N4_MODEL, "n_heads": 4}
+    out = train(tmp_path / "conv", N4_TASK, model, cfg, init={"variant": "conv"},
+                progress=False)  # fmt: skip
     run = load_run(out)
     assert run.metrics[-1]["val_acc_trained"] == 1.0, run.metrics[-1]
     assert min(position_accuracies(run.model, run.task, 2048, seed=7)) >= 0.995
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["random", "tied"])
 def test_random_init_variant_trains_on_n4(tmp_path: Path, variant: str) -> None:
     """Without conv, random-init variants train (position 1 exact, well above chance overall)

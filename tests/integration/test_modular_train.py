@@ -9,9 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from algolens.report.modular import report_modadd
-from algolens.store import WEIGHTS, load_run
-from algolens.train import TrainConfig, train
+from algolens.config import TrainConfig
+from algolens.report import report_run
+from algolens.runs import load_run, resume_run, train
+from algolens.store import WEIGHTS
 
 P = 31
 TASK = {"name": "modadd", "p": P, "train_frac": 0.8, "input": "onehot"}
@@ -52,7 +53,7 @@ def test_small_p_mlp_trains_to_100_percent(mlp_run: Path) -> None:
 
 
 def test_report_shows_the_cosine_algorithm(mlp_run: Path, tmp_path: Path) -> None:
-    path = report_modadd(load_run(mlp_run), tmp_path)
+    path = report_run(load_run(mlp_run), tmp_path)
     assert path.exists() and "Cosine fits" in path.read_text()
     claims = {c["claim"]: c for c in json.loads((tmp_path / "claims.json").read_text())}
     same = claims["input weights from a and b and the output weights share one frequency"]
@@ -64,7 +65,7 @@ def test_grokfast_resume_gives_the_uninterrupted_weights(tmp_path: Path) -> None
     cfg["stop_when"] = ""
     whole = train(tmp_path / "whole", TASK, MLP, TrainConfig(**cfg), progress=False)
     part = train(tmp_path / "part", TASK, MLP, TrainConfig(**cfg), progress=False, stop_after=13)
-    train(part, resume=True, progress=False)
+    resume_run(part, progress=False)
     w_whole, w_part = load_file(whole / WEIGHTS), load_file(part / WEIGHTS)
     for k in w_whole:
         assert torch.equal(w_whole[k], w_part[k]), k
@@ -90,9 +91,9 @@ def test_transformer_run_and_report_follow_the_checkpoints(tmp_path: Path) -> No
     cfg = {**RECIPE, "steps": 20, "lr": 1e-3, "keep_every": 10, "log_every": 10, "stop_when": ""}
     out = train(tmp_path / "tf", task, model, TrainConfig(**cfg), progress=False)
     run = load_run(out)
-    assert run.config["model"]["d_vocab"] == 14 and run.config["model"]["d_vocab_out"] == 13
+    assert run.config.model["d_vocab"] == 14 and run.config.model["d_vocab_out"] == 13
     assert run.task.all_logits(run.model).shape == (169, 13)
-    path = report_modadd(run, tmp_path / "report")
+    path = report_run(run, tmp_path / "report")
     text = path.read_text()
     assert "Progress measures over the checkpoints" in text and "Fourier spectra" in text
 
@@ -102,8 +103,8 @@ def test_small_p_transformer_groks_with_the_fast_recipe(tmp_path: Path) -> None:
     """``--preset nanda-fast`` on p = 31 (60% of the pairs train): the model memorises first and
     generalises over a thousand steps later (about 2 minutes; the zoo's p = 113 model is the
     full-size record)."""
-    from algolens.analysis.fourier import grokking_phases
-    from algolens.presets import resolve
+    from algolens.families import resolve_preset as resolve
+    from algolens.families.modular.fourier import grokking_phases
 
     recipe = resolve("modadd", "nanda-fast")
     task = {**recipe.task, "p": P, "train_frac": 0.6}

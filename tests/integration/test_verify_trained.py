@@ -10,21 +10,14 @@ import torch
 from typer.testing import CliRunner
 
 from algolens.cli import app
-from algolens.store import load
-from algolens.tasks.arithmetic import oracle
-from algolens.tasks.base import readout_ok
-from algolens.verify import (
-    answer_argmax,
-    exhaustive_batches,
-    fast_answer_argmax,
-    greedy_answers,
-    verify_batches,
-    verify_exhaustive,
-)
+from algolens.families.arithmetic.task import oracle
+from algolens.runs import load
+from algolens.tasks.base import greedy_answers, readout_ok
+from algolens.verify import answer_argmax, fast_answer_argmax, verify_batches, verify_exhaustive
 
 
 def _all_questions(task):
-    return next(iter(exhaustive_batches(task, batch_size=10**4)))
+    return task.exhaustive_batch(0, 10**4)
 
 
 def test_teacher_forced_verdict_equals_greedy_decoding(add_d2_run: Path) -> None:

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algolens.errors import AlgolensError
-from algolens.tasks import make_task
-from algolens.tasks.arithmetic import ArithmeticTask, oracle
+from algolens.families import make_task
+from algolens.families.arithmetic.task import ArithmeticTask, oracle
 
 
 def _ints(task: ArithmeticTask, row: list[int]) -> tuple[int, str, int]:

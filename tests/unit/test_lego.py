@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algolens.errors import AlgolensError
-from algolens.tasks import make_task
-from algolens.tasks.lego import CLAUSE_LEN, LETTERS, LegoTask, oracle
+from algolens.families import make_task
+from algolens.families.lego.task import CLAUSE_LEN, LETTERS, LegoTask, oracle
 
 
 def _sentences(task: LegoTask, n: int, seed: int):
@@ -106,7 +106,7 @@ def test_sample_cli_prints_sentences() -> None:
 
 
 def test_mimic_templates() -> None:
-    from algolens.models.lego_mimic import (
+    from algolens.families.lego.mimic import (
         association_template,
         manipulation_template,
         parent_template,
@@ -127,7 +127,7 @@ def test_mimic_templates() -> None:
 
 
 def test_root_rule_is_exact_at_positions_1_2_only() -> None:
-    from algolens.analysis.lego import root_rule
+    from algolens.families.lego.analysis import root_rule
 
     task = LegoTask(n_vars=6, eval_size=0)
     batch, texts = _sentences(task, 256, 3)
@@ -157,8 +157,8 @@ def test_layer_masks_give_one_hop_per_layer() -> None:
 
 
 def test_layer_accuracies_end_at_the_model_s_own_accuracy() -> None:
-    from algolens.analysis.lego import layer_accuracies, position_accuracies
-    from algolens.store import build_model
+    from algolens.families.lego.analysis import layer_accuracies, position_accuracies
+    from algolens.models import build_model
 
     task = LegoTask(n_vars=5, train_k=3, eval_size=0)
     model = build_model({"kind": "transformer", "n_layers": 3, "n_heads": 2, "d_model": 16,

@@ -7,7 +7,10 @@ import math
 import pytest
 import torch
 
-from algolens.analysis.fourier import (
+from algolens.errors import AlgolensError
+from algolens.families import make_task
+from algolens.families import resolve_preset as resolve
+from algolens.families.modular.fourier import (
     fourier_2d,
     fourier_basis,
     frequency_norms,
@@ -16,7 +19,7 @@ from algolens.analysis.fourier import (
     neuron_frequencies,
     restricted_excluded_loss,
 )
-from algolens.analysis.modular import (
+from algolens.families.modular.mlp import (
     construction_curve,
     cosine_network,
     fit_cosines,
@@ -25,10 +28,7 @@ from algolens.analysis.modular import (
     relations,
     replace_with_fits,
 )
-from algolens.errors import AlgolensError
 from algolens.models.mlp import MLP, MLPConfig
-from algolens.presets import resolve
-from algolens.tasks import make_task
 
 
 # ---- task --------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import pytest
 import torch
 from tests.oracles import ArithmeticOracle
 
+from algolens.families import make_task
 from algolens.stats import clopper_pearson, nines
-from algolens.tasks import make_task
 from algolens.verify import verify
 
 

@@ -1,4 +1,4 @@
-"""The seeds' named suites, question for question, and the generated cascade suite's coverage."""
+"""The papers' question lists, question for question, and the complete suites' coverage."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from algolens.errors import AlgolensError
-from algolens.suites import SEED_SUITES, suite_batch, suite_questions
-from algolens.tasks import make_task
-from algolens.tasks.arithmetic import oracle
+from algolens.families import make_task
+from algolens.families.arithmetic.suites import PAPER_LISTS, suite_batch, suite_questions
+from algolens.families.arithmetic.task import oracle
 
 # The seed notebook's calls, copied verbatim ("Part 8"); simulated below the way the notebook
 # runs them: rows start as zeros and each call writes its row index.
@@ -172,7 +172,7 @@ def test_seed_quirks() -> None:
     assert cascade.count("03340+06660") == 2 and cascade.count("08880+01120") == 2
     assert len(suite_questions(make_task("add", n_digits=10), "uc1")) == 24
     assert len(suite_questions(make_task("add", n_digits=9), "uc1")) == 19
-    assert len(suite_questions(task, "seeds")) == 17 + 19 + 18 + 29 + 26
+    assert len(suite_questions(task, "papers")) == 17 + 19 + 18 + 29 + 26
 
 
 @pytest.mark.skipif(not SEED_FILE.exists(), reason="seed notebook not available")
@@ -185,14 +185,14 @@ def test_suites_match_the_seed_file_itself() -> None:
         assert suite_questions(task, name) == simulate(rows, body)
 
 
-def test_seed_suites_refuse_what_the_seeds_do_not_define() -> None:
+def test_paper_lists_refuse_what_the_papers_do_not_define() -> None:
     with pytest.raises(AlgolensError, match="5 or more"):
         suite_questions(make_task("add", n_digits=4), "ba")
     with pytest.raises(AlgolensError, match="addition"):
         suite_questions(make_task("sub", n_digits=5), "ba")
     with pytest.raises(AlgolensError, match="unknown suite"):
         suite_questions(make_task("add", n_digits=5), "nope")
-    for name in SEED_SUITES:  # mix models get them as addition questions
+    for name in PAPER_LISTS:  # mix models get them as addition questions
         assert suite_questions(make_task("mix", n_digits=6), name)
 
 

@@ -11,10 +11,13 @@ import torch
 from safetensors.torch import load_file
 from tests.conftest import tiny_model_spec
 
-from algolens import load
+from algolens.config import TrainConfig
 from algolens.errors import AlgolensError
-from algolens.store import CONFIG, METRICS, WEIGHTS, HubRun, atomic_write, load_run
-from algolens.train import TrainConfig, batch_loss, copy_matching_weights, lr_at, train
+from algolens.hub import HubRun
+from algolens.models import build_model
+from algolens.runs import load, load_run, resume_run, train
+from algolens.store import CHECKPOINT, CONFIG, METRICS, WEIGHTS, atomic_write
+from algolens.train import TaskObjective, copy_matching_weights, lr_at
 
 TASK = {"name": "add", "n_digits": 2}
 
@@ -49,11 +52,12 @@ def test_run_directory_contents(tmp_path: Path) -> None:
         tmp_path / "r", TASK, tiny_model_spec(), quick(), argv=["algolens", "train"], progress=False
     )
     config = json.loads((out / CONFIG).read_text())
+    assert config["format"] == 2 and config["name"] == "r"
     assert config["task"]["name"] == "add" and config["task"]["n_digits"] == 2
     assert config["model"]["n_ctx"] == 9 and config["model"]["d_vocab"] == 13
-    assert config["train"]["steps"] == 30 and config["seed"] == 7
-    assert config["argv"] == ["algolens", "train"]
-    assert "algolens" in config["versions"] and "torch" in config["versions"]
+    assert config["train"]["steps"] == 30 and config["train"]["seed"] == 7
+    assert config["provenance"]["argv"] == ["algolens", "train"]
+    assert {"algolens", "torch"} <= set(config["provenance"]["versions"])
     rows = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
     assert [r["step"] for r in rows] == [5, 10, 15, 20, 25, 30]
     assert {"loss", "loss_A0", "loss_A1", "loss_A2", "loss_BA"} <= set(rows[-1])
@@ -74,7 +78,9 @@ def test_resume_gives_the_uninterrupted_weights(tmp_path: Path) -> None:
         tmp_path / "part", TASK, tiny_model_spec(), quick(40), progress=False, stop_after=17
     )
     assert json.loads((part / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 15
-    train(part, resume=True, progress=False)
+    config_before = (part / CONFIG).read_bytes()
+    resume_run(part, progress=False)
+    assert (part / CONFIG).read_bytes() == config_before  # written once, never rewritten
     w_whole, w_part = load_file(whole / WEIGHTS), load_file(part / WEIGHTS)
     for k in w_whole:
         assert torch.equal(w_whole[k], w_part[k]), k
@@ -86,22 +92,19 @@ def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path: Path) -> None:
     with pytest.raises(AlgolensError, match="already holds a run"):
         train(out, TASK, tiny_model_spec(), quick(5), progress=False)
     with pytest.raises(AlgolensError):
-        train(tmp_path / "none", resume=True, progress=False)
+        resume_run(tmp_path / "none", progress=False)
+    with pytest.raises(AlgolensError, match="resumes only to 5"):
+        resume_run(out, steps=9, progress=False)
 
 
 def test_init_from_copies_matching_weights_and_can_freeze_heads(tmp_path: Path) -> None:
     src = train(tmp_path / "src", TASK, tiny_model_spec(n_heads=2), quick(10), progress=False)
     bigger = tiny_model_spec(n_layers=2, n_heads=4, d_head=16)
-    dst = train(
-        tmp_path / "dst",
-        TASK,
-        bigger,
-        quick(10, init_from=str(src), freeze_heads=True),
-        progress=False,
-    )
+    init = {"source": str(src), "freeze_heads": True}
+    dst = train(tmp_path / "dst", TASK, bigger, quick(10), init=init, progress=False)
     config = json.loads((dst / CONFIG).read_text())
-    assert "embed.W_E" in config["init_copied"]
-    assert "blocks.0.attn.W_Q[:2]" in config["init_copied"]
+    assert "embed.W_E" in config["init"]["copied"] and config["init"]["reuse"] == "ins1"
+    assert "blocks.0.attn.W_Q[:2]" in config["init"]["copied"]
     s, d = load_run(src).model, load_run(dst).model
     # frozen heads are exactly the source's; the new heads have trained
     assert torch.equal(d.blocks[0].attn.W_Q[:2], s.blocks[0].attn.W_Q)
@@ -109,8 +112,6 @@ def test_init_from_copies_matching_weights_and_can_freeze_heads(tmp_path: Path) 
 
 
 def test_copy_matching_weights_skips_mismatched() -> None:
-    from algolens.store import build_model
-
     a = build_model({**tiny_model_spec(), "n_ctx": 9, "d_vocab": 13})
     b = build_model({**tiny_model_spec(d_model=48), "n_ctx": 9, "d_vocab": 13})
     assert copy_matching_weights(b, a) == ["unembed.b_U"]  # the only shape both share
@@ -151,7 +152,7 @@ def test_hub_layout_round_trip_on_local_folders(tmp_path: Path) -> None:
     run = load(train(tmp_path / "r", TASK, tiny_model_spec(), quick(5), progress=False))
     HubRun(run).save_pretrained(tmp_path / "hub")
     assert (tmp_path / "hub" / WEIGHTS).exists()
-    again = HubRun.from_pretrained(tmp_path / "hub").run
+    again = load_run(HubRun.from_pretrained(tmp_path / "hub").folder)
     for x, y in zip(run.model.parameters(), again.model.parameters(), strict=True):
         assert torch.equal(x, y)
     assert again.predict(["12+34"]) == run.predict(["12+34"])
@@ -160,7 +161,9 @@ def test_hub_layout_round_trip_on_local_folders(tmp_path: Path) -> None:
 def test_hub_id_without_network_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(AlgolensError, match="cannot fetch"):
-        load("someone/add_d5_l2")
+        load("hf:someone/add_d5_l2")
+    with pytest.raises(AlgolensError, match="hub ids with hf:"):  # a mistyped path: no hub call
+        load("runs/add_d5")
 
 
 def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None:
@@ -176,6 +179,8 @@ def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None
     args = [
         "train",
         "add",
+        "--preset",
+        "paper",
         "--digits",
         "2",
         "--layers",
@@ -190,8 +195,8 @@ def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None
         "3e-3",
         "--steps",
         str(STEPS),
-        "--log-every",
-        "1",
+        "--train-opt",
+        "log_every=1",
         "--seed",
         "3",
         "--no-progress",
@@ -222,16 +227,15 @@ def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None
 
 
 def test_layer_loss_adds_the_earlier_blocks_logit_lens_loss(tmp_path: Path) -> None:
-    from algolens.store import build_model
-    from algolens.tasks import make_task
+    from algolens.families import make_task
 
     task = make_task({"name": "lego", "n_vars": 5, "train_k": 3, "eval_size": 0})
     model = build_model({**tiny_model_spec(n_layers=3), "n_ctx": task.n_ctx, "d_vocab": 31,
                          "causal": False, "d_vocab_out": 2})  # fmt: skip
     batch = task.sample(16, torch.Generator().manual_seed(0))
     with torch.no_grad():
-        plain, logprobs = batch_loss(task, model, batch)
-        deep, deep_logprobs = batch_loss(task, model, batch, layer_loss=0.5)
+        plain, logprobs = TaskObjective(task).logprobs(model, batch)
+        deep, deep_logprobs = TaskObjective(task, layer_loss=0.5).logprobs(model, batch)
         lens = model.logit_lens(batch.inputs).log_softmax(-1).double()[:, :, ::5]  # [l, b, n, 2]
     torch.testing.assert_close(deep_logprobs, logprobs)  # the last block's answers
     nll = -lens.gather(-1, batch.targets.expand(3, -1, -1)[..., None])[..., 0]
@@ -243,6 +247,43 @@ def test_layer_loss_adds_the_earlier_blocks_logit_lens_loss(tmp_path: Path) -> N
     out = train(tmp_path / "lego", {"name": "lego", "n_vars": 4, "eval_size": 0},
                 tiny_model_spec(n_layers=2), quick(3, layer_loss=1.0), progress=False)  # fmt: skip
     assert json.loads((out / CONFIG).read_text())["train"]["layer_loss"] == 1.0
-    with pytest.raises(AlgolensError, match="layer_masks"):  # before anything is written
+    with pytest.raises(AlgolensError, match="per-layer targets"):  # before anything is written
         train(tmp_path / "add", TASK, tiny_model_spec(), quick(3, layer_loss=1.0), progress=False)
     assert not (tmp_path / "add").exists()
+
+
+def test_mistyped_options_are_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(
+        AlgolensError, match=r"unknown model option 'n_layer' \(did you mean 'n_layers'\?\)"
+    ):
+        train(tmp_path / "a", TASK, tiny_model_spec(n_layer=5), quick(3), progress=False)
+    with pytest.raises(AlgolensError, match="training option 'lr' must be a number"):
+        train(tmp_path / "b", TASK, tiny_model_spec(), {"lr": "abc"}, progress=False)
+    with pytest.raises(AlgolensError, match="must be a whole number"):
+        train(
+            tmp_path / "c",
+            {"name": "add", "n_digits": 2.5},
+            tiny_model_spec(),
+            quick(3),
+            progress=False,
+        )
+    with pytest.raises(AlgolensError, match="needs an initialisation source"):
+        train(
+            tmp_path / "d",
+            TASK,
+            tiny_model_spec(),
+            quick(3),
+            init={"freeze_heads": True},
+            progress=False,
+        )
+    assert not any((tmp_path / n).exists() for n in "abcd")  # refused before anything is written
+
+
+def test_one_writer_per_run(tmp_path: Path) -> None:
+    from algolens.store import writer_lock
+
+    out = train(tmp_path / "r", TASK, tiny_model_spec(), quick(10), progress=False, stop_after=5)
+    with writer_lock(out), pytest.raises(AlgolensError, match="one writer per run"):
+        resume_run(out, progress=False)
+    resume_run(out, progress=False)  # the lock is released: now it may resume
+    assert (out / CHECKPOINT).exists() and not (out / "train.lock").exists()

@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 from algolens.cli import app
 from algolens.errors import AlgolensError
+from algolens.families import make_task
+from algolens.families.arithmetic.suites import verify_suite
+from algolens.families.arithmetic.task import oracle
 from algolens.models import Transformer, TransformerConfig
-from algolens.tasks import make_task
-from algolens.tasks.arithmetic import oracle
 from algolens.tasks.base import readout_ok
 from algolens.verify import (
     PREFIX_QUESTIONS,
@@ -22,7 +23,6 @@ from algolens.verify import (
     greedy_answers,
     verify,
     verify_exhaustive,
-    verify_suite,
 )
 
 
@@ -50,8 +50,8 @@ def test_broken_model_fails_exactly_where_the_oracle_says(op: str, digit: int) -
     assert res.by_digit == {name: (res.failures if k == digit else 0) for k, name in
                             enumerate(names)}  # fmt: skip
     if op == "mix":
-        assert res.by_op["add"] == [10**4, expected["+"]]
-        assert res.by_op["sub"] == [10**4, expected["-"]]
+        assert res.by_group["add"] == [10**4, expected["+"]]
+        assert res.by_group["sub"] == [10**4, expected["-"]]
     for ex in res.examples:
         q = task.parse(ex["question"])
         assert ex["right_answer"] == oracle(q[0], q[2], q[1], 2)
@@ -68,7 +68,7 @@ def test_perfect_model_has_no_failures_on_every_distribution() -> None:
         assert (res.questions, res.failures) == (5000, 0)
         other = verify(model, task, 5000, dist, seed=1, batch_size=64)  # type: ignore[arg-type]
         assert res.to_dict() == other.to_dict()  # the stream does not depend on the batch size
-        assert set(res.by_op) == {"add", "sub"}
+        assert set(res.by_group) == {"add", "sub"}
     out = res.to_dict()
     for key in ("questions", "failures", "failures_per_million", "interval", "by_class",
                 "by_digit", "examples", "nines"):  # fmt: skip

@@ -9,12 +9,13 @@ import pytest
 from tests.conftest import tiny_model_spec
 from typer.testing import CliRunner
 
+import algolens.runs as runs
 import algolens.zoo as zoo
-from algolens import load
 from algolens.cli import app
+from algolens.config import TrainConfig
 from algolens.errors import AlgolensError
-from algolens.train import TrainConfig, train
-from algolens.zoo.build import check, make_card, package
+from algolens.runs import load, load_run, train
+from algolens.zoo.build import make_card, package
 
 runner = CliRunner()
 ARITHMETIC = ("add", "sub", "mix")
@@ -23,10 +24,7 @@ ARITHMETIC = ("add", "sub", "mix")
 @pytest.fixture
 def tiny_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A zoo folder holding one tiny 2-digit model, packaged the way the real ones are."""
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
-    import algolens.zoo.build as build
-
-    monkeypatch.setattr(build, "ZOO_DIR", tmp_path / "zoo")
+    monkeypatch.setattr(runs, "ZOO_DIR", tmp_path / "zoo")
     run = train(
         tmp_path / "work" / "tiny",
         {"name": "add", "n_digits": 2},
@@ -34,8 +32,8 @@ def tiny_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         TrainConfig(steps=20, batch_size=32, lr=3e-3, log_every=10),
         progress=False,
     )
-    card = make_card("tiny", run, 1.0, check(run, 2000), "algolens zoo retrain tiny")
-    package(run, "tiny", card)
+    card = make_card(load_run(run), 1.0, "algolens zoo retrain tiny", questions=2000)
+    package(run, "tiny", card, tmp_path / "zoo")
     return tmp_path
 
 
@@ -63,7 +61,10 @@ def test_zoo_retrain_reproduces_the_recorded_weights(tiny_zoo: Path) -> None:
     assert result.exit_code == 0, result.output
     card = json.loads((out / "card.json").read_text())
     for dist in ("uniform", "training"):
-        assert card["verification"][dist]["failures"] == card["original"][dist]["failures"]
+        assert (
+            card["verification"][dist]["failures"]
+            == card["original"]["verification"][dist]["failures"]
+        )
     a, b = load(out).model.state_dict(), load("zoo:tiny").model.state_dict()
     assert all((a[k] == b[k]).all() for k in a)  # same seed, same machine: same weights
 
@@ -83,21 +84,21 @@ def test_shipped_model_loads_and_matches_its_card(name: str) -> None:
     """A quick re-verification: the same questions give the card's numbers exactly."""
     card = zoo.read_card(name)
     run = load(f"zoo:{name}")
-    if run.config["task"]["name"] == "modadd":  # the whole table: the card's numbers exactly
+    if run.config.task["name"] == "modadd":  # the whole table: the card's numbers exactly
         ev, rec = run.task.evaluate(run.model), card["evaluation"]
         assert ev["train_acc"] == pytest.approx(rec["train_accuracy"], abs=1e-6)
         assert ev["val_acc"] == pytest.approx(rec["val_accuracy"], abs=1e-6)  # cards round to 6
         assert ev["val_loss"] == pytest.approx(rec["val_loss"], rel=1e-3, abs=1e-6)
         return
-    if run.config["task"]["name"] == "lego":  # the card's fresh sentences, re-measured
-        from algolens.analysis.lego import position_accuracies
+    if run.config.task["name"] == "lego":  # the card's fresh sentences, re-measured
+        from algolens.families.lego.analysis import position_accuracies
 
         ev = card["evaluation"]
         acc = position_accuracies(run.model, run.task, ev["sentences"], ev["seed"])
         assert [round(a, 4) for a in acc] == list(ev["accuracy_by_position"].values())
         assert card["parameters"] == sum(p.numel() for p in run.model.parameters())
         return
-    if run.config["task"]["name"] not in ARITHMETIC:
+    if run.config.task["name"] not in ARITHMETIC:
         assert card.get("evaluation"), f"{name} has no evaluation record"
         return
     from algolens.zoo.build import recheck
@@ -126,22 +127,19 @@ def test_zoo_check_command_reports_a_changed_card(tiny_zoo: Path) -> None:
 def test_lego_zoo_model_retrains_through_its_variant(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A packaged LEGO model (parent variant) retrains from its card: mimic init redone, same
+    """A packaged LEGO model (parent variant) retrains from its config: mimic init redone, same
     weights, and its card's accuracies re-measured."""
-    import algolens.zoo.build as build
-    from algolens.models.lego_mimic import MimicConfig
-    from algolens.models.lego_variants import train_variant
-
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
-    monkeypatch.setattr(build, "ZOO_DIR", tmp_path / "zoo")
+    monkeypatch.setattr(runs, "ZOO_DIR", tmp_path / "zoo")
     task = {"name": "lego", "n_vars": 4, "eval_size": 64}
     model = {"n_layers": 1, "n_heads": 3, "d_model": 24, "d_mlp": 32}
     cfg = TrainConfig(steps=4, batch_size=16, lr=3e-3, log_every=2, layer_loss=1.0)
-    run = train_variant(tmp_path / "work", "parent", task, model, cfg, MimicConfig(steps=3),
-                        progress=False)  # fmt: skip
-    card = build.lego_card("tiny_lego", run, 1.0, "cmd", "a tiny LEGO model", "")
-    assert card["training"]["variant"] == "parent" and card["architecture"]["conv_kernel"] == 7
-    package(run, "tiny_lego", card)
+    init = {"variant": "parent", "family": {"mimic": {"steps": 3}}}
+    run = train(tmp_path / "work", task, model, cfg, init=init, progress=False)
+    card = make_card(load_run(run), 1.0, "cmd", "a tiny LEGO model")
+    assert (
+        card["training"]["init"]["variant"] == "parent" and card["architecture"]["conv_kernel"] == 7
+    )
+    package(run, "tiny_lego", card, tmp_path / "zoo")
     out = tmp_path / "again"
     result = runner.invoke(app, ["zoo", "retrain", "tiny_lego", "--out", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
@@ -154,19 +152,16 @@ def test_lego_zoo_model_retrains_through_its_variant(
 def test_lego_zoo_retrain_keeps_a_random_variant_s_init_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Only a mimic init is redone by retrain; a random-variant run's own init_from is kept."""
-    import algolens.zoo.build as build
-    from algolens.models.lego_variants import train_variant
-
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
-    monkeypatch.setattr(build, "ZOO_DIR", tmp_path / "zoo")
+    """Only a mimic init is redone by retrain; a random-variant run's own source is kept."""
+    monkeypatch.setattr(runs, "ZOO_DIR", tmp_path / "zoo")
     task = {"name": "lego", "n_vars": 4, "eval_size": 64}
     model = {"n_layers": 1, "n_heads": 2, "d_model": 16, "d_mlp": 32}
     cfg = TrainConfig(steps=6, batch_size=16, lr=1e-2, log_every=3)
-    base = train_variant(tmp_path / "base", "random", task, model, cfg, progress=False)
-    cfg = TrainConfig(steps=2, batch_size=16, lr=1e-2, log_every=1, init_from=str(base))
-    run = train_variant(tmp_path / "work", "random", task, model, cfg, progress=False)
-    package(run, "tiny_reuse", build.lego_card("tiny_reuse", run, 1.0, "cmd", "reuse", ""))
+    base = train(tmp_path / "base", task, model, cfg, init={"variant": "random"}, progress=False)
+    cfg = TrainConfig(steps=2, batch_size=16, lr=1e-2, log_every=1)
+    init = {"variant": "random", "source": str(base)}
+    run = train(tmp_path / "work", task, model, cfg, init=init, progress=False)
+    package(run, "tiny_reuse", make_card(load_run(run), 1.0, "cmd", "reuse"), tmp_path / "zoo")
     out = tmp_path / "again"
     result = runner.invoke(
         app, ["zoo", "retrain", "tiny_reuse", "--out", str(out), "--no-progress"]

@@ -33,8 +33,7 @@ from algolens.analysis.nodes import (
     score_answer_logits,
 )
 from algolens.models.transformer import Transformer
-from algolens.tasks.arithmetic import ArithmeticTask
-from algolens.tasks.base import Batch
+from algolens.tasks.base import Batch, SequenceTask
 
 Mode = Literal["mean", "zero"]
 
@@ -146,7 +145,7 @@ def ablation_values(
 @torch.inference_mode()
 def run_ablations(
     model: Transformer,
-    task: ArithmeticTask,
+    task: SequenceTask,
     batch: Batch,
     nodes: list[Node],
     values: dict[str, Tensor],
@@ -208,7 +207,7 @@ def _grouped_hook(
 @torch.inference_mode()
 def run_local_ablations(
     model: Transformer,
-    task: ArithmeticTask,
+    task: SequenceTask,
     batch: Batch,
     nodes: list[Node],
     values: dict[str, Tensor],
@@ -290,7 +289,7 @@ def _new_resid_post(
 
 def ablate(
     model: Transformer,
-    task: ArithmeticTask,
+    task: SequenceTask,
     batch: Batch,
     nodes: list[Node],
     mode: Mode = "mean",
@@ -333,7 +332,7 @@ def ablate(
 
 def node_ablation(
     model: Transformer,
-    task: ArithmeticTask,
+    task: SequenceTask,
     batch: Batch,
     mode: Mode = "mean",
     kinds: tuple[Kind, ...] = ("head", "mlp"),
@@ -344,7 +343,24 @@ def node_ablation(
 
 
 def position_ablation(
-    model: Transformer, task: ArithmeticTask, batch: Batch, mode: Mode = "mean", **kw: object
+    model: Transformer, task: SequenceTask, batch: Batch, mode: Mode = "mean", **kw: object
 ) -> AblationResult:
     """The residual stream after each layer (``hook_resid_post``) at each position, ablated."""
     return ablate(model, task, batch, model_nodes(model, task.n_ctx, ("resid",)), mode, **kw)  # type: ignore[arg-type]
+
+
+def useful_heads(
+    model: Transformer,
+    task: SequenceTask,
+    questions: int = 1000,
+    threshold: float = 0.01,
+    seed: int = 0,
+) -> list[tuple[int, int]]:
+    """The heads ``(layer, head)`` whose mean ablation at some position adds failures in more
+    than ``threshold`` of ``questions`` training questions: the heads a model needs (the
+    papers' ins2 re-copies the inserted ones)."""
+    batch = task.sample(questions, torch.Generator().manual_seed(seed))
+    res = node_ablation(model, task, batch, "mean", kinds=("head",))
+    rates = res.extra_failure_rate().tolist()
+    useful = {(n.layer, n.head) for n, r in zip(res.nodes, rates, strict=True) if r > threshold}
+    return sorted((layer, head) for layer, head in useful if head is not None)

@@ -1,8 +1,10 @@
-"""Nodes, question sets and answer scoring shared by every arithmetic analysis.
+"""Nodes over hook names, and answer scoring: what every position-wise analysis shares.
 
-A *node* is one place in the model at one position, named as in the seeds: ``P14.L0.H1`` (the
-output ``hook_z`` of head 1 of layer 0 at position 14), ``P15.L1.MLP`` (the MLP output of layer
-1 at position 15), ``P12.L0.RES`` (the residual stream after layer 0 at position 12).
+A *node* is one hook point at one position, named as in the papers (Quirke & Barez 2024):
+``P14.L0.H1`` (the output ``hook_z`` of head 1 of layer 0 at position 14), ``P15.L1.MLP`` (the
+MLP output of layer 1 at position 15), ``P12.L0.RES`` (the residual stream after layer 0 at
+position 12). The task says where answers are read (a :class:`~algolens.tasks.base.SequenceTask`);
+nothing here knows which family it comes from.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from algolens.models.transformer import Transformer
-from algolens.tasks.arithmetic import ArithmeticTask
-from algolens.tasks.base import Batch
+from algolens.tasks.base import Batch, SequenceTask
 
 Kind = Literal["head", "mlp", "resid"]
 
@@ -76,7 +77,7 @@ def model_nodes(
     return out
 
 
-def can_change_answer(node: Node, task: ArithmeticTask, n_layers: int) -> bool:
+def can_change_answer(node: Node, task: SequenceTask, n_layers: int) -> bool:
     """False when causality alone proves the node cannot move any answer logit.
 
     A node at position p only reaches positions >= p, and other positions only through the
@@ -88,58 +89,7 @@ def can_change_answer(node: Node, task: ArithmeticTask, n_layers: int) -> bool:
     return node.layer < n_layers - 1 or node.pos >= first
 
 
-def position_name(pos: int) -> str:
-    return f"P{pos}"
-
-
-def token_roles(task: ArithmeticTask) -> list[str]:
-    """What each position holds: ``['D4', …, 'D0', '+', "D'4", …, '=', 'A5', …, 'A0']``."""
-    n = task.n_digits
-    op = {"add": "+", "sub": "-", "mix": "±"}[task.op]
-    return (
-        [f"D{n - 1 - i}" for i in range(n)]
-        + [op]
-        + [f"D'{n - 1 - i}" for i in range(n)]
-        + ["="]
-        + task.answer_names
-    )
-
-
-def digit_positions(task: ArithmeticTask, column: int) -> tuple[int, int]:
-    """Positions of the question digits D_c and D'_c of column ``column`` (units = 0)."""
-    n = task.n_digits
-    return n - 1 - column, 2 * n - column
-
-
-def predicting_position(task: ArithmeticTask, digit: int) -> int:
-    """The position whose logits predict answer digit A_digit (one before it is emitted)."""
-    return task.answer_start - 1 + (task.n_digits - digit)
-
-
-def sample_questions(task: ArithmeticTask, n: int, seed: int = 0) -> Batch:
-    """``n`` questions from the task's (enriched) training generator under ``seed``."""
-    gen = torch.Generator().manual_seed(seed)
-    return task.sample(n, gen) if n else task.sample(1, gen)
-
-
-def class_balanced_questions(task: ArithmeticTask, per_class: int, seed: int = 0) -> Batch:
-    """Up to ``per_class`` questions of every question class (cascades are rare otherwise)."""
-    gen = torch.Generator().manual_seed(seed)
-    enriched = ArithmeticTask(task.op, task.n_digits, 1.0, 0.45, task.sub_share)
-    picked: dict[str, list[Tensor]] = {c: [] for c in task.class_names}
-    for attempt in range(50):
-        batch = enriched.sample(4096, gen)
-        for i, name in enumerate(task.question_classes(batch)):
-            if len(picked[name]) < per_class:
-                picked[name].append(batch.inputs[i])
-        # a class still empty after a few batches cannot occur (a cascade needs 3+ digits)
-        if all(len(v) >= per_class or (attempt >= 4 and not v) for v in picked.values()):
-            break
-    rows = [t for v in picked.values() for t in v]
-    return task.batch_from_tokens(torch.stack(rows))
-
-
-def class_index(task: ArithmeticTask, batch: Batch) -> tuple[list[str], Int[Tensor, " batch"]]:
+def class_index(task: SequenceTask, batch: Batch) -> tuple[list[str], Int[Tensor, " batch"]]:
     """The class names and each question's index into them."""
     names = list(task.class_names)
     per_q = task.question_classes(batch)
@@ -148,7 +98,7 @@ def class_index(task: ArithmeticTask, batch: Batch) -> tuple[list[str], Int[Tens
 
 @torch.inference_mode()
 def answer_scores(
-    task: ArithmeticTask, logits: Float[Tensor, "batch n_ctx d_vocab"], targets: Tensor
+    task: SequenceTask, logits: Float[Tensor, "batch n_ctx d_vocab"], targets: Tensor
 ) -> tuple[Bool[Tensor, "batch n_answer"], Float[Tensor, " batch"]]:
     """Per answer digit, is the argmax right; and each question's mean answer loss (float64)."""
     return score_answer_logits(task.answer_logits(logits), targets)

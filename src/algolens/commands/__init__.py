@@ -1,5 +1,5 @@
-"""CLI commands that live beside their subsystem (verify, zoo, analyse, ...).
+"""The CLI's commands, one module per subsystem (train, run, verify, analyse, zoo, demo).
 
-Each module here imports ``app`` and ``friendly`` from :mod:`algolens.cli` and decorates its
-commands; :mod:`algolens.cli` imports every module of this package at start-up.
+Each module adds its commands to :data:`algolens.commands.base.app`; :mod:`algolens.cli` imports
+every module here at start-up. ``families`` adds each task family's own commands.
 """

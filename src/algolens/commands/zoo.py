@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from algolens.cli import app, friendly
+from algolens.commands.base import app, friendly
 from algolens.errors import AlgolensError
 
 zoo_app = typer.Typer(
@@ -54,7 +54,7 @@ def zoo_get(
     out: Annotated[Path, typer.Option(help="Folder to copy the run directory into.")],
 ) -> None:
     """Copy a zoo model out as an ordinary run directory."""
-    from algolens.zoo import zoo_path
+    from algolens.runs import zoo_path
 
     src = zoo_path(name)
     if out.exists() and any(out.iterdir()):

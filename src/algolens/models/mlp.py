@@ -9,7 +9,7 @@ Bussmann's modular-addition network is ``d_in = 226`` (one-hot a and b), ``d_mlp
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -20,6 +20,7 @@ from transformer_lens.hook_points import HookPoint
 
 from algolens.errors import AlgolensError
 from algolens.models.transformer import ACTIVATIONS
+from algolens.options import from_dict
 
 
 @dataclass
@@ -35,8 +36,8 @@ class MLPConfig:
 
     def __post_init__(self) -> None:
         for name in ("d_in", "d_mlp", "d_out"):
-            if getattr(self, name) < 1:
-                raise AlgolensError(f"{name} must be at least 1, got {getattr(self, name)}")
+            if not 1 <= getattr(self, name) <= 1_048_576:
+                raise AlgolensError(f"{name} must be 1 to 2^20, got {getattr(self, name)}")
         if self.act_fn not in ACTIVATIONS:
             raise AlgolensError(f"act_fn must be one of {sorted(ACTIVATIONS)}, got {self.act_fn!r}")
 
@@ -45,8 +46,8 @@ class MLPConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MLPConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        """Strictly: an unknown key or a mistyped value is one clear line."""
+        return from_dict(cls, d, "model")
 
 
 class MLP(HookedRootModule):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -26,12 +26,17 @@ from transformer_lens import ActivationCache, HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
 from algolens.errors import AlgolensError
+from algolens.options import from_dict
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu,
     "gelu": F.gelu,
     "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
 }
+
+
+SIZE_LIMITS = {"n_layers": 256, "n_heads": 1024, "d_model": 65_536, "n_ctx": 65_536,
+               "d_vocab": 1_000_000, "d_head": 65_536, "d_mlp": 1_048_576}  # fmt: skip
 
 
 @dataclass
@@ -62,6 +67,14 @@ class TransformerConfig:
         for name in ("n_layers", "n_heads", "d_model", "n_ctx", "d_vocab"):
             if getattr(self, name) < 1:
                 raise AlgolensError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("d_head", "d_mlp", "d_vocab_out", "conv_kernel"):
+            if getattr(self, name) < 0:
+                raise AlgolensError(
+                    f"{name} must be 0 (derived) or more, got {getattr(self, name)}"
+                )
+        for name, limit in SIZE_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise AlgolensError(f"{name} {getattr(self, name)} is over the limit of {limit}")
         if not self.d_head:
             if self.d_model % self.n_heads:
                 raise AlgolensError(
@@ -83,8 +96,8 @@ class TransformerConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TransformerConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        """Strictly: an unknown key or a mistyped value is one clear line."""
+        return from_dict(cls, d, "model")
 
 
 class LayerNorm(nn.Module):

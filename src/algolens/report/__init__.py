@@ -1,10 +1,9 @@
-"""Figures and the HTML report. Analysis computes; report draws (and never computes).
+"""Reports: render a family's analysis and sections into one HTML page and its files.
 
-``write_report`` renders :class:`Section`s (plotly figures, tables, text) and a claims table into
-one self-contained HTML file. ``REPORTERS`` maps a task family to the function that builds its
-report for ``algolens analyse``.
+Analysis computes (the family's ``analyse``); the family's ``sections`` draw; :func:`render`
+writes ``report.html``, ``claims.json`` and the extra files.
 """
 
-from algolens.report.html import Claim, Section, Table, claims_to_json, write_report
+from algolens.report.render import render, report_run, write_report
 
-__all__ = ["Claim", "Section", "Table", "claims_to_json", "write_report"]
+__all__ = ["render", "report_run", "write_report"]

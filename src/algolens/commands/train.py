@@ -1,0 +1,204 @@
+"""``algolens train TASK``: train a model into a run directory; ``algolens presets``.
+
+Generic flags set the model and the training; each task family adds its own task flags (for
+arithmetic ``--digits``, for LEGO ``--n-vars``: see ``algolens presets`` and the help below).
+Everything is checked before the run directory is written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from algolens.commands.base import app, friendly, parse_options
+from algolens.errors import AlgolensError
+
+Opt = typer.Option
+
+
+def _family_help() -> str:
+    """The family flags per task, for the help text (families import nothing heavy)."""
+    from algolens.families import families
+
+    lines = []
+    for family in families().values():
+        flags = ", ".join(f"{o.flag} ({o.help})" for o in family.cli_options)
+        lines.append(f"{'/'.join(family.tasks)}: {flags or 'none'}.")
+    return "Task flags by family: " + " ".join(lines) + " Presets and their cost: algolens presets."
+
+
+TaskArg = Annotated[
+    str | None, typer.Argument(help="Task: add, sub, mix, modadd, lego (and any plug-in family's).")
+]
+PresetOpt = Annotated[
+    str | None,
+    Opt(help="Start from a named recipe (default: the task's CPU recipe; see algolens presets)."),
+]
+IntOpt = Annotated[int | None, Opt()]
+FloatOpt = Annotated[float | None, Opt()]
+ListOpt = Annotated[list[str] | None, Opt(help="A setting KEY=VALUE (repeatable).")]
+InitOpt = Annotated[
+    str | None, Opt(help="Reuse this run's weights where names and shapes fit (the papers' ins1).")
+]
+ReuseOpt = Annotated[
+    str | None,
+    Opt(
+        help="Reuse mode with --init-from: ins1 (copy once), ins2 (re-copy the inserted heads "
+        "the source needs every 100 steps), ins3 (re-copy every inserted weight)."
+    ),
+]
+OutOpt = Annotated[
+    Path | None, Opt(help="Run directory; default runs/<name>, e.g. runs/add_d5_l2_h3_s0.")
+]
+MODEL_FLAGS = {"layers": "n_layers", "heads": "n_heads", "d_model": "d_model", "d_head": "d_head",
+               "d_mlp": "d_mlp"}  # fmt: skip
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog=_family_help(),
+)
+@friendly
+def train(
+    ctx: typer.Context,
+    task: TaskArg = None,
+    preset: PresetOpt = None,
+    layers: IntOpt = None,
+    heads: IntOpt = None,
+    d_model: IntOpt = None,
+    d_head: IntOpt = None,
+    d_mlp: IntOpt = None,
+    steps: IntOpt = None,
+    batch_size: IntOpt = None,
+    lr: FloatOpt = None,
+    weight_decay: FloatOpt = None,
+    seed: IntOpt = None,
+    task_opt: ListOpt = None,
+    model_opt: ListOpt = None,
+    train_opt: ListOpt = None,
+    init_from: InitOpt = None,
+    reuse: ReuseOpt = None,
+    freeze_heads: Annotated[bool, Opt(help="Keep the copied attention heads fixed.")] = False,
+    out: OutOpt = None,
+    resume: Annotated[bool, Opt(help="Continue the run in --out from its checkpoint.")] = False,
+    progress: Annotated[bool, Opt(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a model on TASK and write a run directory (config, weights, metrics, checkpoint).
+
+    Flags you give override the preset: --layers, --heads, --d-model, --d-head and --d-mlp set
+    the model; --steps, --batch-size, --lr, --weight-decay and --seed the training; --task-opt,
+    --model-opt and --train-opt set any other setting. Ctrl-C or SIGTERM saves a checkpoint and
+    stops; --resume continues to the same weights an unbroken run gives.
+    """
+    from algolens import runs
+
+    if resume:
+        if out is None:
+            raise AlgolensError("--resume needs --out, the run directory to continue")
+        _report(runs.resume_run(out, steps=steps, progress=progress), out)
+        return
+    if task is None:
+        raise AlgolensError("name a task: add, sub, mix, modadd or lego (see algolens presets)")
+    given = {"layers": layers, "heads": heads, "d_model": d_model, "d_head": d_head,
+             "d_mlp": d_mlp, "steps": steps, "batch_size": batch_size, "lr": lr,
+             "weight_decay": weight_decay, "seed": seed}  # fmt: skip
+    opts = {"task": parse_options(task_opt, "task option"),
+            "model": parse_options(model_opt, "model option"),
+            "train": parse_options(train_opt, "training option")}  # fmt: skip
+    init = {"source": init_from, "reuse": reuse, "freeze_heads": freeze_heads}
+    config = build_config(task, preset, given, opts, ctx.args, init)
+    out = out or Path("runs") / config.name
+    _report(runs.train_run(out, config, progress=progress), out)
+
+
+def build_config(
+    task: str,
+    preset: str | None,
+    given: dict[str, Any],
+    opts: dict[str, dict[str, Any]],
+    extra: list[str],
+    init: dict[str, Any],
+) -> Any:
+    """A checked :class:`~algolens.config.RunConfig` from a preset and the flags given."""
+    from algolens.config import InitConfig, TrainConfig, run_name
+    from algolens.families import family_of, resolve_preset
+    from algolens.options import from_dict
+    from algolens.runs import new_config
+
+    recipe = resolve_preset(task, preset)
+    recipe.task.update(family_flags(family_of(task), extra))
+    recipe.task.update(opts["task"])
+    names = {
+        "layers": "n_layers",
+        "heads": "n_heads",
+        "d_model": "d_model",
+        "d_head": "d_head",
+        "d_mlp": "d_mlp",
+    }
+    if (given.get("d_model") or given.get("heads")) and not given.get("d_head"):
+        recipe.model.pop("d_head", None)  # the preset's head width no longer fits: derive it
+    recipe.model.update({names[k]: v for k, v in given.items() if k in names and v is not None})
+    recipe.model.update(opts["model"])
+    recipe.train.update({k: v for k, v in given.items() if k not in names and v is not None})
+    recipe.train.update(opts["train"])
+    train_cfg = from_dict(TrainConfig, recipe.train, "training")
+    init_cfg = from_dict(
+        InitConfig, {**recipe.init, **{k: v for k, v in init.items() if v}}, "initialisation"
+    )
+    name = run_name(recipe.task, recipe.model, train_cfg.seed)
+    return new_config(recipe.task, recipe.model, train_cfg, init_cfg, name=name, argv=sys.argv)
+
+
+def family_flags(family: Any, extra: list[str]) -> dict[str, Any]:
+    """The family's task flags among the extra arguments (``--digits 5``), checked."""
+    by_flag = {o.flag: o for o in family.cli_options}
+    out: dict[str, Any] = {}
+    args = list(extra)
+    while args:
+        flag = args.pop(0)
+        name, _, inline = flag.partition("=")
+        if name not in by_flag:
+            known = ", ".join(by_flag) or "none"
+            raise AlgolensError(
+                f"unknown option {name!r} for this task (its own flags: {known}; see --help)"
+            )
+        if not inline and not args:
+            raise AlgolensError(f"{name} needs a value")
+        value = inline or args.pop(0)
+        option = by_flag[name]
+        try:
+            out[option.key] = option.type(value)
+        except ValueError:
+            raise AlgolensError(f"{name} must be a {option.type.__name__}, got {value!r}") from None
+    return out
+
+
+def _report(result: Any, out: Path) -> None:
+    if result.interrupted:
+        typer.echo(
+            f"interrupted at step {result.steps:,}; continue with: "
+            f"algolens train --resume --out {out}",
+            err=True,
+        )
+    elif result.stopped_early:
+        typer.echo(f"stopped early at step {result.steps:,}: the stop_when rule was met")
+    typer.echo(f"run saved in {out}")
+
+
+@app.command()
+@friendly
+def presets(
+    task: Annotated[str | None, typer.Argument(help="Only this task's presets.")] = None,
+) -> None:
+    """List the named recipes per task: what each is and what it costs on 2 CPU cores."""
+    from algolens.families import all_presets, family_of
+
+    for (task_name, name), preset in all_presets().items():
+        if task is not None and task_name != task:
+            continue
+        default = " (default)" if family_of(task_name).defaults.get(task_name) == name else ""
+        cost = f" [{preset.cost}]" if preset.cost else ""
+        typer.echo(f"{task_name:<7} {name + default:<26} {preset.description}{cost}")

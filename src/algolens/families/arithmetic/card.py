@@ -1,0 +1,178 @@
+"""The verification record on an arithmetic zoo card, and its re-check.
+
+A card records, for both distributions (uniform, and the training mixture drawn one question
+at a time), the failures on a seeded stream of questions with the interval and breakdowns; the
+complete suites that fit the task; and the papers' own question lists. Every number can be
+measured again from the record alone (:func:`recheck`, ``algolens zoo check``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from algolens.families.arithmetic.suites import PAPER_LISTS, verify_suite
+from algolens.families.base import RunLike
+from algolens.verify import DISTRIBUTIONS, PREFIX_QUESTIONS, verify
+
+# the papers' figures (Quirke & Barez 2024; Quirke, Neo & Barez 2024): layers/heads/d_model,
+# batch x steps, final training loss, failures per million. The papers draw their million
+# questions from their enriched training generator, so they compare with our "training" rate.
+PAPER = "Quirke & Barez 2024; Quirke, Neo & Barez 2024"
+PAPER_FIGURES: dict[str, dict[str, Any]] = {
+    "add_d5_l1": {
+        "config": "1/3/510, d_mlp 2040",
+        "batch_x_steps": "64 x 30K",
+        "loss": 9.4e-2,
+        "failures_per_million": 12_621,
+    },
+    "add_d5_l2": {
+        "config": "2/3/510",
+        "batch_x_steps": "64 x 15K",
+        "loss": 1.6e-8,
+        "failures_per_million": 0,
+    },
+    "add_d6_l2": {
+        "config": "2/3/510",
+        "batch_x_steps": "64 x 15K",
+        "loss": 1.7e-8,
+        "failures_per_million": 2,
+    },
+    "add_d10_l2": {
+        "config": "2/3/510",
+        "batch_x_steps": "64 x 40K",
+        "loss": 7e-9,
+        "failures_per_million": 0,
+    },
+    "add_d15_l2": {
+        "config": "2/3/510",
+        "batch_x_steps": "64 x 80K",
+        "loss": 8.6e-8,
+        "failures_per_million": 10,
+    },
+    "sub_d6_l2": {
+        "config": "2/3/510",
+        "batch_x_steps": "64 x 30K",
+        "loss": 5.8e-6,
+        "failures_per_million": 2,
+    },
+    "mix_d6_l3": {
+        "config": "3/4/510",
+        "batch_x_steps": "64 x 40K",
+        "loss": 5e-9,
+        "failures_per_million": {"add": 1, "sub": 0},
+    },
+    "ins1_mix_d6_l3": {
+        "config": "3/4/510 from add d6",
+        "batch_x_steps": "64 x 40K",
+        "loss": 8e-9,
+        "failures_per_million": {"add": 0, "sub": 0},
+    },
+    "ins2_mix_d6_l4": {
+        "config": "4/4/510 from add d6",
+        "batch_x_steps": "64 x 40K",
+        "loss": 1.7e-8,
+        "failures_per_million": {"add": 3, "sub": 8},
+    },
+    "ins3_mix_d6_l4": {
+        "config": "4/3/510 from add d6",
+        "batch_x_steps": "64 x 40K",
+        "loss": 3.0e-4,
+        "failures_per_million": {"add": 17, "sub": 3120},
+    },
+}
+
+
+def paper_reference(name: str) -> dict[str, Any]:
+    """The paper's figures for a zoo model, and which of our two rates they compare with."""
+    key = name.removesuffix("_paper")
+    if key not in PAPER_FIGURES:
+        return {}
+    return {
+        **PAPER_FIGURES[key],
+        "source": PAPER,
+        "compare_with": "training",
+        "why": "the papers draw their questions from their enriched training generator",
+    }
+
+
+def verification_record(
+    run: RunLike, questions: int, seed: int = 0, progress: bool = False
+) -> dict[str, Any]:
+    """Both distributions, the complete suites, the papers' lists: the card's record."""
+    record: dict[str, Any] = {}
+    for dist in DISTRIBUTIONS:
+        res = verify(run.model, run.task, questions, dist, seed, progress=progress)
+        record[dist] = {"distribution": dist, "seed": seed, **res.to_dict()}
+        record[dist]["examples"] = res.examples[:5]
+        record[dist].pop("source")
+    record["suites"] = suite_record(run)
+    record["paper_lists"] = paper_list_record(run)
+    return record
+
+
+def card_record(run: RunLike, questions: int, progress: bool = False) -> dict[str, Any]:
+    """The family's part of a zoo card (:attr:`Family.card`)."""
+    return {
+        "verification": verification_record(run, questions, progress=progress),
+        "paper_reference": paper_reference(run.name),
+    }
+
+
+def suite_record(run: RunLike) -> dict[str, Any]:
+    """The complete suites that fit the task: ``carry`` (add), ``borrow`` (sub), both for mix."""
+    names = {"add": ["carry"], "sub": ["borrow"], "mix": ["carry", "borrow"]}[run.task.op]
+    out = {}
+    for name in names:
+        res = verify_suite(run.model, run.task, name)
+        out[name] = {
+            "questions": res.questions,
+            "failures": res.failures,
+            "by_class": dict(res.by_class),
+            "examples": res.examples[:5],
+        }
+    return out
+
+
+def paper_list_record(run: RunLike) -> dict[str, list[int]] | None:
+    """Per list of the notebook's Part 8, [wrong, total]; None where they do not apply (the
+    lists are addition questions of 5 or more digits)."""
+    if run.task.op == "sub" or run.task.n_digits < 5:
+        return None
+    out = {}
+    for name in PAPER_LISTS[:-1]:
+        res = verify_suite(run.model, run.task, name)
+        out[name] = [res.failures, res.questions]
+    return out
+
+
+def recheck(
+    run: RunLike, card: dict[str, Any], quick: bool = False, progress: bool = False
+) -> list[dict[str, Any]]:
+    """Re-run a card's verification and compare: one row per recorded number.
+
+    ``quick`` re-verifies only each distribution's first questions (the recorded ``prefix``),
+    the suites and the lists; the full check re-draws every recorded question.
+    """
+    record = card["verification"]
+    rows = []
+    for dist in DISTRIBUTIONS:
+        rec = record[dist]
+        short = quick and rec.get("prefix") is not None
+        n = PREFIX_QUESTIONS if short else rec["questions"]
+        res = verify(run.model, run.task, n, dist, rec["seed"], progress=progress)
+        want = rec["prefix"][1] if short else rec["failures"]
+        rows.append(_row(f"{dist}: failures in {n:,}", want, res.failures))
+        if not short:
+            got = {c: [v[0], v[1]] for c, v in res.by_class.items()}
+            want_classes = {c: [v["questions"], v["failures"]] for c, v in rec["by_class"].items()}
+            rows.append(_row(f"{dist}: by class", want_classes, got))
+    for suite, rec in suite_record(run).items():
+        rows.append(_row(f"suite {suite}", record["suites"][suite]["failures"], rec["failures"]))
+    rows.append(
+        _row("paper lists [wrong, total]", record.get("paper_lists"), paper_list_record(run))
+    )
+    return rows
+
+
+def _row(what: str, recorded: Any, measured: Any) -> dict[str, Any]:
+    return {"check": what, "recorded": recorded, "measured": measured, "same": recorded == measured}

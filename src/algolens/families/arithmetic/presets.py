@@ -1,0 +1,128 @@
+"""Arithmetic recipes: the papers' configurations, and CPU recipes that train in minutes here.
+
+The papers (Quirke & Barez 2024; Quirke, Neo & Barez 2024) train at d_model 510, batch 64,
+AdamW 8e-5 for 15K-40K steps: about an hour per model on a 2-core CPU. The CPU recipes keep
+their depth, head count and most-significant-first format, and trade width for batch size and
+learning rate: d_model 96 (d_head 32), batch 256, AdamW 3e-3 with a 5% warm-up and cosine
+decay. Every zoo model is also a preset under its own name, so ``algolens train add --preset
+add_d5_l2`` repeats it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from algolens.families.base import Preset
+
+PAPER_TRAIN = {"steps": 15_000, "batch_size": 64, "lr": 8e-5, "weight_decay": 0.1}
+CPU_TRAIN = {
+    "batch_size": 256,
+    "lr": 3e-3,
+    "warmup_frac": 0.05,
+    "weight_decay": 0.1,
+    "log_every": 50,
+    "checkpoint_every": 250,
+    "keep_every": 250,
+}
+
+
+def paper_model(layers: int, heads: int, d_model: int = 510, **more: Any) -> dict[str, Any]:
+    return {"kind": "transformer", "n_layers": layers, "n_heads": heads, "d_model": d_model, **more}
+
+
+def cpu_model(layers: int, heads: int, d_model: int = 96, d_head: int = 32) -> dict[str, Any]:
+    """d_head stays 32 as heads are added, so a 3-head model's heads copy into a 4-head one."""
+    return paper_model(layers, heads, d_model, d_head=d_head)
+
+
+def _task(name: str, digits: int, **more: Any) -> dict[str, Any]:
+    return {"name": name, "n_digits": digits, **more}
+
+
+# The papers' models (the first paper's 1-layer model and the second paper's accurate ones).
+PAPER = {
+    "add": Preset(
+        _task("add", 5),
+        paper_model(2, 3),
+        PAPER_TRAIN,
+        "the papers' 5-digit addition: 2 layers, 3 heads, d_model 510, batch 64 x 15K",
+        "about 80 min on 2 CPU cores",
+    ),
+    "sub": Preset(
+        _task("sub", 6),
+        paper_model(2, 3),
+        {**PAPER_TRAIN, "steps": 30_000},
+        "the papers' 6-digit subtraction: 2 layers, 3 heads, d_model 510, 64 x 30K",
+        "about 2.5 h on 2 CPU cores",
+    ),
+    "mix": Preset(
+        _task("mix", 6),
+        paper_model(3, 4, 512),
+        {**PAPER_TRAIN, "steps": 40_000},
+        "the papers' mixed model: 3 layers, 4 heads, d_model 512, 64 x 40K",
+        "about 4 h on 2 CPU cores",
+    ),
+}
+
+# The zoo's recipes: each zoo model can be repeated with `--preset NAME`.
+ZOO: dict[str, Preset] = {
+    "add_d5_l1": Preset(
+        _task("add", 5),
+        cpu_model(1, 3),
+        {**CPU_TRAIN, "steps": 2500},
+        "1-layer 5-digit addition (the ICLR paper's model): fails on cascades",
+        "about 3 min on 2 CPU cores",
+    ),
+    "add_d5_l2": Preset(
+        _task("add", 5),
+        cpu_model(2, 3),
+        {**CPU_TRAIN, "steps": 2500},
+        "2-layer 5-digit addition: accurate",
+        "about 5 min on 2 CPU cores",
+    ),
+    "add_d6_l2": Preset(
+        _task("add", 6),
+        cpu_model(2, 3),
+        {**CPU_TRAIN, "steps": 3000},
+        "2-layer 6-digit addition",
+        "about 6 min on 2 CPU cores",
+    ),
+    "sub_d6_l2": Preset(
+        _task("sub", 6),
+        cpu_model(2, 3),
+        {**CPU_TRAIN, "steps": 2000},
+        "2-layer 6-digit subtraction",
+        "about 4 min on 2 CPU cores",
+    ),
+    "mix_d6_l3": Preset(
+        _task("mix", 6),
+        cpu_model(3, 4),
+        {**CPU_TRAIN, "steps": 2000},
+        "3-layer mixed add/sub, from scratch",
+        "about 6 min on 2 CPU cores",
+    ),
+    "ins1_mix_d6_l3": Preset(
+        _task("mix", 6),
+        cpu_model(3, 4),
+        {**CPU_TRAIN, "steps": 2000},
+        "3-layer mixed add/sub initialised from add_d6_l2 (ins1)",
+        "about 6 min on 2 CPU cores",
+        {"source": "zoo:add_d6_l2"},
+    ),
+}
+
+
+def presets() -> dict[str, dict[str, Preset]]:
+    """Per task: ``paper``, ``cpu`` (the default) and the zoo's recipes."""
+    out: dict[str, dict[str, Preset]] = {"add": {}, "sub": {}, "mix": {}}
+    for task, preset in PAPER.items():
+        out[task]["paper"] = preset
+    out["add"]["cpu"] = ZOO["add_d5_l2"]
+    out["sub"]["cpu"] = ZOO["sub_d6_l2"]
+    out["mix"]["cpu"] = ZOO["mix_d6_l3"]
+    for name, preset in ZOO.items():
+        out[preset.task["name"]][name] = preset
+    return out
+
+
+DEFAULTS = {"add": "cpu", "sub": "cpu", "mix": "cpu"}

@@ -1,0 +1,122 @@
+"""What a task family gives algolens: one :class:`Family` record, built in the family's folder.
+
+A family folder (``algolens/families/NAME/``) holds the family's task, presets, evaluation,
+card, analysis with its claims, report sections and CLI options, and exposes them as
+``FAMILY = Family(...)`` in its ``__init__.py``. Generic code (training, verification, reports,
+the zoo, the CLI) reaches a family only through this record, found by task name in
+:mod:`algolens.families`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from algolens.analysis.claims import Claim
+from algolens.sections import Section
+
+if TYPE_CHECKING:  # the record stays import-light: the CLI reads it before torch is loaded
+    from algolens.config import RunConfig
+    from algolens.tasks.base import Task
+
+
+class RunLike(Protocol):
+    """A loaded run as families see it (:class:`algolens.runs.Run` is one)."""
+
+    path: Path | None
+    config: RunConfig
+    model: Any  # a torch module
+    task: Any
+    metrics: list[dict[str, Any]]
+
+    @property
+    def name(self) -> str: ...
+
+
+@dataclass
+class Preset:
+    """A named recipe: config sections for a new run, what it is, and what it costs here."""
+
+    task: dict[str, Any]
+    model: dict[str, Any]
+    train: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    cost: str = ""  # e.g. "about 5 min on 2 CPU cores"
+    init: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> Preset:
+        return copy.deepcopy(self)
+
+
+@dataclass
+class Analysis:
+    """What ``algolens analyse`` computed for one run: the claims checked, and the family's own
+    results (``data``) that its report sections draw. ``files`` are extra JSON files written
+    beside the report (``algorithm_map.json``)."""
+
+    title: str
+    claims: list[Claim]
+    data: Any
+    subtitle: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """A family's shortcut flag for a task option: ``--digits 5`` sets ``n_digits``."""
+
+    flag: str
+    key: str
+    type: type
+    help: str
+
+
+@dataclass(frozen=True)
+class Family:
+    """The plug-in record of one task family.
+
+    ``tasks`` maps task names to factories taking the task options; ``presets`` maps a task
+    name to its named recipes, and ``defaults`` names the one ``algolens train TASK`` starts
+    from. ``analyse(run, questions, seed, progress)`` returns an :class:`Analysis`;
+    ``sections(run, analysis)`` lays it out as report sections (drawing only);
+    ``card(run, questions)`` measures a zoo card's record; ``recheck(run, card, quick)``
+    re-measures it for ``zoo check``; ``prepare_model(spec, init)`` adapts the model section
+    to the run's initialisation and ``initialise(model, task, init)`` runs a family-specific
+    initialisation before training (LEGO's variants and mimic init); ``commands(app, api,
+    friendly)`` adds CLI commands (``api`` hands over the run functions of the floors above);
+    ``suite`` verifies a named question list (``suite_names``); ``cli_options`` are the
+    family's task flags (``--digits``).
+    """
+
+    name: str
+    tasks: Mapping[str, Callable[..., Task]]
+    defaults: Mapping[str, str]
+    presets: Mapping[str, Mapping[str, Preset]]
+    analyse: Callable[..., Analysis] | None = None
+    sections: Callable[[RunLike, Analysis], list[Section]] | None = None
+    card: Callable[..., dict[str, Any]] | None = None
+    recheck: Callable[..., list[dict[str, Any]]] | None = None
+    initialise: Callable[..., dict[str, Any]] | None = None
+    prepare_model: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+    commands: Callable[..., None] | None = None
+    suite: Callable[..., Any] | None = None  # (model, task, name, examples) -> VerifyResult
+    suite_names: tuple[str, ...] = ()
+    cli_options: tuple[CliOption, ...] = ()
+    description: str = ""
+
+
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported on the first call: a family's record names its functions
+    without importing torch (``lazy('algolens.families.lego.report', 'sections')``)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call

@@ -1,0 +1,320 @@
+"""``algolens lego train|compare``: LEGO encoder variants and their side-by-side comparison.
+
+The CLI adds these commands through :attr:`Family.commands`, handing over the run functions
+(``api``: ``new_config``, ``train_run``, ``load_run``, ``write_report``) so that this folder
+imports nothing from the floors above it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from algolens.errors import AlgolensError
+
+VariantOpt = Annotated[str, typer.Option(help="random, mimic, tied, conv or parent.")]
+NVarsOpt = Annotated[int, typer.Option(help="Clauses (variables) per sentence.")]
+TrainKOpt = Annotated[int, typer.Option(help="Loss on the first K chain positions (0: all).")]
+MaxVarsOpt = Annotated[
+    int, typer.Option(help="Positions for up to this many clauses (longer-chain probes; 0: n).")
+]
+LayersOpt = Annotated[int, typer.Option(help="Encoder layers.")]
+HeadsOpt = Annotated[int, typer.Option(help="Attention heads per layer.")]
+DModelOpt = Annotated[int, typer.Option(help="Residual width.")]
+DMlpOpt = Annotated[int, typer.Option(help="MLP width.")]
+StepsOpt = Annotated[int, typer.Option(help="Training steps.")]
+BatchOpt = Annotated[int, typer.Option(help="Sentences per step.")]
+LrOpt = Annotated[float, typer.Option(help="Peak AdamW learning rate.")]
+LogOpt = Annotated[int, typer.Option(help="Steps between metrics rows (with validation).")]
+StopOpt = Annotated[
+    str, typer.Option(help="Stop early at the first log row meeting this, e.g. val_acc_trained>=1.")
+]
+MimicStepsOpt = Annotated[int, typer.Option(help="Mimic-init steps (mimic, parent variants).")]
+MimicLrOpt = Annotated[float, typer.Option(help="Mimic-init Adam learning rate.")]
+WindowOpt = Annotated[int, typer.Option(help="Manipulation window |q - k| <= W (mimic, parent).")]
+LayerLossOpt = Annotated[
+    float,
+    typer.Option(
+        help="Deep supervision: weight of the earlier layers' logit-lens loss, layer l on chain "
+        "positions <= l + 2 (one hop per layer); 0: the plain loss on the last layer only."
+    ),
+]
+ConvOpt = Annotated[
+    int,
+    typer.Option(
+        help="Convolution kernel inside q/k/v for every variant (0: only conv, with 3, and "
+        "parent, with 7)."
+    ),
+]
+ParentOpt = Annotated[
+    int,
+    typer.Option(
+        help="Heads per layer trained towards the parent template (mimic variant; parent has 1): a "
+        "clause's name token attends to its parent clause's name token. Needs --conv-kernel "
+        ">= 7 in "
+        "layer 0 to see the operand; 0 keeps the paper's two templates."
+    ),
+]
+NamesOpt = Annotated[str, typer.Option(help="Names by chain position: any or split (a-m/n-z).")]
+ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed for weights and data.")]
+
+
+API: Any = None  # the run functions, handed over by register()
+
+
+def register(app: typer.Typer, api: Any, friendly: Any) -> None:
+    """Add ``algolens lego train`` and ``algolens lego compare`` to ``app``."""
+    global API
+    API = api
+    lego_app = typer.Typer(
+        help="LEGO chain-of-reasoning encoders: train a variant, compare variants.",
+        no_args_is_help=True,
+    )
+    app.add_typer(lego_app, name="lego")
+    lego_app.command("train")(friendly(train))
+    lego_app.command("compare")(friendly(compare))
+
+
+def specs(
+    n_vars: int,
+    train_k: int,
+    max_vars: int,
+    names: str,
+    layers: int,
+    heads: int,
+    d_model: int,
+    d_mlp: int,
+    conv_kernel: int = 0,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    task = {
+        "name": "lego",
+        "n_vars": n_vars,
+        "train_k": train_k,
+        "max_vars": max_vars,
+        "names": names,
+    }
+    model = {"n_layers": layers, "n_heads": heads, "d_model": d_model, "d_mlp": d_mlp}
+    if conv_kernel:
+        model["conv_kernel"] = conv_kernel
+    return task, model
+
+
+def run_config(
+    api: Any,
+    variant: str,
+    task: dict[str, Any],
+    model: dict[str, Any],
+    train: Any,
+    mimic: dict[str, Any],
+    init_from: str | None = None,
+) -> Any:
+    """The config of one variant's run (its mimic settings recorded for a retrain)."""
+    from algolens.config import InitConfig
+    from algolens.families.lego.variants import MIMIC_VARIANTS
+
+    family = {"mimic": mimic} if variant in MIMIC_VARIANTS else {}
+    init = InitConfig(source=init_from, variant=variant, family=family)
+    return api.new_config(task, model, train, init)
+
+
+def train(
+    variant: VariantOpt = "random",
+    n_vars: NVarsOpt = 12,
+    train_k: TrainKOpt = 6,
+    max_vars: MaxVarsOpt = 14,
+    names: NamesOpt = "any",
+    layers: LayersOpt = 6,
+    heads: HeadsOpt = 4,
+    d_model: DModelOpt = 128,
+    d_mlp: DMlpOpt = 256,
+    conv_kernel: ConvOpt = 0,
+    steps: StepsOpt = 1500,
+    batch_size: BatchOpt = 64,
+    lr: LrOpt = 1e-3,
+    log_every: LogOpt = 50,
+    stop_when: StopOpt = "",
+    layer_loss: LayerLossOpt = 1.0,
+    mimic_steps: MimicStepsOpt = 150,
+    mimic_lr: MimicLrOpt = 3e-3,
+    window: WindowOpt = 3,
+    parent_heads: ParentOpt = 0,
+    seed: SeedOpt = 0,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from this run's weights where names and shapes fit (a run directory, "
+            "zoo:NAME or hf:ID); random, tied and conv variants."
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Train one LEGO encoder variant (mimic and parent first run their mimic init)."""
+    from algolens.config import TrainConfig
+
+    task, model = specs(
+        n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp, conv_kernel
+    )
+    cfg = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        warmup_frac=0.05,
+        log_every=log_every,
+        seed=seed,
+        stop_when=stop_when,
+        checkpoint_every=max(steps, 1),
+        layer_loss=layer_loss,
+    )
+    mimic = {
+        "steps": mimic_steps,
+        "lr": mimic_lr,
+        "window": window,
+        "n_parent": parent_heads,
+        "seed": seed,
+    }
+    config = run_config(API, variant, task, model, cfg, mimic, init_from)
+    out = out or Path("runs") / f"lego_n{n_vars}_k{train_k or n_vars}_{variant}_s{seed}"
+    API.train_run(out, config, progress=progress)
+    typer.echo(f"run saved in {out}")
+
+
+def compare(
+    variants: Annotated[
+        str, typer.Option(help="Comma-separated variants: random,mimic,tied,conv,parent.")
+    ] = "random,mimic,tied,conv,parent",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds, the same for each.")] = "0",
+    n_vars: NVarsOpt = 12,
+    train_k: TrainKOpt = 6,
+    max_vars: MaxVarsOpt = 14,
+    names: NamesOpt = "any",
+    layers: LayersOpt = 6,
+    heads: HeadsOpt = 4,
+    d_model: DModelOpt = 128,
+    d_mlp: DMlpOpt = 256,
+    conv_kernel: ConvOpt = 0,
+    steps: StepsOpt = 1500,
+    batch_size: BatchOpt = 64,
+    lr: LrOpt = 1e-3,
+    log_every: LogOpt = 50,
+    stop_when: StopOpt = "",
+    layer_loss: LayerLossOpt = 1.0,
+    mimic_steps: MimicStepsOpt = 150,
+    mimic_lr: MimicLrOpt = 3e-3,
+    window: WindowOpt = 3,
+    parent_heads: ParentOpt = 0,
+    n_eval: Annotated[int, typer.Option(help="Sentences for the final evaluation.")] = 2048,
+    out: Annotated[Path, typer.Option(help="Folder for the runs and the comparison.")] = Path(
+        "runs/lego_compare"
+    ),
+    progress: ProgressOpt = True,
+) -> None:
+    """Train the variants on the same seeds; write comparison.json and report.html into OUT."""
+    from algolens.config import TrainConfig
+
+    chosen = tuple(v.strip() for v in variants.split(",") if v.strip())
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+    except ValueError:
+        raise AlgolensError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    if not chosen or not seed_list:
+        raise AlgolensError("give at least one variant and one seed")
+    task, model = specs(
+        n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp, conv_kernel
+    )
+    cfg = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        warmup_frac=0.05,
+        log_every=log_every,
+        stop_when=stop_when,
+        checkpoint_every=max(steps, 1),
+        layer_loss=layer_loss,
+    )
+    mimic = {"steps": mimic_steps, "lr": mimic_lr, "window": window, "n_parent": parent_heads}
+    result = compare_variants(
+        API, out, task, model, cfg, chosen, seed_list, mimic, n_eval, progress
+    )
+    _write_comparison(API, result, out)
+    _print_comparison(result, train_k or n_vars, n_vars)
+
+
+def compare_variants(
+    api: Any,
+    out: Path,
+    task: dict[str, Any],
+    model: dict[str, Any],
+    train_cfg: Any,
+    variants: tuple[str, ...],
+    seeds: tuple[int, ...],
+    mimic: dict[str, Any],
+    n_eval: int = 2048,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train every variant on every seed under ``out/<variant>_s<seed>`` and measure them."""
+    import time
+
+    from algolens.families.lego.analysis import evaluate
+
+    configs = {
+        (v, s): run_config(api, v, task, model, replace(train_cfg, seed=s), {**mimic, "seed": s})
+        for s in seeds
+        for v in variants
+    }  # every config is checked first
+    results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    for (variant, seed), config in configs.items():
+        run_dir = out / f"{variant}_s{seed}"
+        t0 = time.perf_counter()
+        trained = api.train_run(run_dir, config, progress=progress)
+        run = api.load_run(run_dir)
+        row = {
+            "seed": seed,
+            "total_seconds": time.perf_counter() - t0,
+            "run": str(run_dir),
+            "steps": trained.steps,
+            "wall_seconds": trained.seconds,
+        }
+        row.update(evaluate(run.model, run.task, n_eval, seed=10_000 + seed))
+        results[variant].append(row)
+    return {
+        "task": task,
+        "model": model,
+        "train": asdict(train_cfg),
+        "mimic": mimic,
+        "seeds": list(seeds),
+        "variants": results,
+        "argv": sys.argv,
+    }
+
+
+def _write_comparison(api: Any, result: dict[str, Any], out: Path) -> None:
+    from algolens.families.lego.analysis import comparison_claims
+    from algolens.families.lego.report import comparison_section
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
+    api.write_report(
+        out / "report.html",
+        "LEGO encoder variants",
+        [comparison_section(result)],
+        subtitle=f"task {result['task']}, model {result['model']}",
+        claims=comparison_claims(result),
+    )
+
+
+def _print_comparison(result: dict[str, Any], k: int, n_vars: int) -> None:
+    for variant, rows in result["variants"].items():
+        for row in rows:
+            untrained = "-" if row["acc_untrained"] is None else f"{row['acc_untrained']:.4f}"
+            typer.echo(
+                f"{variant:>6} s{row['seed']}: trained (1-{k}) {row['acc_trained']:.4f}  "
+                f"untrained ({k + 1}-{n_vars}) {untrained}  by position "
+                + " ".join(f"{a:.2f}" for a in row["accuracy"])
+            )

@@ -1,0 +1,68 @@
+"""``render``: the one writer of a report folder (``report.html``, ``claims.json``, the family's
+extra files such as ``algorithm_map.json``, and static figures with ``fmt``).
+
+The family analyses (``Family.analyse``) and lays the result out (``Family.sections``); this
+module writes what they made, and never runs a model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from algolens import store
+from algolens.analysis.claims import Claim, claims_to_json
+from algolens.families.base import Analysis
+from algolens.report.html import render_html
+from algolens.sections import Section
+
+
+def write_report(
+    path: str | Path,
+    title: str,
+    sections: list[Section],
+    *,
+    subtitle: str = "",
+    claims: list[Claim] | None = None,
+    facts: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``report.html`` (and ``claims.json`` beside it when there are claims)."""
+    path = Path(path)
+    html = render_html(title, sections, subtitle=subtitle, claims=claims, facts=facts)
+    store.atomic_write(path, lambda p: p.write_text(html, encoding="utf-8"))
+    if claims is not None:
+        store.write_json(path.parent / "claims.json", claims_to_json(claims))
+    return path
+
+
+def render(analysis: Analysis, sections: list[Section], out: Path, fmt: str | None = None) -> Path:
+    """Write a run's report folder; returns the path of ``report.html``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in analysis.files.items():
+        store.write_json(out / name, data)
+    path = write_report(out / "report.html", analysis.title, sections, subtitle=analysis.subtitle,
+                        claims=analysis.claims, facts=analysis.facts)  # fmt: skip
+    if fmt:
+        from algolens.report.figures_export import export_figures
+
+        named = [
+            (name, fig)
+            for s in sections
+            for name, fig in zip(s.figure_names(), s.figures, strict=True)
+        ]
+        export_figures(named, out / "figures", fmt)
+    return path
+
+
+def report_run(run: Any, out: Path, *, questions: int = 1000, seed: int = 0, fmt: str | None = None,
+               progress: bool = False) -> Path:  # fmt: skip
+    """Analyse a loaded run with its family's analysis and write its report folder."""
+    from algolens.errors import AlgolensError
+    from algolens.families import family_of
+
+    family = family_of(run.task.name)
+    if family.analyse is None or family.sections is None:
+        raise AlgolensError(f"no analysis report for task {run.task.name!r} yet")
+    analysis = family.analyse(run, questions=questions, seed=seed, progress=progress)
+    return render(analysis, family.sections(run, analysis), out, fmt)

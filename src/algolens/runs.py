@@ -1,0 +1,261 @@
+"""Runs: load one (a directory, ``zoo:NAME`` or ``hf:OWNER/NAME``), start one, resume one.
+
+This is where a run's parts meet: the config (:mod:`algolens.config`), its files
+(:mod:`algolens.store`), its task and family (:mod:`algolens.families`), the model and the
+trainer. Everything a new run needs is built and checked before its directory is written, so a
+refused start leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from algolens import store
+from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig
+from algolens.errors import AlgolensError
+from algolens.families import family_of, make_task
+from algolens.models import build_model, model_spec
+from algolens.tasks.base import Task
+
+ZOO_DIR = Path(__file__).parent / "zoo" / "models"
+
+
+@dataclass
+class Run:
+    """A loaded run: ``.model`` (in eval mode), ``.task``, ``.config`` and ``.predict``."""
+
+    path: Path | None
+    config: RunConfig
+    model: nn.Module
+    task: Any
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.name or (self.path.name if self.path else "run")
+
+    def predict(self, questions: list[str]) -> list[str]:
+        """Greedy answers: ``run.predict(['12+34', '99+1']) == ['046', '100']``."""
+        return list(self.task.predict(self.model, questions))
+
+
+# ---- loading ------------------------------------------------------------------------------------
+def zoo_path(name: str) -> Path:
+    """The run directory of zoo model ``name``; names are plain words, never paths."""
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise AlgolensError(f"zoo names are letters, digits, '_' and '-': not {name!r}")
+    path = ZOO_DIR / name
+    if not (path / store.CONFIG).is_file():
+        have = ", ".join(zoo_names()) or "none yet"
+        raise AlgolensError(f"no zoo model {name!r} (the zoo has: {have})")
+    return path
+
+
+def zoo_names() -> list[str]:
+    if not ZOO_DIR.is_dir():
+        return []
+    return sorted(p.name for p in ZOO_DIR.iterdir() if (p / store.CONFIG).is_file())
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run directory; a missing or corrupt one raises :class:`AlgolensError`."""
+    path = Path(path)
+    config = store.read_config(path)
+    task = make_task(config.task)
+    model = build_model(config.model)
+    store.load_weights(model, store.weights_path(path))
+    model.eval()
+    return Run(path=path, config=config, model=model, task=task, metrics=store.read_metrics(path))
+
+
+def load(name: str | Path) -> Run:
+    """A run from a directory, a zoo name (``'zoo:add_d5_l2'``) or a hub id (``'hf:owner/x'``)."""
+    text = str(name)
+    if text.startswith("zoo:"):
+        return load_run(zoo_path(text[4:]))
+    if text.startswith("hf:"):
+        from algolens.hub import from_hub
+
+        return load_run(from_hub(text[3:]))
+    if not Path(text).exists():
+        raise AlgolensError(
+            f"no run directory {text!r} (zoo models start with zoo:, hub ids with hf:)"
+        )
+    return load_run(text)
+
+
+# ---- new runs -----------------------------------------------------------------------------------
+def new_config(
+    task: dict[str, Any],
+    model: dict[str, Any],
+    train: TrainConfig,
+    init: InitConfig | None = None,
+    *,
+    name: str = "",
+    argv: list[str] | None = None,
+) -> RunConfig:
+    """A complete, checked config: the task built, the model's sizes filled in from the task
+    (``n_ctx``, ``d_vocab``, ...) and from the family (LEGO's variants), the model built."""
+    init = init or InitConfig()
+    built = make_task(task)
+    spec = {"kind": "transformer", **model}
+    for key, value in built.model_defaults(spec["kind"]).items():
+        spec.setdefault(key, value)
+    family = family_of(built.name)
+    if family.prepare_model is not None:
+        spec = family.prepare_model(spec, {"variant": init.variant, **init.family})
+    spec.setdefault("seed", train.seed)
+    net = build_model(spec)
+    from algolens import __version__
+
+    versions = {
+        "algolens": __version__,
+        "torch": _torch_version(),
+        "python": sys.version.split()[0],
+    }
+    return RunConfig(
+        name=name or "run",
+        task=built.to_dict(),
+        model=model_spec(net),
+        train=train,
+        init=init,
+        provenance=Provenance(argv=list(argv if argv is not None else sys.argv), versions=versions),
+    )
+
+
+def _torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
+def _start_model(config: RunConfig, task: Task, progress: bool) -> tuple[nn.Module, RunConfig, Any]:
+    """The model a new run starts from (reused weights, a family's initialisation) and the
+    config with what was copied recorded in it; returns the write-backs to run after steps."""
+    model = build_model(config.model)
+    init = config.init
+    after: tuple[Any, ...] = ()
+    if init.source is not None:
+        source = load(init.source)
+        init, after = _reuse(model, source, init)
+    family = family_of(task.name)
+    if family.initialise is not None and (init.variant or init.family):
+        family.initialise(model, task, init, progress=progress)
+    return model, replace(config, init=init), after
+
+
+def _reuse(model: nn.Module, source: Run, init: InitConfig) -> tuple[InitConfig, tuple[Any, ...]]:
+    """Copy the source's weights in (ins1) and set up the papers' re-copies (ins2, ins3) or
+    frozen heads; returns the init with what was copied, and the write-backs."""
+    from algolens.train import copy_matching_weights, head_entries
+
+    kinds = model_spec(source.model)["kind"], model_spec(model)["kind"]
+    if kinds[0] != kinds[1]:
+        raise AlgolensError(f"--init-from {init.source}: a {kinds[0]} cannot seed a {kinds[1]}")
+    copied = copy_matching_weights(model, source.model)
+    if not copied:
+        raise AlgolensError(f"--init-from {init.source}: none of its weights fits this model")
+    recopy: list[str] = []
+    if init.reuse == "ins2":
+        from algolens.analysis.ablation import useful_heads
+
+        net: Any = source.model
+        recopy = head_entries(copied, useful_heads(net, source.task))
+    elif init.reuse == "ins3":
+        recopy = list(copied)
+    init = replace(init, copied=copied, recopy=recopy)
+    return init, write_backs(model, source.model, init)
+
+
+def write_backs(model: nn.Module, source: nn.Module, init: InitConfig) -> tuple[Any, ...]:
+    """The papers' re-copies every ``recopy_every`` steps, and frozen heads after every step."""
+    from algolens.train import WriteBack, head_entries
+
+    out = []
+    if init.recopy:
+        out.append(WriteBack(model, source, init.recopy, init.recopy_every))
+    if init.freeze_heads:
+        out.append(WriteBack(model, source, head_entries(init.copied), 1))
+    return tuple(out)
+
+
+def train_run(
+    out: str | Path, config: RunConfig, *, progress: bool = True, stop_after: int | None = None
+) -> Any:
+    """Start a new run in ``out`` from ``config`` and train it; returns the :class:`TrainResult`."""
+    from algolens.train import Trainer
+
+    out = Path(out)
+    if store.has_progress(out):
+        raise AlgolensError(f"{out} already holds a run: use --resume or another --out")
+    task = make_task(config.task)
+    model, config, after = _start_model(config, task, progress)
+    trainer = Trainer(model, task, config.train, out, after_step=after, progress=progress)
+    if config.name == "run":
+        config = replace(config, name=out.name)
+    store.make_run_dir(out)
+    with store.writer_lock(out):
+        store.write_config(out, config)
+        return trainer.run(stop_after=stop_after)
+
+
+def resume_run(
+    out: str | Path,
+    *,
+    steps: int | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> Any:
+    """Continue the run in ``out`` from its checkpoint, to the weights an unbroken run gives."""
+    from algolens.train import Trainer
+
+    out = Path(out)
+    config = store.read_config(out)
+    if steps is not None and steps != config.train.steps:
+        raise AlgolensError(
+            f"{out} was started for {config.train.steps:,} steps; its schedule depends on that, "
+            f"so it resumes only to {config.train.steps:,} (drop --steps)"
+        )
+    with store.writer_lock(out):
+        state = store.load_checkpoint(out)
+        task = make_task(config.task)
+        model = build_model(config.model)
+        after: tuple[Any, ...] = ()
+        if config.init.source is not None and (config.init.recopy or config.init.freeze_heads):
+            after = write_backs(model, load(config.init.source).model, config.init)
+        trainer = Trainer(model, task, config.train, out, after_step=after, progress=progress)
+        trainer.restore(state)
+        return trainer.run(stop_after=stop_after)
+
+
+def train(
+    out: str | Path,
+    task: dict[str, Any],
+    model: dict[str, Any],
+    train_cfg: TrainConfig | dict[str, Any] | None = None,
+    *,
+    init: InitConfig | dict[str, Any] | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+    argv: list[str] | None = None,
+) -> Path:
+    """Train a new run in ``out`` in one call; returns ``out``.
+
+    >>> train("runs/add_d2", {"name": "add", "n_digits": 2},
+    ...       {"n_layers": 2, "n_heads": 4, "d_model": 64},
+    ...       {"steps": 800, "batch_size": 256, "lr": 3e-3, "warmup_frac": 0.05})  # doctest: +SKIP
+    """
+    from algolens.options import from_dict
+
+    if not isinstance(train_cfg, TrainConfig):
+        train_cfg = from_dict(TrainConfig, train_cfg or {}, "training")
+    if not isinstance(init, InitConfig):
+        init = from_dict(InitConfig, init or {}, "initialisation")
+    config = new_config(task, model, train_cfg, init, name=Path(out).name, argv=argv)
+    train_run(out, config, progress=progress, stop_after=stop_after)
+    return Path(out)
