@@ -34,14 +34,15 @@ def test_report_files_and_claims(report_dir: Path) -> None:
     for title in ("Claims", "Which node each answer digit needs", "The algorithm map", "PCA"):
         assert title in html
     claims = json.loads((report_dir / "claims.json").read_text())
-    assert [c["claim"] for c in claims][:2] == [
+    names = [c["claim"] for c in claims]  # the 2-layer model gets the deeper model's claims
+    assert names[:2] == [
         "Positions before '=' are not needed",
-        "Each answer digit is computed one token before it is emitted",
+        "A deeper model starts work before '=' (the papers' 2-layer model uses P8-P16)",
     ]
     assert all(set(c) >= {"claim", "expected", "measured", "passed"} for c in claims)
-    # the d2 fixture is exact on every question; its last layer computes each digit one step early
-    assert "accuracy<b>100.0%</b>" in html.replace("\n", "")
-    assert claims[1]["passed"], claims[1]
+    assert "accuracy<b>100.0%</b>" in html.replace("\n", "")  # the d2 fixture is exact
+    for title in ("Failures on both distributions", "Mean-ablating one position, per layer"):
+        assert title in html
     amap = json.loads((report_dir / "algorithm_map.json").read_text())
     assert set(amap["digits"]) == {"A2", "A1", "A0"}
     for digit, nodes in amap["digits"].items():

@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass
 class Claim:
-    """What the seeds claim, what we expected and measured, and the verdict."""
+    """What a paper claims, what we expected and measured, and the verdict."""
 
     claim: str
     expected: str

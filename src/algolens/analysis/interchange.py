@@ -25,16 +25,21 @@ def interchange(
     *,
     max_rows: int = 16384,
     progress: bool = False,
+    length: int | None = None,
 ) -> Int[Tensor, "set batch n_answer"]:
     """Teacher-forced answer argmax of each clean question with each node set's output patched.
 
-    Every node set is one chunk of a stacked batch: one pass runs many interventions.
+    Every node set is one chunk of a stacked batch: one pass runs many interventions. With
+    ``length``, only the first ``length`` positions run (a causal model's later positions cannot
+    change what they predict) and the argmax is the last position's, ``[set, batch, 1]``.
     """
     hooks = {n.hook for s in node_sets for n in s}
-    _, cache = model.run_with_cache(store.inputs, names_filter=hooks.__contains__)
+    store_in, clean_in = store.inputs[:, :length], clean.inputs[:, :length]
+    _, cache = model.run_with_cache(store_in, names_filter=hooks.__contains__)
     n_q = len(clean)
     per_pass = max(1, max_rows // n_q)
-    out = torch.empty(len(node_sets), n_q, task.n_answer, dtype=torch.long)
+    width = 1 if length is not None else task.n_answer
+    out = torch.empty(len(node_sets), n_q, width, dtype=torch.long)
     for start in tqdm(range(0, len(node_sets), per_pass), disable=not progress, leave=False):
         group = node_sets[start : start + per_pass]
 
@@ -54,10 +59,9 @@ def interchange(
             return hook
 
         logits = model.run_with_hooks(
-            clean.inputs.repeat(len(group), 1),
+            clean_in.repeat(len(group), 1),
             fwd_hooks=[(name, make_hook(name)) for name in sorted(hooks)],
         )
-        out[start : start + len(group)] = (
-            task.answer_logits(logits).argmax(-1).view(len(group), n_q, -1)
-        )
+        answer = logits[:, -1:] if length is not None else task.answer_logits(logits)
+        out[start : start + len(group)] = answer.argmax(-1).view(len(group), n_q, -1)
     return out

@@ -115,5 +115,5 @@ def score_answer_logits(
 
 
 def pattern(correct_row: list[bool]) -> str:
-    """The seeds' answer pattern: ``'yyNyyy'`` marks the wrong digit (sequence order A5 … A0)."""
+    """The papers' answer pattern: ``'yyNyyy'`` marks the wrong digit (sequence order A5 … A0)."""
     return "".join("y" if ok else "N" for ok in correct_row)

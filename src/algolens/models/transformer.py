@@ -1,7 +1,7 @@
 """A small transformer with TransformerLens's names, shapes and hooks, in one readable file.
 
 Parts first, the model last. Parameter names and shapes are HookedTransformer's
-(``W_Q: [n_heads, d_model, d_head]``), so a HookedTransformer state dict such as the seeds'
+(``W_Q: [n_heads, d_model, d_head]``), so a HookedTransformer state dict such as the papers'
 published ``.pth`` files loads by name; hook names are module paths
 (``blocks.0.attn.hook_pattern``), so ``run_with_cache``, ``run_with_hooks``, ``ActivationCache``
 and ``transformer_lens.patching`` work unchanged.

@@ -1,6 +1,6 @@
 """The algorithm map: per answer digit, the nodes it needs and what each of them computes.
 
-Tags per node, like the seeds' "quanta" maps: the answer digits its ablation breaks, the digit
+Tags per node, like the papers' "quanta" maps: the answer digits its ablation breaks, the digit
 pair it attends to, and the sub-task (``SA2``, ``ST1``, ...) an interchange intervention
 confirms. Saved as JSON next to the report.
 """

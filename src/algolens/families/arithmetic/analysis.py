@@ -1,13 +1,14 @@
-"""Everything the arithmetic report shows, computed in one call, and the seeds' claims checked.
+"""Everything the arithmetic report shows, computed in one call, and the papers' claims checked.
 
 :func:`analyse_arithmetic` returns an :class:`ArithmeticAnalysis` of tensors and dataclasses;
-:func:`check_claims` turns it into the claims table (claim, expected, measured, verdict).
+:func:`check_claims` turns it into the claims table (:mod:`.claims`, :mod:`.subtraction`,
+:mod:`.reuse`); :func:`analyse` is ``algolens analyse`` for add, sub and mix runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -27,16 +28,17 @@ from algolens.families.arithmetic.interventions import (
     subset,
 )
 from algolens.families.arithmetic.pca import PcaResult, head_pca
-from algolens.families.arithmetic.questions import (
-    class_balanced_questions,
-    predicting_position,
-    sample_questions,
-)
+from algolens.families.arithmetic.questions import class_balanced_questions, sample_questions
 from algolens.families.arithmetic.staircase import Staircase, staircase
 from algolens.families.arithmetic.task import ArithmeticTask
 from algolens.families.base import Analysis
+
+if TYPE_CHECKING:
+    from algolens.families.arithmetic.reuse import ReuseResult
+    from algolens.families.arithmetic.subtraction import SignResult
 from algolens.models.transformer import Transformer
 from algolens.tasks.base import Batch
+from algolens.verify import DISTRIBUTIONS, PREFIX_QUESTIONS, verify
 
 
 @dataclass
@@ -54,6 +56,10 @@ class ArithmeticAnalysis:
     pca: list[PcaResult]
     interventions: list[InterventionResult]
     algorithm: AlgorithmMap
+    op: str = "add"
+    sign: SignResult | None = None  # sub and mix: where the answer's sign is decided
+    reuse: ReuseResult | None = None  # a reused model: its source's sub-tasks checked in it
+    rates: dict[str, tuple[int, int]] = field(default_factory=dict)  # distribution -> (q, fails)
     notes: list[str] = field(default_factory=list)
 
 
@@ -67,23 +73,14 @@ def _candidate_columns(digit: int, col: int, n: int) -> list[tuple[str, int]]:
     return out
 
 
-def run_interventions(
-    model: Transformer,
-    task: ArithmeticTask,
-    batch: Batch,
-    ablation: AblationResult,
-    stair: Staircase,
-    threshold: float = 0.01,
-    seed: int = 0,
-    progress: bool = False,
-) -> list[InterventionResult]:
-    """Test every needed head against the sub-tasks its attended column suggests.
-
-    Heads at one position that read the same column are also patched together (a head pair):
-    when two heads share a sub-task, patching one alone moves the answer only part of the time.
-    """
+def intervention_jobs(
+    ablation: AblationResult, stair: Staircase, threshold: float = 0.01
+) -> list[tuple[tuple[Node, ...], int, int]]:
+    """(node set, digit, column) for every needed head and the column it reads; heads at one
+    position that read the same column are also tried together (a head pair): when two heads
+    share a sub-task, patching one alone moves the answer only part of the time."""
     breaks = ablation.impacted_digits(threshold)
-    jobs: list[tuple[tuple[Node, ...], int, int]] = []  # node set, digit, column
+    jobs: list[tuple[tuple[Node, ...], int, int]] = []
     shared: dict[tuple[int, int, int, int], list[Node]] = {}  # (pos, layer, digit, col) -> heads
     for node, digits in zip(ablation.nodes, breaks, strict=True):
         if node.kind != "head" or node.pos not in stair.positions:
@@ -94,14 +91,27 @@ def run_interventions(
         for name in digits:
             jobs.append(((node,), int(name[1:]), col))
             shared.setdefault((node.pos, node.layer, int(name[1:]), col), []).append(node)
-    for (_, _, digit, col), heads in shared.items():
-        if len(heads) == 2:
-            jobs.append(((heads[0], heads[1]), digit, col))
-    results: list[InterventionResult] = []
+    jobs += [((h[0], h[1]), d, c) for (_, _, d, c), h in shared.items() if len(h) == 2]
+    return jobs
+
+
+def run_interventions(
+    model: Transformer,
+    task: ArithmeticTask,
+    batch: Batch,
+    ablation: AblationResult,
+    stair: Staircase,
+    threshold: float = 0.01,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[InterventionResult]:
+    """Test every needed head against the sub-tasks its attended column suggests."""
+    jobs = intervention_jobs(ablation, stair, threshold)
     if not jobs:
-        return results
+        return []
     node_sets = list(dict.fromkeys(j[0] for j in jobs))
     index = {s: i for i, s in enumerate(node_sets)}
+    results: list[InterventionResult] = []
     for is_sub, names in ((False, ADD_SUBTASKS), (True, SUB_SUBTASKS)):
         part = subset(batch, batch.labels["is_sub"] == is_sub)
         if len(part) < 2:
@@ -138,7 +148,9 @@ def analyse_arithmetic(
     progress: bool = False,
     per_class: int = 250,
 ) -> ArithmeticAnalysis:
-    """Ablations, attention, PCA, interventions and the algorithm map for one model."""
+    """Ablations, attention, PCA, interventions, the sign and the algorithm map for one model."""
+    from algolens.families.arithmetic.subtraction import sign_analysis
+
     model.eval()
     batch = sample_questions(task, n_questions, seed)
     positions = position_ablation(model, task, batch, "mean", progress=progress)
@@ -146,34 +158,13 @@ def analyse_arithmetic(
     zero_nodes = node_ablation(model, task, batch, "zero", progress=progress)
     pattern = mean_attention(model, batch.inputs)
     stair = staircase(task, pattern)
-
     balanced = class_balanced_questions(task, per_class, seed + 1)
     names, q_class = class_index(task, balanced)
-    with torch.inference_mode():
-        wrong = (task.answer_logits(model(balanced.inputs)).argmax(-1) != balanced.targets).any(-1)
-    class_accuracy = {
-        name: (int((q_class == c).sum()), int(wrong[q_class == c].sum()))
-        for c, name in enumerate(names)
-    }
     first = [int((q_class == c).nonzero()[0, 0]) for c in range(len(names)) if (q_class == c).any()]
     samples = Batch(balanced.inputs[first], balanced.targets[first], {})
-    sample_patterns = attention_patterns(model, samples.inputs)
-
     interventions = run_interventions(
         model, task, balanced, nodes, stair, seed=seed, progress=progress
     )
-    pcas = []
-    for layer in range(model.cfg.n_layers if model.cfg.n_layers == 1 else 1):
-        for head in range(model.cfg.n_heads):
-            # the position where this head reads a pair from the middle of the staircase
-            for j, pos in enumerate(stair.positions):
-                col = int(stair.column[layer, head, j])
-                if 0 < col < task.n_digits - 1:
-                    pcas.append(
-                        head_pca(model, task, balanced, Node(pos, layer, "head", head), col)
-                    )
-                    break
-    algorithm = build_map(nodes, stair, interventions)
     return ArithmeticAnalysis(
         questions=batch,
         positions=positions,
@@ -183,123 +174,95 @@ def analyse_arithmetic(
         stair=stair,
         samples=samples,
         sample_classes=[names[int(q_class[i])] for i in first],
-        sample_patterns=sample_patterns,
-        class_accuracy=class_accuracy,
-        pca=pcas,
+        sample_patterns=attention_patterns(model, samples.inputs),
+        class_accuracy=class_accuracy(model, task, balanced),
+        pca=head_pcas(model, task, balanced, stair),
         interventions=interventions,
-        algorithm=algorithm,
+        algorithm=build_map(nodes, stair, interventions),
+        op=task.op,
+        sign=sign_analysis(model, task, balanced),
     )
 
 
-def check_claims(
-    a: ArithmeticAnalysis, task: ArithmeticTask, threshold: float = 0.01, n_layers: int = 1
-) -> list[Claim]:
-    """The seeds' four claims about the 1-layer model (the fourth inverted for deeper models)."""
-    src = "Quirke & Barez 2024 (seeds/000, 002)"
-    eq = task.answer_start - 1
-    last_layer = max(n.layer for n in a.positions.nodes)
-    res = a.positions
-    extra = res.extra_failure_rate().tolist()
-    before = [extra[i] for i, n in enumerate(res.nodes) if n.pos < eq and n.layer == last_layer]
-    after = [
-        extra[i]
-        for i, n in enumerate(res.nodes)
-        if eq <= n.pos < task.n_ctx - 1 and n.layer == last_layer
-    ]
-    claims = [
-        Claim(
-            "Positions before '=' are not needed",
-            f"mean-ablating the residual stream at P0..P{eq - 1} adds no failures; "
-            f"each of P{eq}..P{task.n_ctx - 2} does",
-            f"max added failure rate before '=': {max(before):.2%}; "
-            f"min at P{eq}..P{task.n_ctx - 2}: {min(after):.2%}",
-            max(before) <= threshold and min(after) > threshold,
-            src,
-        )
-    ]
-    # each answer digit is computed one token before it is emitted
-    digit_rates = res.digit_failure_rate()
-    hits: list[str] = []
-    misses: list[str] = []
-    for k, name in enumerate(task.answer_names):
-        d = int(name[1:])
-        want = predicting_position(task, d)
-        broken_at = {
-            n.pos
-            for i, n in enumerate(res.nodes)
-            if n.layer == last_layer and digit_rates[i, k] > threshold
-        }
-        (hits if broken_at == {want} else misses).append(f"{name}@{sorted(broken_at) or '-'}")
-    claims.append(
-        Claim(
-            "Each answer digit is computed one token before it is emitted",
-            "A_d breaks only when the residual stream at the position just before A_d is ablated",
-            f"{len(hits)} of {task.n_answer} digits: " + ", ".join(hits + misses),
-            not misses,
-            src,
-        )
-    )
-    steps = a.stair.steps()
-    best = steps[0].tolist()
-    n_stair = sum(s >= 3 for s in best)
-    claims.append(
-        Claim(
-            "Heads attend to digit pairs in a staircase",
-            "after '=', each head attends to (D_c, D'_c) with c falling by one per token "
-            "(>= 3 steps) for at least 2 layer-0 heads",
-            "longest staircase per layer-0 head: "
-            + ", ".join(f"L0H{h}: {s}" for h, s in enumerate(best)),
-            n_stair >= min(2, len(best)),
-            src,
-        )
-    )
-    simple = [c for c in a.class_accuracy if c in ("BA", "MC1", "BS", "MB1")]
-    casc = [c for c in a.class_accuracy if c.startswith("Cascade")]
-    rate = {c: (f / q if q else 0.0) for c, (q, f) in a.class_accuracy.items()}
-    worst_simple = max((rate[c] for c in simple), default=0.0)
-    worst_casc = max((rate[c] for c in casc if a.class_accuracy[c][0]), default=0.0)
-    measured = ", ".join(f"{c}: {f}/{q} ({rate[c]:.1%})" for c, (q, f) in a.class_accuracy.items())
+@torch.inference_mode()
+def class_accuracy(
+    model: Transformer, task: ArithmeticTask, batch: Batch
+) -> dict[str, tuple[int, int]]:
+    """Per question class: (questions, failures) on a class-balanced set."""
+    names, q_class = class_index(task, batch)
+    wrong = (task.answer_logits(model(batch.inputs)).argmax(-1) != batch.targets).any(-1)
+    return {
+        name: (int((q_class == c).sum()), int(wrong[q_class == c].sum()))
+        for c, name in enumerate(names)
+    }
+
+
+def head_pcas(
+    model: Transformer, task: ArithmeticTask, batch: Batch, stair: Staircase
+) -> list[PcaResult]:
+    """PCA of each first-layer head's output where it reads a column from the middle of the
+    staircase (every layer of a 1-layer model)."""
+    out = []
+    for layer in range(model.cfg.n_layers if model.cfg.n_layers == 1 else 1):
+        for head in range(model.cfg.n_heads):
+            for j, pos in enumerate(stair.positions):
+                col = int(stair.column[layer, head, j])
+                if 0 < col < task.n_digits - 1:
+                    out.append(head_pca(model, task, batch, Node(pos, layer, "head", head), col))
+                    break
+    return out
+
+
+def check_claims(a: ArithmeticAnalysis, task: ArithmeticTask, n_layers: int = 1) -> list[Claim]:
+    """The papers' claims that apply to this model: the 1-layer findings, or the deeper model's;
+    for subtraction, the sub-tasks and the sign; for a reused model, the reuse."""
+    from algolens.families.arithmetic import claims as C
+    from algolens.families.arithmetic.reuse import reuse_claim
+    from algolens.families.arithmetic.subtraction import sign_claim, subtask_claim
+
+    out: list[Claim | None] = []
     if n_layers == 1:
-        claims.append(
-            Claim(
-                "The model fails on cascades",
-                "cascade questions fail most: above 5% and at least twice the rate of the "
-                "carry-free and single-carry classes",
-                measured,
-                worst_casc > 0.05 and worst_casc >= 2 * worst_simple,
-                src,
-            )
-        )
+        out += [C.computed_one_token_early(a, task), C.staircase_claim(a, task)]
+        out += [C.head_layout(a, task), C.fails_on_cascades(a)]
     else:
-        claims.append(
-            Claim(
-                "A deeper model no longer fails on cascades",
-                "cascade questions fail in at most 1% (2-layer add d5: 0 failures per million)",
-                measured,
-                worst_casc <= 0.01 and any(a.class_accuracy[c][0] for c in casc),
-                "Quirke, Neo & Barez 2024 (seeds/001; REFERENCE.md §1)",
-            )
-        )
-    return claims
+        out += [
+            C.positions_before_equals(a, task, n_layers),
+            C.work_before_equals(a, task, n_layers),
+        ]
+        out += [C.staircase_claim(a, task), C.no_cascade_failures(a)]
+    out += [subtask_claim(a), sign_claim(a), reuse_claim(a.reuse, C.accuracy(a))]
+    return [c for c in out if c is not None]
 
 
-def analyse(run: Any, questions: int = 1000, seed: int = 0, progress: bool = False) -> Analysis:
-    """``algolens analyse`` for add, sub and mix runs: every analysis, and the claims checked."""
+def analyse(
+    run: Any, questions: int = 1000, seed: int = 0, progress: bool = False, source: Any = None
+) -> Analysis:
+    """``algolens analyse`` for add, sub and mix runs: every analysis, and the claims checked.
+
+    ``source``: the run a reused model was initialised from (its ``init.source``, loaded by the
+    caller); its sub-tasks are then checked in this model (the papers' reuse claim).
+    """
+    from algolens.families.arithmetic.reuse import compare_reuse
+
     model, task = run.model, run.task
-    a = analyse_arithmetic(
-        model, task, questions, seed, progress=progress, per_class=max(50, questions // 4)
-    )
+    per_class = max(50, questions // 4)
+    a = analyse_arithmetic(model, task, questions, seed, progress=progress, per_class=per_class)
+    if source is not None and source.task.op in ("add", "mix") and task.op == "mix":
+        src = analyse_arithmetic(
+            source.model, source.task, questions, seed, progress=progress, per_class=per_class
+        )
+        a.reuse = compare_reuse(source.name, src, a)
+    for dist in DISTRIBUTIONS:  # both rates, each named: the first questions of a card's stream
+        res = verify(model, task, PREFIX_QUESTIONS, dist, seed=0)
+        a.rates[dist] = (res.questions, res.failures)
     claims = check_claims(a, task, n_layers=model.cfg.n_layers)
-    if model.cfg.n_layers > 1:
-        for c in claims[:3]:
-            c.source += "; stated for the 1-layer model"
     cfg = model.cfg
-    clean_fail = float(a.nodes.clean_failed.double().mean())
     facts = {
         "task": f"{task.op}, {task.n_digits} digits",
         "model": f"{cfg.n_layers} layer(s), {cfg.n_heads} heads, d_model {cfg.d_model}",
         "questions": f"{len(a.questions):,}",
-        "accuracy": f"{1 - clean_fail:.1%}",
+        "accuracy": f"{float(1 - a.nodes.clean_failed.double().mean()):.1%}",
+        **{f"failures, {d}": f"{f:,} of {q:,}" for d, (q, f) in a.rates.items()},
         "claims passed": f"{sum(c.passed for c in claims)} / {len(claims)}",
     }
     return Analysis(

@@ -321,3 +321,61 @@ def intervention_chart(results: list[InterventionResult], title: str) -> go.Figu
     )
     fig.update_yaxes(autorange="reversed", type="category")
     return fig
+
+
+def position_layer_map(res: AblationResult, roles: list[str], title: str) -> go.Figure:
+    """Added failure rate per (layer, position) when the residual stream is mean-ablated."""
+    layers = sorted({n.layer for n in res.nodes})
+    n_pos = max(n.pos for n in res.nodes) + 1
+    z = np.full((len(layers), n_pos), np.nan)
+    rates = res.extra_failure_rate().numpy()
+    for i, n in enumerate(res.nodes):
+        z[layers.index(n.layer), n.pos] = rates[i]
+    fig = _fig(title, height=140 + 60 * len(layers))
+    text = [[f"{v:.0%}" if v > 0.005 else "" for v in row] for row in z]
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=_pos_labels(roles)[:n_pos],
+            y=[f"after L{lay}" for lay in layers],
+            colorscale="Reds",
+            zmin=0,
+            zmax=max(0.05, float(np.nanmax(z))),
+            text=text,
+            texttemplate="%{text}",
+            colorbar=dict(title="newly failing"),
+            hovertemplate="%{y}, %{x}: %{z:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="position ablated (mean)", tickangle=-45, tickfont=dict(size=10))
+    return fig
+
+
+def sign_map(flips: dict[str, float], roles: list[str], title: str) -> go.Figure:
+    """Share of opposite-sign pairs whose sign flips when a node is patched, per position and
+    component (heads, MLPs, the residual stream after each layer)."""
+    from algolens.analysis.nodes import Node
+
+    nodes = [Node.parse(k) for k in flips]
+    comps = list(dict.fromkeys(n.component for n in nodes))
+    positions = sorted({n.pos for n in nodes})
+    z = np.full((len(comps), len(positions)), np.nan)
+    for name, node in zip(flips, nodes, strict=True):
+        z[comps.index(node.component), positions.index(node.pos)] = flips[name]
+    labels = _pos_labels(roles)
+    fig = _fig(title, height=160 + 26 * len(comps))
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=[labels[p] for p in positions],
+            y=comps,
+            colorscale="Purples",
+            zmin=0,
+            zmax=1,
+            colorbar=dict(title="sign flipped"),
+            hovertemplate="%{y} at %{x}: %{z:.0%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="position patched", tickangle=-45, tickfont=dict(size=10))
+    fig.update_yaxes(autorange="reversed")
+    return fig

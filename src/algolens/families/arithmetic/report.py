@@ -24,13 +24,16 @@ def sections(run: Any, analysis: Analysis) -> list[Section]:
     a: ArithmeticAnalysis = analysis.data
     out = [
         training_section(run),
+        rates_section(a),
         classes_section(a),
         attention_section(run, a),
         positions_section(run, a),
         nodes_section(run, a),
         staircase_section(run, a),
+        sign_section(run, a),
         pca_section(a),
         interventions_section(a),
+        reuse_section(a),
         map_section(a),
     ]
     if run.model.cfg.n_layers > 1:
@@ -92,28 +95,50 @@ def attention_section(run: Any, a: ArithmeticAnalysis) -> Section:
     )
 
 
+def rates_section(a: ArithmeticAnalysis) -> Section | None:
+    if not a.rates:
+        return None
+    rows = [[d, f"{q:,}", f"{f:,}", f"{1e6 * f / q:,.0f}"] for d, (q, f) in a.rates.items()]
+    return Section(
+        "Failures on both distributions",
+        "The first 20,480 questions of each seeded stream (those a zoo card records first): "
+        "uniform draws every digit uniformly; training is the training mixture (enrichment "
+        "included), drawn one question at a time. The papers' failure rates come from their "
+        "training generator. For a million questions: algolens verify -n 1000000.",
+        tables=[Table(["distribution", "questions", "failures", "per million"], rows)],
+    )
+
+
 def positions_section(run: Any, a: ArithmeticAnalysis) -> Section:
-    last = run.model.cfg.n_layers - 1
-    rates = a.positions.extra_failure_rate().tolist()
-    needed = [
-        n.pos for n, r in zip(a.positions.nodes, rates, strict=True) if r > 0.01 and n.layer == last
-    ]
+    from algolens.families.arithmetic.claims import used_positions
+
+    n_layers = run.model.cfg.n_layers
+    eq = run.task.answer_start - 1
+    used = {layer: used_positions(a, layer) for layer in range(n_layers)}
+    text = "; ".join(f"after layer {lay}: " + (_span(ps) or "none") for lay, ps in used.items())
+    early = sorted({p for lay in range(n_layers - 1) for p in used[lay] if p < eq})
     title = (
-        f"Only P{min(needed)}–P{max(needed)} are needed in the last layer's residual stream"
-        if needed
-        else "No single position of the last layer's residual stream is needed"
+        f"Positions before '=' are used: {_span(early)}"
+        if early
+        else "Only positions from '=' on are used"
     )
     return Section(
         title,
         "Share of questions that turn wrong when the residual stream after a layer is replaced "
-        "by its mean over the questions at one position.",
+        f"by its mean over the questions at one position. Needed (> 1%): {text}. The last "
+        "layer's stream at a position reaches only that position's answer, so it is the layers "
+        "before it that show where work starts.",
         figures=[
-            F.position_ablation_chart(
-                a.positions, token_roles(run.task), "Mean-ablating one position"
+            F.position_layer_map(
+                a.positions, token_roles(run.task), "Mean-ablating one position, per layer"
             )
         ],
         names=["position-ablation"],
     )
+
+
+def _span(positions: list[int]) -> str:
+    return ", ".join(f"P{p}" for p in positions)
 
 
 def nodes_section(run: Any, a: ArithmeticAnalysis) -> Section:
@@ -179,6 +204,11 @@ def staircase_section(run: Any, a: ArithmeticAnalysis) -> Section:
         for layer in range(steps.shape[0])
         for h in range(steps.shape[1])
     )
+    n, n_heads = run.task.n_digits, a.stair.column.shape[1]
+    rows = [
+        [f"P{pos}", f"A{n - j}", *(_col(int(a.stair.column[0, h, j])) for h in range(n_heads))]
+        for j, pos in enumerate(a.stair.positions)
+    ]
     return Section(
         "Heads read digit pairs in a staircase"
         if int(steps.max()) >= 3
@@ -186,13 +216,63 @@ def staircase_section(run: Any, a: ArithmeticAnalysis) -> Section:
         "For each head and each position that predicts an answer digit, the digit pair "
         f"(D_c, D'_c) that gets most of its mean attention (shown when >= "
         f"{a.stair.min_share:.0%}). Longest run of consecutive positions stepping down one "
-        f"column: {step_text}.",
+        f"column: {step_text}. The table gives the column each layer-0 head reads at each "
+        "position: the 1-layer paper's three heads read columns d, d-1 and d-2 for A_d.",
         figures=[
             F.attention_heatmap(
                 a.stair, token_roles(run.task), "Mean attention on the best digit pair"
             )
         ],
+        tables=[Table(["position", "predicts", *(f"L0H{h}" for h in range(n_heads))], rows)],
         names=["staircase"],
+    )
+
+
+def _col(c: int) -> str:
+    return f"c{c}" if c >= 0 else "-"
+
+
+def sign_section(run: Any, a: ArithmeticAnalysis) -> Section | None:
+    if a.sign is None:
+        return None
+    top = sorted(a.sign.flips.items(), key=lambda kv: -kv[1])[:8]
+    where = a.sign.decided_at()
+    return Section(
+        "Where the answer's sign is decided",
+        f"Each node (head, MLP, or the residual stream after a layer) at a position up to '=' is "
+        f"patched from a subtraction question of the opposite sign ({a.sign.pairs} pairs); a "
+        f"node that decides the sign flips it to the store's. The residual stream carries the "
+        f"decision from {where or 'no single position'} on.",
+        figures=[
+            F.sign_map(a.sign.flips, token_roles(run.task), "Sign flipped by patching one node")
+        ],
+        tables=[Table(["node", "sign flipped"], [[k, _pct(v)] for k, v in top])],
+        names=["sign-decision"],
+    )
+
+
+def reuse_section(a: ArithmeticAnalysis) -> Section | None:
+    if a.reuse is None:
+        return None
+    r = a.reuse
+    rows = [
+        [
+            row.nodes,
+            row.label,
+            f"A{row.digit}",
+            _pct(row.source_match),
+            "-" if row.target_match is None else _pct(row.target_match),
+            "yes" if row.kept else "no",
+        ]
+        for row in r.rows
+    ]
+    return Section(
+        f"Reuse: {r.overlap:.0%} of {r.source}'s sub-tasks kept",
+        f"Every sub-task an interchange confirms in {r.source} (addition questions), checked at "
+        f"the same nodes of this model. Nodes subtraction uses alone (by ablation): "
+        f"{', '.join(r.added_for_sub) or 'none'}. Nodes both operators use: "
+        f"{', '.join(r.shared) or 'none'}.",
+        tables=[Table(["nodes", "sub-task", "digit", f"in {r.source}", "here", "kept"], rows)],
     )
 
 

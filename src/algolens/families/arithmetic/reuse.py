@@ -7,12 +7,14 @@ checkpoint on the same questions; :func:`steps_to` reads the first step that mee
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from algolens.analysis.claims import Claim
+from algolens.families.arithmetic.claims import CONFIRM, MIN_ACCURACY
 from algolens.store import load_weights
 from algolens.tasks.base import SequenceTask
 from algolens.verify import verify
@@ -63,3 +65,95 @@ def steps_to(curve: list[CurvePoint], accuracy: float) -> int | None:
 
 def curve_to_json(curve: list[CurvePoint]) -> list[dict[str, Any]]:
     return [asdict(p) | {"accuracy": p.accuracy} for p in curve]
+
+
+# ---- the same nodes, the same jobs ----------------------------------------------------------
+@dataclass
+class ReuseRow:
+    """One sub-task the source model confirms at a node, and what the reused model does there."""
+
+    nodes: str
+    label: str  # e.g. "SA3"
+    digit: int
+    source_match: float
+    target_match: float | None  # None: the reused model's analysis did not test it there
+
+    @property
+    def kept(self) -> bool:
+        return self.target_match is not None and self.target_match >= CONFIRM
+
+
+@dataclass
+class ReuseResult:
+    """The source's confirmed addition sub-tasks checked in the reused model; and, by ablation in
+    the reused model, the nodes subtraction uses alone (added for it) and the nodes both
+    operators use (polysemantic, as the papers find for the inserted heads)."""
+
+    source: str
+    rows: list[ReuseRow]
+    added_for_sub: list[str]
+    shared: list[str] = field(default_factory=list)
+
+    @property
+    def overlap(self) -> float:
+        return sum(r.kept for r in self.rows) / len(self.rows) if self.rows else 0.0
+
+
+def compare_reuse(source_name: str, source: Any, target: Any) -> ReuseResult:
+    """``source`` and ``target`` are :class:`ArithmeticAnalysis` of the addition model and of
+    the model initialised from it (the papers' ins1): do the nodes keep their jobs?"""
+    from algolens.families.arithmetic.subtraction import confirmed
+
+    add_labels = ("SA", "SC", "SS", "ST")
+    in_target = {_key(r): r for r in target.interventions if r.subtask in add_labels}
+    rows = []
+    for r in confirmed(source.interventions, add_labels):
+        hit = in_target.get(_key(r))
+        target_match = hit.match_informative if hit else None
+        rows.append(ReuseRow(_key(r)[0], r.label, r.digit, r.match_informative, target_match))
+    only_sub, both = nodes_by_operator(target)
+    return ReuseResult(source_name, rows, only_sub, both)
+
+
+def _key(r: Any) -> tuple[str, str, int]:
+    return "+".join(r.nodes), r.label, r.digit
+
+
+def nodes_by_operator(a: Any, threshold: float = 0.01) -> tuple[list[str], list[str]]:
+    """Nodes whose mean ablation breaks subtraction questions only, and those breaking both
+    addition and subtraction questions (> ``threshold`` of each)."""
+    res, is_sub = a.nodes, a.questions.labels["is_sub"]
+    new_fail = res.failed & ~res.clean_failed  # [node, question]
+    rate_sub = new_fail[:, is_sub].double().mean(-1) if bool(is_sub.any()) else None
+    rate_add = new_fail[:, ~is_sub].double().mean(-1) if bool((~is_sub).any()) else None
+    if rate_sub is None or rate_add is None:
+        return [], []
+    names = [n.name for n in res.nodes]
+    only_sub = [m for m, s, d in zip(names, rate_sub, rate_add, strict=True) if s > threshold >= d]
+    both = [
+        m
+        for m, s, d in zip(names, rate_sub, rate_add, strict=True)
+        if s > threshold and d > threshold
+    ]
+    return only_sub, both
+
+
+def reuse_claim(result: ReuseResult | None, accuracy: float) -> Claim | None:
+    """Quirke, Neo & Barez 2024: the inserted addition nodes keep their jobs in the mixed model
+    (their ins1 model: 88% of inserted nodes used by addition)."""
+    if result is None:
+        return None
+    claim = f"The nodes reused from {result.source} do the same job in the mixed model"
+    expected = (
+        f">= 3 sub-tasks confirmed in the source, and >= 50% of them confirmed (>= "
+        f"{CONFIRM:.0%}) at the same nodes on addition questions"
+    )
+    kept = sum(r.kept for r in result.rows)
+    measured = (
+        f"{kept} of {len(result.rows)} kept ({result.overlap:.0%}); added for "
+        f"subtraction: {', '.join(result.added_for_sub) or 'none'}"
+    )
+    if accuracy < MIN_ACCURACY:
+        measured = f"the model answers only {accuracy:.1%} right; " + measured
+    passed = accuracy >= MIN_ACCURACY and len(result.rows) >= 3 and result.overlap >= 0.5
+    return Claim(claim, expected, measured, passed, "Quirke, Neo & Barez 2024")

@@ -11,14 +11,14 @@ before it. Answer digit ``A0`` is the units digit (the last token); ``An`` is th
 token (the final carry for addition, the sign for subtraction). Question digits ``D0 … Dn-1``
 (first operand) and ``D'0 …`` (second operand) also count from the units.
 
-Sub-task labels are per column (units first, shape ``[batch, n]``). Addition, from the seeds:
-BA base add (D + D') mod 10, MC1 make carry (D + D' >= 10), MS9 make sum 9 (D + D' == 9),
-UC1 use carry (a carry arrives from the column below), US9 use sum 9 (MS9 and a carry arrives,
+Sub-task labels are per column (units first, shape ``[batch, n]``). Addition, from Quirke &
+Barez 2024: BA base add (D + D') mod 10, MC1 make carry (D + D' >= 10), MS9 make sum 9
+(D + D' == 9), UC1 use carry (a carry arrives from the column below), US9 use sum 9 (MS9 and a carry arrives,
 so the carry cascades on). Subtraction computes |a - b| as larger minus smaller, and its twins
 are: MD base difference, MB make borrow (top digit < bottom digit), MZ make zero (equal digits),
 UB use borrow, UZ use zero (MZ and a borrow arrives, so the borrow cascades on), and NEG (a < b).
 
-Question classes (the seeds' analysis): BA (no carry anywhere), MC1 (carries, none passes a
+Question classes (the papers' analysis): BA (no carry anywhere), MC1 (carries, none passes a
 sum-9 column), SimpleUS9 (the longest cascade passes one sum-9 column), CascadeUS9 (two or
 more); for subtraction BS, MB1, SimpleUZ, CascadeUZ. ``depth`` is the longest US9 (UZ) run.
 """
@@ -63,7 +63,7 @@ def oracle(a: int, b: int, op: str, n_digits: int) -> str:
 class ArithmeticTask(SequenceTaskBase):
     """Addition (``add``), subtraction (``sub``) or both (``mix``) of ``n_digits``-digit numbers.
 
-    Enrichment follows the seeds: in a share ``enrich_batch_share`` of batches, a share
+    Enrichment follows the papers: in a share ``enrich_batch_share`` of batches, a share
     ``enrich_pair_share`` of digit pairs is forced to sum to 9 (addition) or to be equal
     (subtraction), so that carry and borrow cascades are common enough to learn.
     """
@@ -307,7 +307,7 @@ class ArithmeticTask(SequenceTaskBase):
     def step_metrics(
         self, logprobs: Float[Tensor, "batch n_answer"], batch: Batch
     ) -> dict[str, float]:
-        """Loss overall, per answer digit, and per sub-task (the seeds' BA / UC1 / US9 split).
+        """Loss overall, per answer digit, and per sub-task (the papers' BA / UC1 / US9 split).
 
         A column's answer digit is counted as BA (no carry arrives), UC1 (a carry arrives, not a
         sum-9 column) or US9 (a carry arrives at a sum-9 column): the three are disjoint. MC1 and

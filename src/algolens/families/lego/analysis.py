@@ -289,7 +289,9 @@ def evaluate(
     return out
 
 
-def analyse(run: Any, questions: int = 1000, seed: int = 0, progress: bool = False) -> Analysis:
+def analyse(
+    run: Any, questions: int = 1000, seed: int = 0, progress: bool = False, source: Any = None
+) -> Analysis:
     """``algolens analyse`` for a LEGO run: the evaluation above and the paper's claims."""
     task = run.task
     result = evaluate(run.model, task, questions, seed, lens=True)
@@ -312,66 +314,86 @@ def analyse(run: Any, questions: int = 1000, seed: int = 0, progress: bool = Fal
 
 
 def run_claims(result: dict[str, Any], k: int) -> list[Claim]:
-    """Single-run claims against the paper's qualitative findings."""
-    acc = result["accuracy"]
-    heads = result["heads"]
-    n_assoc = sum(h["kind"] == "association" for h in heads)
-    n_manip = sum(h["kind"] == "manipulation" for h in heads)
-    probes = {p["name"]: p for p in result["probes"]}
-    claims = [
-        Claim(
-            "A transformer encoder learns to follow the chain on the trained positions",
-            ">= 0.99 on positions 1..k",
-            f"{result['acc_trained']:.4f}",
-            result["acc_trained"] >= 0.99,
-            PAPER,
-        ),
-        Claim(
-            "Trained heads include association and manipulation (local) heads",
-            ">= 1 of each",
-            f"{n_assoc} association, {n_manip} manipulation",
-            n_assoc >= 1 and n_manip >= 1,
-            PAPER,
-        ),
+    """Single-run claims against the paper's qualitative findings (each can fail: see
+    tests/unit/test_claims.py for the model on which each must fail and must pass)."""
+    out = [
+        follows_chain(result),
+        has_template_heads(result),
+        falls_past_trained(result, k),
+        root_rule_shortcut(result),
+        probe_breaks(result),
     ]
-    if result.get("acc_untrained") is not None:
-        claims.append(
-            Claim(
-                "Accuracy falls past the trained chain positions (length generalisation is hard)",
-                "untrained < trained",
-                f"{result['acc_untrained']:.4f} vs "
-                f"{result['acc_trained']:.4f} (positions {k + 1}..{len(acc)})",
-                result["acc_untrained"] < result["acc_trained"],
-                PAPER,
-            )
-        )
+    return [c for c in out if c is not None]
+
+
+def follows_chain(result: dict[str, Any]) -> Claim:
+    return Claim(
+        "A transformer encoder learns to follow the chain on the trained positions",
+        ">= 0.99 on positions 1..k",
+        f"{result['acc_trained']:.4f}",
+        result["acc_trained"] >= 0.99,
+        PAPER,
+    )
+
+
+def has_template_heads(result: dict[str, Any]) -> Claim:
+    kinds = [h["kind"] for h in result["heads"]]
+    n_assoc, n_manip = kinds.count("association"), kinds.count("manipulation")
+    return Claim(
+        "Trained heads include association and manipulation (local) heads",
+        ">= 1 of each (similarity to the template >= 0.4)",
+        f"{n_assoc} association, {n_manip} manipulation",
+        n_assoc >= 1 and n_manip >= 1,
+        PAPER,
+    )
+
+
+def falls_past_trained(result: dict[str, Any], k: int) -> Claim | None:
+    """Only for a model that learned its trained positions: else nothing can fall."""
+    if result.get("acc_untrained") is None:
+        return None
+    trained, untrained = result["acc_trained"], result["acc_untrained"]
+    n = len(result["accuracy"])
+    passed = trained >= 0.9 and untrained < trained - 0.05
+    return Claim(
+        "Accuracy falls past the trained chain positions (length generalisation is hard)",
+        "trained positions >= 0.9 and the untrained ones more than 5 points lower",
+        f"{untrained:.4f} at positions {k + 1}..{n} vs {trained:.4f} at 1..{k}",
+        passed,
+        PAPER,
+    )
+
+
+def root_rule_shortcut(result: dict[str, Any]) -> Claim | None:
     agree = result.get("root_rule_agreement") or []
-    if len(agree) > 2:
-        beyond = sum(agree[2:]) / len(agree[2:])
-        claims.append(
-            Claim(
-                "Shortcut: the model answers by a rule that does not follow the chain",
-                "agreement with the root rule near 1 past position 2 (a chain-follower: 0.5)",
-                f"{beyond:.4f} at positions 3..{len(agree)}",
-                beyond > 0.95,
-                PAPER,
-            )
-        )
+    if len(agree) <= 2:
+        return None
+    beyond = sum(agree[2:]) / len(agree[2:])
+    return Claim(
+        "Shortcut: the model answers by a rule that does not follow the chain",
+        "agreement with the root rule near 1 past position 2 (a chain-follower: 0.5)",
+        f"{beyond:.4f} at positions 3..{len(agree)}",
+        beyond > 0.95,
+        PAPER,
+    )
+
+
+def probe_breaks(result: dict[str, Any]) -> Claim | None:
+    probes = {p["name"]: p for p in result["probes"]}
     shifted = [p for name, p in probes.items() if name not in ("train", "longer")]
-    if shifted:
-        worst = min(shifted, key=lambda p: p["acc_trained"])
-        claims.append(
-            Claim(
-                "Shortcut probe: a shifted distribution breaks the learned solution "
-                "(the paper finds shortcuts in some data regimes)",
-                "some probe > 5 points below on trained positions",
-                f"worst: {worst['name']} {worst['acc_trained']:.4f} vs training "
-                f"{probes['train']['acc_trained']:.4f}",
-                worst["acc_trained"] < probes["train"]["acc_trained"] - 0.05,
-                PAPER,
-            )
-        )
-    return claims
+    if not shifted or "train" not in probes:
+        return None
+    worst = min(shifted, key=lambda p: p["acc_trained"])
+    base = probes["train"]["acc_trained"]
+    learned = base >= 0.9  # a solution must be learned before a shift can break it
+    return Claim(
+        "Shortcut probe: a shifted distribution breaks the learned solution "
+        "(the paper finds shortcuts in some data regimes)",
+        ">= 0.9 on the training distribution, and some probe > 5 points below it",
+        f"worst: {worst['name']} {worst['acc_trained']:.4f} vs training {base:.4f}",
+        learned and worst["acc_trained"] < base - 0.05,
+        PAPER,
+    )
 
 
 def comparison_claims(comparison: dict[str, Any]) -> list[Claim]:

@@ -77,7 +77,7 @@ def wrap(angle: Tensor) -> Tensor:
 
 @dataclass
 class Relations:
-    """How well the seeds' relations between the three fits hold, per neuron and overall."""
+    """How well Bussmann's relations between the three fits hold, per neuron and overall."""
 
     same_freq: Tensor  # [n] bool: a, b and output fits share the frequency
     phase_error: Float[Tensor, " n"]  # wrap(phase_out - phase_a - phase_b), radians
@@ -159,12 +159,14 @@ class CosineNetwork:
 
 
 def cosine_network(
-    p: int, n: int, seed: int, scale: float = 0.5, phase_range: float = math.pi
+    p: int, n: int, seed: int, scale: float = 0.5, phase_range: float = math.pi, rule: str = "sum"
 ) -> CosineNetwork:
     """Bussmann's construction: ``k ~ U{0..p}``, phases ``s1, s2 ~ U[0, phase_range]``.
 
     Input weights ``scale cos(w x + s1)`` from a and ``scale cos(w x + s2)`` from b, output
-    weights ``cos(w c + s1 + s2)``, no biases. The seed uses ``phase_range = pi``.
+    weights ``cos(w c + s1 + s2)``, no biases; Bussmann 2023 draws the phases from [0, pi].
+    ``rule="difference"`` uses ``s1 - s2`` for the output phase instead: the wrong algorithm,
+    a negative control for the construction claims.
     """
     gen = torch.Generator().manual_seed(seed)
     k = torch.randint(0, p + 1, (n,), generator=gen).double()
@@ -173,19 +175,20 @@ def cosine_network(
     x = torch.arange(p, dtype=torch.float64)[:, None]
     w = 2 * math.pi * k / p  # [n]
     W_in = torch.cat([scale * torch.cos(w * x + s1), scale * torch.cos(w * x + s2)])  # [2p, n]
-    W_out = torch.cos(w * x + s1 + s2).T  # [n, p]
+    out_phase = s1 + s2 if rule == "sum" else s1 - s2
+    W_out = torch.cos(w * x + out_phase).T  # [n, p]
     return CosineNetwork(W_in, torch.zeros(n, dtype=torch.float64), W_out)
 
 
 def construction_curve(
-    p: int, sizes: list[int], seeds: int = 3, phase_range: float = math.pi
+    p: int, sizes: list[int], seeds: int = 3, phase_range: float = math.pi, rule: str = "sum"
 ) -> list[float]:
     """Mean accuracy on all pairs of cosine networks of each size, over ``seeds`` draws."""
     out = []
     for n in sizes:
         accs = []
         for s in range(seeds):
-            net = cosine_network(p, n, seed=s, phase_range=phase_range)
+            net = cosine_network(p, n, seed=s, phase_range=phase_range, rule=rule)
             accs.append(mlp_accuracy(net.W_in, net.b_in, net.W_out))
         out.append(sum(accs) / len(accs))
     return out
@@ -213,7 +216,7 @@ class MLPAnalysis:
     fractions: list[float]
     replacement: list[float]
     sizes: list[int]
-    construction: list[float]  # the seed's recipe, phases U[0, pi]
+    construction: list[float]  # Bussmann 2023's recipe, phases U[0, pi]
     construction_2pi: list[float]  # phases U[0, 2 pi]
     failing_sums_512: list[int]  # (a + b) mod p of the pairs the 512-neuron network misses
 
