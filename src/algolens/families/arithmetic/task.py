@@ -12,11 +12,12 @@ token (the final carry for addition, the sign for subtraction). Question digits 
 (first operand) and ``D'0 …`` (second operand) also count from the units.
 
 Sub-task labels are per column (units first, shape ``[batch, n]``). Addition, from Quirke &
-Barez 2024: BA base add (D + D') mod 10, MC1 make carry (D + D' >= 10), MS9 make sum 9
-(D + D' == 9), UC1 use carry (a carry arrives from the column below), US9 use sum 9 (MS9 and
-a carry arrives, so the carry cascades on). Subtraction computes |a - b| as larger minus smaller, and its twins
-are: MD base difference, MB make borrow (top digit < bottom digit), MZ make zero (equal digits),
-UB use borrow, UZ use zero (MZ and a borrow arrives, so the borrow cascades on), and NEG (a < b).
+Barez 2024: BA base add (D + D') mod 10, MC1 make carry (D + D' >= 10), MS9 make sum 9 (D + D'
+== 9), UC1 use carry (a carry arrives from the column below), US9 use sum 9 (MS9 and a carry
+arrives, so the carry cascades on). Subtraction computes |a - b| as larger minus smaller, and
+its twins are: MD base difference, MB make borrow (top digit < bottom digit), MZ make zero
+(equal digits), UB use borrow, UZ use zero (MZ and a borrow arrives, so the borrow cascades on),
+and NEG (a < b).
 
 Question classes (the papers' analysis): BA (no carry anywhere), MC1 (carries, none passes a
 sum-9 column), SimpleUS9 (the longest cascade passes one sum-9 column), CascadeUS9 (two or
