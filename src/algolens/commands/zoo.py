@@ -90,6 +90,37 @@ def zoo_check(
         raise typer.Exit(1)
 
 
+@zoo_app.command("build")
+@friendly
+def zoo_build(
+    name: Annotated[str, typer.Argument(help="Zoo recipe (a preset of the same name).")],
+    work: Annotated[Path, typer.Option(help="Folder for the run (NAME_sSEED inside).")] = Path(
+        "runs/zoo"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed for weights and data.")] = 0,
+    questions: Annotated[
+        int, typer.Option(help="Questions per distribution for the card.")
+    ] = 1_000_000,
+    package: Annotated[bool, typer.Option(help="Copy the run and its card into the zoo.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train a zoo recipe from scratch, measure its card (both distributions, the complete suites,
+    the papers' lists) and, with --package, ship it in the zoo."""
+    from algolens.runs import ZOO_DIR
+    from algolens.zoo.build import build
+
+    card = build(
+        name,
+        work,
+        seed=seed,
+        questions=questions,
+        package_into=ZOO_DIR if package else None,
+        progress=progress,
+    )
+    record = card.get("verification") or card.get("evaluation")
+    typer.echo(json.dumps(record, indent=2)[:4000])
+
+
 @zoo_app.command("retrain")
 @friendly
 def zoo_retrain(

@@ -116,3 +116,63 @@ def recheck(name: str, quick: bool = False, progress: bool = False) -> list[dict
     if family.recheck is None or not ({"verification", "evaluation"} & set(card)):
         raise AlgolensError(f"zoo model {name!r} has no record to check")
     return family.recheck(run, card, quick=quick, progress=progress)
+
+
+def recipe(name: str) -> tuple[Any, Any]:
+    """The zoo recipe called ``name`` (a family preset of that name) and its family."""
+    from algolens.families import all_presets
+
+    found = [(task, p) for (task, preset_name), p in all_presets().items() if preset_name == name]
+    if not found:
+        raise AlgolensError(f"no zoo recipe {name!r}: see algolens presets")
+    return found[0][1], family_of(found[0][0])
+
+
+def build(
+    name: str,
+    work: Path,
+    *,
+    seed: int = 0,
+    questions: int = 1_000_000,
+    package_into: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train zoo recipe ``name`` with ``seed`` into ``work/name_sSEED``, measure its card and,
+    with ``package_into``, copy it into the zoo as ``name``."""
+    from algolens.config import InitConfig, TrainConfig
+    from algolens.options import from_dict
+    from algolens.runs import new_config
+
+    preset, _ = recipe(name)
+    train_cfg = from_dict(TrainConfig, {**preset.train, "seed": seed}, "training")
+    init = from_dict(InitConfig, preset.init, "initialisation")
+    config = new_config(
+        preset.task,
+        preset.model,
+        train_cfg,
+        init,
+        name=name,
+        argv=["algolens", "zoo", "build", name, "--seed", str(seed)],
+    )
+    out = Path(work) / f"{name}_s{seed}"
+    result = train_run(out, config, progress=progress)
+    run = load_run(out)
+    card = make_card(
+        run,
+        result.seconds,
+        f"algolens zoo build {name} --seed {seed}",
+        preset.description,
+        questions=questions,
+        progress=progress,
+    )
+    card["training"]["recipe"] = {
+        "task": preset.task,
+        "model": preset.model,
+        "train": preset.train,
+        "init": preset.init,
+        "cost": preset.cost,
+    }
+    store.write_json(out / CARD, card)
+    if package_into is not None:
+        package(out, name, card, package_into)
+    return card

@@ -111,11 +111,33 @@ def verification_record(
 
 
 def card_record(run: RunLike, questions: int, progress: bool = False) -> dict[str, Any]:
-    """The family's part of a zoo card (:attr:`Family.card`)."""
-    return {
+    """The family's part of a zoo card (:attr:`Family.card`); for a mixed model that kept its
+    checkpoints, the learning curve the reuse comparison reads."""
+    card = {
         "verification": verification_record(run, questions, progress=progress),
         "paper_reference": paper_reference(run.name),
     }
+    if run.task.op == "mix" and run.path is not None and (run.path / "checkpoints").is_dir():
+        card["learning_curve"] = learning_curve(run)
+    return card
+
+
+CURVE: dict[str, Any] = {"questions": 20_480, "distribution": "training", "seed": 1}
+
+
+def learning_curve(run: RunLike) -> dict[str, Any]:
+    """Exact-match accuracy of every kept checkpoint on the same questions, and the first
+    steps at 99%, 99.9% and no failure (Quirke, Neo & Barez 2024's reuse comparison)."""
+    import copy
+
+    from algolens.families.arithmetic.reuse import accuracy_curve, curve_to_json, steps_to
+
+    assert run.path is not None
+    model = copy.deepcopy(run.model)
+    curve = accuracy_curve(model, run.task, run.path, CURVE["questions"], CURVE["seed"])
+    marks = {"99%": 0.99, "99.9%": 0.999, "no failure": 1.0}
+    steps = {k: steps_to(curve, v) for k, v in marks.items()}
+    return {**CURVE, "points": curve_to_json(curve), "steps_to": steps}
 
 
 def suite_record(run: RunLike) -> dict[str, Any]:
