@@ -23,6 +23,7 @@ from pathlib import Path
 from algolens.analysis.lego import position_accuracies
 from algolens.models.lego_mimic import MimicConfig
 from algolens.models.lego_variants import VARIANTS, train_variant
+
 from algolens.store import load_run, read_metrics
 from algolens.train import TrainConfig, train
 

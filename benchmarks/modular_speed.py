@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from algolens.presets import resolve
+
 from algolens.store import read_metrics
 from algolens.train import TrainConfig, parse_stop_when, train
 

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import torch
+from algolens.presets import resolve
 
 from algolens.models import Transformer, TransformerConfig
-from algolens.presets import resolve
 from algolens.tasks import answer_logprobs, make_task
 from algolens.train import TrainConfig, lr_at, train
 from algolens.zoo.build import check

@@ -46,26 +46,18 @@ def unknown_key(key: str, known: set[str] | list[str], what: str) -> str:
 
 def check_type(value: Any, hint: Any, where: str) -> Any:
     """``value`` converted to ``hint`` (int -> float only), or a one-line error."""
-    origin, args = get_origin(hint), get_args(hint)
+    origin = get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return check_type(value, arg, where)
-            except AlgolensError as e:
-                errors.append(str(e))
-        raise AlgolensError(errors[0] if errors else f"{where} cannot be {value!r}")
+        return _union(value, get_args(hint), where)
     if origin is Literal:
-        if value not in args:
-            choices = ", ".join(repr(a) for a in args)
+        if value not in get_args(hint):
+            choices = ", ".join(repr(a) for a in get_args(hint))
             raise AlgolensError(f"{where} must be one of {choices}, got {value!r}")
         return value
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):
             raise AlgolensError(f"{where} must be a list, got {value!r}")
-        inner = args[0] if args else Any
+        inner = get_args(hint)[0] if get_args(hint) else Any
         return origin(check_type(v, inner, where) for v in value)
     if origin in (dict, Mapping):
         if not isinstance(value, Mapping):
@@ -74,27 +66,45 @@ def check_type(value: Any, hint: Any, where: str) -> Any:
     return _scalar(value, hint, where)
 
 
+def _union(value: Any, args: tuple[Any, ...], where: str) -> Any:
+    if value is None and type(None) in args:
+        return None
+    errors = []
+    for arg in (a for a in args if a is not type(None)):
+        try:
+            return check_type(value, arg, where)
+        except AlgolensError as e:
+            errors.append(str(e))
+    raise AlgolensError(errors[0] if errors else f"{where} cannot be {value!r}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+# per scalar type: the test a value must pass, and how to say what it must be
+SCALARS: dict[Any, tuple[Any, str]] = {
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (_is_int, "a whole number"),
+    float: (_is_number, "a number"),
+    str: (lambda v: isinstance(v, str), "text"),
+}
+
+
 def _scalar(value: Any, hint: Any, where: str) -> Any:
-    if hint is Any:
+    if hint not in SCALARS:
         return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise AlgolensError(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise AlgolensError(f"{where} must be a whole number, got {value!r}")
-        return value
+    test, wanted = SCALARS[hint]
+    if not test(value):
+        raise AlgolensError(f"{where} must be {wanted}, got {value!r}")
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise AlgolensError(f"{where} must be a number, got {value!r}")
         if not math.isfinite(value):
             raise AlgolensError(f"{where} must be finite, got {value!r}")
         return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise AlgolensError(f"{where} must be text, got {value!r}")
-        return value
     return value
 
 

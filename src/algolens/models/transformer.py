@@ -64,17 +64,7 @@ class TransformerConfig:
     attn_only: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("n_layers", "n_heads", "d_model", "n_ctx", "d_vocab"):
-            if getattr(self, name) < 1:
-                raise AlgolensError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("d_head", "d_mlp", "d_vocab_out", "conv_kernel"):
-            if getattr(self, name) < 0:
-                raise AlgolensError(
-                    f"{name} must be 0 (derived) or more, got {getattr(self, name)}"
-                )
-        for name, limit in SIZE_LIMITS.items():
-            if getattr(self, name) > limit:
-                raise AlgolensError(f"{name} {getattr(self, name)} is over the limit of {limit}")
+        self._check_sizes()
         if not self.d_head:
             if self.d_model % self.n_heads:
                 raise AlgolensError(
@@ -90,6 +80,19 @@ class TransformerConfig:
             raise AlgolensError("normalization_type must be 'LN' or None")
         if self.conv_kernel and self.conv_kernel % 2 == 0:
             raise AlgolensError(f"conv_kernel must be odd, got {self.conv_kernel}")
+
+    def _check_sizes(self) -> None:
+        for name in ("n_layers", "n_heads", "d_model", "n_ctx", "d_vocab"):
+            if getattr(self, name) < 1:
+                raise AlgolensError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("d_head", "d_mlp", "d_vocab_out", "conv_kernel"):
+            if getattr(self, name) < 0:
+                raise AlgolensError(
+                    f"{name} must be 0 (derived) or more, got {getattr(self, name)}"
+                )
+        for name, limit in SIZE_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise AlgolensError(f"{name} {getattr(self, name)} is over the limit of {limit}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

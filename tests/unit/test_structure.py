@@ -1,0 +1,63 @@
+"""The house rules, checked: short functions, a light command line, one-way floors.
+
+(The floors themselves are import-linter contracts in pyproject.toml, run by ``make lint``.)
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "algolens"
+
+
+def test_no_function_is_over_60_lines() -> None:
+    long = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1  # type: ignore[operator]
+                if lines > 60:
+                    long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({lines})")
+    assert not long, long
+
+
+def test_the_command_line_starts_without_torch() -> None:
+    """``algolens --help`` imports no torch, transformer_lens or huggingface_hub (they take
+    seconds); the commands that need them import them inside."""
+    code = (
+        "import sys, algolens.cli\n"
+        "heavy = [m for m in ('torch', 'transformer_lens', 'huggingface_hub', 'ray') "
+        "if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_every_command_has_help() -> None:
+    from typer.testing import CliRunner
+
+    from algolens.cli import app
+
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"])
+    assert top.exit_code == 0
+    commands = [
+        "train",
+        "predict",
+        "sample",
+        "info",
+        "verify",
+        "analyse",
+        "demo",
+        "presets",
+        "zoo",
+        "lego",
+    ]
+    for command in commands:
+        assert command in top.output
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, command
