@@ -39,7 +39,8 @@ class TrainResult:
     steps: int  # the last step done
     interrupted: bool  # stopped by a signal (resume with --resume)
     stopped_early: bool  # stopped by the stop_when rule
-    seconds: float  # training seconds, over every resumed part
+    seconds: float  # training seconds (wall), over every resumed part
+    cpu_seconds: float = 0.0  # processor seconds of this process's threads (this session)
 
 
 class Trainer:
@@ -162,7 +163,7 @@ class Trainer:
         """Train from :attr:`start` to ``cfg.steps``; ``stop_after`` steps end it early as a
         signal would (tests use it to interrupt a run)."""
         torch.set_flush_denormal(True)  # subnormals cost up to 2x a step late in grokking
-        self._t0 = time.perf_counter()
+        self._t0, self._cpu0 = time.perf_counter(), time.process_time()
         if self.out is not None:
             self.log = store.MetricsLog(self.out)
         if self.cfg.keep_every and self.start == 0:
@@ -213,7 +214,7 @@ class Trainer:
 
     def _result(self, done: int, interrupted: bool, early: bool) -> TrainResult:
         seconds = self.elapsed + time.perf_counter() - self._t0
-        return TrainResult(done, interrupted, early, seconds)
+        return TrainResult(done, interrupted, early, seconds, time.process_time() - self._cpu0)
 
 
 def _finite(value: Any) -> bool:

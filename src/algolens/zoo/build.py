@@ -165,6 +165,7 @@ def build(
         questions=questions,
         progress=progress,
     )
+    card["training"]["cpu_seconds"] = round(result.cpu_seconds, 1)
     card["training"]["recipe"] = {
         "task": preset.task,
         "model": preset.model,
