@@ -39,7 +39,7 @@ def analyse(
     """Verification on both distributions, position and node ablations, mean attention."""
     model, task = run.model, run.task
     batch = task.sample_independent(questions, torch.Generator().manual_seed(seed))
-    rates = {}
+    rates: dict[str, tuple[int, int]] = {}
     for dist in DISTRIBUTIONS:
         res = verify(model, task, max(questions, 1000), dist, seed)
         rates[dist] = (res.questions, res.failures)
