@@ -109,6 +109,7 @@ class VerifyResult:
     examples: list[dict[str, Any]] = field(default_factory=list)
     max_examples: int = 10
     complete: bool = True
+    separator: str = "="  # between a question and its answer in the examples
     prefix: list[int] | None = None  # [questions, failures] over the stream's first questions
 
     def __post_init__(self) -> None:
@@ -172,8 +173,8 @@ class VerifyResult:
             )
             for ex in self.examples[:5]:
                 lines.append(
-                    f"  {ex['question']}={ex['model_answer']} (right {ex['right_answer']}, "
-                    f"{ex['pattern']}, {ex['class']})"
+                    f"  {ex['question']}{self.separator}{ex['model_answer']} "
+                    f"(right {ex['right_answer']}, {ex['pattern']}, {ex['class']})"
                 )
         return "\n".join(lines)
 
@@ -241,6 +242,7 @@ def verify_batches(
     task = require_sequence(task)
     model.eval()
     res = result or VerifyResult(source, task.answer_names, max_examples=examples)
+    res.separator = task.predict_separator
     for batch in batches:
         pred = fast_answer_argmax(model, task, batch.inputs)
         before = len(res.examples)
@@ -258,10 +260,12 @@ def _greedy_examples(model: nn.Module, task: SequenceTask, examples: list[dict[s
     """
     tokens = task.encode_batch([ex["question"] for ex in examples])
     greedy = greedy_answers(model, task, tokens)
-    for ex, row in zip(examples, greedy, strict=True):
+    right = tokens[:, task.answer_start :]
+    for ex, row, want in zip(examples, greedy, right, strict=True):
         ex["model_answer"] = task.decode(row)
-        pairs = zip(ex["model_answer"], ex["right_answer"], strict=True)
-        ex["pattern"] = "".join("y" if m == r else "N" for m, r in pairs)
+        ex["pattern"] = "".join(
+            "y" if m == r else "N" for m, r in zip(row.tolist(), want.tolist(), strict=True)
+        )
 
 
 def default_batch_size(model: nn.Module) -> int:

@@ -177,6 +177,11 @@ class SequenceTask(Task, Protocol):
         """Questions ``start .. stop - 1`` of the full question space, in a fixed order."""
         ...
 
+    @property
+    def predict_separator(self) -> str:
+        """What joins a question and its answer in printed output (``=``)."""
+        ...
+
 
 class TaskBase:
     """Neutral defaults for the optional parts of the :class:`Task` contract."""
