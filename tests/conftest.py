@@ -39,17 +39,32 @@ ADD_D2_TRAIN = {
 }
 
 
-@pytest.fixture(scope="session")
-def add_d2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-digit addition run trained once per session."""
+ADD_D2_STORED = Path(__file__).parent / "data" / "add_d2"  # trained once by the recipe above
+
+
+def train_add_d2(out: Path) -> Path:
     from algolens.config import TrainConfig
     from algolens.runs import train
 
-    out = tmp_path_factory.mktemp("runs") / "add_d2"
     return train(
         out,
         {"name": "add", "n_digits": 2},
         ADD_D2_MODEL,
         TrainConfig(**ADD_D2_TRAIN),
         progress=False,
+        argv=["tests/conftest.py"],
     )
+
+
+@pytest.fixture(scope="session")
+def add_d2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 2-digit addition run the recipe above trains (800 steps): a copy of the stored run,
+    so the fast tier does not train it; the slow tier trains it again and checks it is the same
+    (tests/integration/test_add_d2.py)."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("runs") / "add_d2"
+    if not ADD_D2_STORED.is_dir():
+        return train_add_d2(out)
+    shutil.copytree(ADD_D2_STORED, out)
+    return out

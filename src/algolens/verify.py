@@ -37,7 +37,9 @@ Distribution = Literal["uniform", "training"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("uniform", "training")
 EXHAUSTIVE_LIMIT = 10**8
 QUESTION_CHUNK = 4096  # questions drawn per generator call (part of the seeded stream)
-PREFIX_QUESTIONS = 5 * QUESTION_CHUNK  # the first 20,480 questions: a quick re-check of a card
+# the stream's first questions, where failures are counted on the way: a quick re-check of a card
+PREFIXES = (QUESTION_CHUNK, 5 * QUESTION_CHUNK)
+PREFIX_QUESTIONS = PREFIXES[0]
 
 
 def require_sequence(task: Any) -> SequenceTask:
@@ -110,7 +112,7 @@ class VerifyResult:
     max_examples: int = 10
     complete: bool = True
     separator: str = "="  # between a question and its answer in the examples
-    prefix: list[int] | None = None  # [questions, failures] over the stream's first questions
+    prefix: list[list[int]] | None = None  # [questions, failures] at each of PREFIXES
 
     def __post_init__(self) -> None:
         if not self.digit_failures:
@@ -317,9 +319,9 @@ def verify(
 ) -> VerifyResult:
     """Exact-match verdict on ``questions`` seeded random questions (the papers' 1M check).
 
-    ``prefix`` records the failures among the first :data:`PREFIX_QUESTIONS` questions, which
-    are the same for any ``questions`` at least that large: a card can be re-checked quickly
-    (recorded when a batch ends there, as it does for power-of-two batch sizes).
+    ``prefix`` records the failures among the first 4,096 and 20,480 questions (:data:`PREFIXES`),
+    which are the same for any ``questions`` at least that large: a card can be re-checked
+    quickly (recorded when a batch ends there, as it does for power-of-two batch sizes).
     """
     task = require_sequence(task)
     bs = batch_size or default_batch_size(model)
@@ -330,8 +332,8 @@ def verify(
     for batch in batches:
         verify_batches(model, task, [batch], source, examples, result=res)
         bar.update(len(batch))
-        if res.questions == PREFIX_QUESTIONS:
-            res.prefix = [res.questions, res.failures]
+        if res.questions in PREFIXES:
+            res.prefix = [*(res.prefix or []), [res.questions, res.failures]]
     bar.close()
     return res
 

@@ -173,9 +173,9 @@ def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None
     import sys
     import time
 
-    # long enough that the signal lands mid-run on a fast quiet machine (150 steps took about
-    # 0.5 s, so a signal 0.3 s after the first log row could arrive after training had ended)
-    STEPS = 1500
+    # long enough that the signal lands mid-run on a fast quiet machine (a few hundred steps a
+    # second), short enough for the fast tier; the signal goes 0.1 s after the first log row
+    STEPS = 800
     args = [
         "train",
         "add",
@@ -207,7 +207,7 @@ def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None
     deadline = time.time() + 120
     while time.time() < deadline and not (broken / METRICS).exists():
         time.sleep(0.05)
-    time.sleep(0.3)
+    time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err

@@ -17,7 +17,7 @@ from algolens.families.arithmetic.task import oracle
 from algolens.models import Transformer, TransformerConfig
 from algolens.tasks.base import readout_ok
 from algolens.verify import (
-    PREFIX_QUESTIONS,
+    PREFIXES,
     answer_argmax,
     fast_answer_argmax,
     greedy_answers,
@@ -115,9 +115,11 @@ def test_prefix_is_the_start_of_every_longer_stream() -> None:
     task = make_task("add", n_digits=3)
     model = ArithmeticOracle(task, digit=2)
     for dist in ("uniform", "training"):
-        long = verify(model, task, PREFIX_QUESTIONS + 4096, dist, seed=5)  # type: ignore[arg-type]
-        short = verify(model, task, PREFIX_QUESTIONS, dist, seed=5)  # type: ignore[arg-type]
-        assert long.prefix == [PREFIX_QUESTIONS, short.failures] and short.failures > 0
+        long = verify(model, task, 30_000, dist, seed=5)  # type: ignore[arg-type]
+        short = verify(model, task, PREFIXES[0], dist, seed=5)  # type: ignore[arg-type]
+        middle = verify(model, task, PREFIXES[1], dist, seed=5)  # type: ignore[arg-type]
+        assert long.prefix == [[PREFIXES[0], short.failures], [PREFIXES[1], middle.failures]]
+        assert short.failures > 0
 
 
 # ---- the fast forward --------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def zoo_check(
     quick: Annotated[
         bool,
         typer.Option(
-            help="Only each distribution's first 20,480 questions, the suites "
+            help="Only each distribution's first 4,096 questions, the suites "
             "and the papers' lists (seconds instead of minutes)."
         ),
     ] = False,

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from algolens.families.arithmetic.subtraction import SignResult
 from algolens.models.transformer import Transformer
 from algolens.tasks.base import Batch
-from algolens.verify import DISTRIBUTIONS, PREFIX_QUESTIONS, verify
+from algolens.verify import DISTRIBUTIONS, PREFIXES, verify
 
 
 @dataclass
@@ -253,7 +253,7 @@ def analyse(
         )
         a.reuse = compare_reuse(source.name, src, a)
     for dist in DISTRIBUTIONS:  # both rates, each named: the first questions of a card's stream
-        res = verify(model, task, PREFIX_QUESTIONS, dist, seed=0)
+        res = verify(model, task, PREFIXES[-1], dist, seed=0)
         a.rates[dist] = (res.questions, res.failures)
     claims = check_claims(a, task, n_layers=model.cfg.n_layers)
     cfg = model.cfg

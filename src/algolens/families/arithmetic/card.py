@@ -12,7 +12,7 @@ from typing import Any
 
 from algolens.families.arithmetic.suites import PAPER_LISTS, verify_suite
 from algolens.families.base import RunLike
-from algolens.verify import DISTRIBUTIONS, PREFIX_QUESTIONS, verify
+from algolens.verify import DISTRIBUTIONS, verify
 
 # the papers' figures (Quirke & Barez 2024; Quirke, Neo & Barez 2024): layers/heads/d_model,
 # batch x steps, final training loss, failures per million. The papers draw their million
@@ -178,22 +178,38 @@ def recheck(
     record = card["verification"]
     rows = []
     for dist in DISTRIBUTIONS:
-        rec = record[dist]
-        short = quick and rec.get("prefix") is not None
-        n = PREFIX_QUESTIONS if short else rec["questions"]
-        res = verify(run.model, run.task, n, dist, rec["seed"], progress=progress)
-        want = rec["prefix"][1] if short else rec["failures"]
-        rows.append(_row(f"{dist}: failures in {n:,}", want, res.failures))
-        if not short:
-            got = {c: [v[0], v[1]] for c, v in res.by_class.items()}
-            want_classes = {c: [v["questions"], v["failures"]] for c, v in rec["by_class"].items()}
-            rows.append(_row(f"{dist}: by class", want_classes, got))
+        rows += _recheck_distribution(run, record[dist], quick, progress)
     for suite, rec in suite_record(run).items():
         rows.append(_row(f"suite {suite}", record["suites"][suite]["failures"], rec["failures"]))
     rows.append(
         _row("paper lists [wrong, total]", record.get("paper_lists"), paper_list_record(run))
     )
     return rows
+
+
+def _recheck_distribution(
+    run: RunLike, rec: dict[str, Any], quick: bool, progress: bool
+) -> list[dict[str, Any]]:
+    dist = rec["distribution"]
+    prefix = _first_prefix(rec.get("prefix"))
+    if quick and prefix is not None:
+        res = verify(run.model, run.task, prefix[0], dist, rec["seed"], progress=progress)
+        return [_row(f"{dist}: failures in the first {prefix[0]:,}", prefix[1], res.failures)]
+    res = verify(run.model, run.task, rec["questions"], dist, rec["seed"], progress=progress)
+    got = {c: [v[0], v[1]] for c, v in res.by_class.items()}
+    want = {c: [v["questions"], v["failures"]] for c, v in rec["by_class"].items()}
+    return [
+        _row(f"{dist}: failures in {rec['questions']:,}", rec["failures"], res.failures),
+        _row(f"{dist}: by class", want, got),
+    ]
+
+
+def _first_prefix(prefix: Any) -> list[int] | None:
+    """The smallest recorded prefix ([questions, failures]); older cards hold a single pair."""
+    if not prefix:
+        return None
+    pairs = prefix if isinstance(prefix[0], list) else [prefix]
+    return min(pairs, key=lambda p: p[0])
 
 
 def _row(what: str, recorded: Any, measured: Any) -> dict[str, Any]:

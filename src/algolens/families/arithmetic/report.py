@@ -101,7 +101,7 @@ def rates_section(a: ArithmeticAnalysis) -> Section | None:
     rows = [[d, f"{q:,}", f"{f:,}", f"{1e6 * f / q:,.0f}"] for d, (q, f) in a.rates.items()]
     return Section(
         "Failures on both distributions",
-        "The first 20,480 questions of each seeded stream (those a zoo card records first): "
+        "The first 20,480 questions of each seeded stream (a zoo card records them too): "
         "uniform draws every digit uniformly; training is the training mixture (enrichment "
         "included), drawn one question at a time. The papers' failure rates come from their "
         "training generator. For a million questions: algolens verify -n 1000000.",
