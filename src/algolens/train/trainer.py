@@ -168,9 +168,14 @@ class Trainer:
             self.log = store.MetricsLog(self.out)
         if self.cfg.keep_every and self.start == 0:
             self.keep(0)
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
+        # with two or more threads some kernels (the embedding's backward) sum in a varying
+        # order: the same seed then gives other weights; the deterministic ones cost nothing here
+        torch.use_deterministic_algorithms(True, warn_only=True)
         try:
             return self._loop(stop_after)
         finally:
+            torch.use_deterministic_algorithms(was_deterministic)
             if self.log is not None:
                 self.log.close()
 
