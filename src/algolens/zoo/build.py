@@ -156,6 +156,8 @@ def build(
     )
     out = Path(work) / f"{name}_s{seed}"
     result = train_run(out, config, progress=progress)
+    if result.interrupted:
+        raise AlgolensError(f"training stopped at step {result.steps}: no card for it")
     run = load_run(out)
     card = make_card(
         run,
