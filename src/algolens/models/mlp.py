@@ -19,7 +19,7 @@ from transformer_lens import ActivationCache, HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
 from algolens.errors import AlgolensError
-from algolens.models.transformer import ACTIVATIONS
+from algolens.models.transformer import ACTIVATIONS, check_parameters
 from algolens.options import from_dict
 
 
@@ -40,6 +40,7 @@ class MLPConfig:
                 raise AlgolensError(f"{name} must be 1 to 2^20, got {getattr(self, name)}")
         if self.act_fn not in ACTIVATIONS:
             raise AlgolensError(f"act_fn must be one of {sorted(ACTIVATIONS)}, got {self.act_fn!r}")
+        check_parameters((self.d_in + self.d_out) * self.d_mlp, "this MLP")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -37,6 +37,17 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 
 SIZE_LIMITS = {"n_layers": 256, "n_heads": 1024, "d_model": 65_536, "n_ctx": 65_536,
                "d_vocab": 1_000_000, "d_head": 65_536, "d_mlp": 1_048_576}  # fmt: skip
+# algolens trains small models on one machine; a mistyped size (d_model 1e5) is one line, not
+# an out-of-memory crash minutes later
+MAX_PARAMETERS = 1_000_000_000
+
+
+def check_parameters(count: int, what: str) -> None:
+    """Refuse a model of more than :data:`MAX_PARAMETERS` parameters, before it is allocated."""
+    if count > MAX_PARAMETERS:
+        raise AlgolensError(
+            f"{what} would have {count:,} parameters, over algolens's limit of {MAX_PARAMETERS:,}"
+        )
 
 
 @dataclass
@@ -80,6 +91,15 @@ class TransformerConfig:
             raise AlgolensError("normalization_type must be 'LN' or None")
         if self.conv_kernel and self.conv_kernel % 2 == 0:
             raise AlgolensError(f"conv_kernel must be odd, got {self.conv_kernel}")
+        check_parameters(self.parameter_count(), "this transformer")
+
+    def parameter_count(self) -> int:
+        """About how many parameters the model will have (its weight matrices), unbuilt."""
+        attn = 4 * self.n_heads * self.d_head * self.d_model
+        block = attn + 2 * self.d_model * self.d_mlp + 4 * self.d_model
+        layers = 1 if self.tie_layers else self.n_layers
+        ends = (self.d_vocab + self.n_ctx + self.d_vocab_out) * self.d_model
+        return layers * block + ends
 
     def _check_sizes(self) -> None:
         for name in ("n_layers", "n_heads", "d_model", "n_ctx", "d_vocab"):

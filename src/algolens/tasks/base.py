@@ -15,6 +15,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
+from algolens.errors import AlgolensError
+
 
 @dataclass
 class Batch:
@@ -204,6 +206,29 @@ class TaskBase:
 
     def exhaustive_size(self) -> int:
         return 0
+
+
+def sequence_model_only(task_name: str, kind: str) -> None:
+    """Refuse a model kind that cannot read token sequences (an MLP) for a sequence task."""
+    if kind != "transformer":
+        raise AlgolensError(f"the {task_name} task needs a transformer, not {kind!r}")
+
+
+# sizes a model may exceed (a longer context, unused tokens) and those that must match exactly
+AT_LEAST = ("n_ctx", "d_vocab", "d_in")
+
+
+def check_model_fits(task_name: str, spec: dict[str, Any], needs: dict[str, Any]) -> None:
+    """Refuse a model whose given sizes cannot hold the task: a context or vocabulary smaller
+    than the task's, another number of outputs, or causal attention where the task needs none."""
+    for key, need in needs.items():
+        have = spec.get(key, need)
+        ok = have >= need if key in AT_LEAST else have == need
+        if not ok:
+            rel = "at least " if key in AT_LEAST else ""
+            raise AlgolensError(
+                f"the {task_name} task needs a model with {key} {rel}{need}, got {have}"
+            )
 
 
 def answer_output(

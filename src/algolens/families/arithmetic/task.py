@@ -35,7 +35,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from algolens.errors import AlgolensError
-from algolens.tasks.base import Batch, SequenceTaskBase
+from algolens.tasks.base import Batch, SequenceTaskBase, sequence_model_only
 
 VOCAB = [*"0123456789", "+", "-", "="]
 PLUS, MINUS, EQUALS = 10, 11, 12
@@ -46,7 +46,9 @@ ADD_SUBTASKS = ("BA", "MC1", "MS9", "UC1", "US9")
 SUB_SUBTASKS = ("MD", "MB", "MZ", "UB", "UZ")
 MAX_DIGITS = 20
 HARD_MAX_DIGITS = 18  # near-equal operands are drawn as int64 values
-_QUESTION = re.compile(r"^\s*(\d+)\s*([+-])\s*(\d+)\s*(?:=\s*([+-]?\d+)\s*)?$")
+# ASCII digits and spaces only: \d and \s would take Arabic-Indic or fullwidth digits and an
+# em-space; an answer after '=' is allowed (and ignored)
+_QUESTION = re.compile(r"^ *([0-9]+) *([+-]) *([0-9]+) *(?:= *([+-]?[0-9]+) *)?$")
 
 Op = Literal["add", "sub", "mix"]
 
@@ -125,6 +127,7 @@ class ArithmeticTask(SequenceTaskBase):
         return {"name": self.op, **{k: v for k, v in asdict(self).items() if k != "op"}}
 
     def model_defaults(self, kind: str) -> dict[str, Any]:
+        sequence_model_only(self.name, kind)
         return {"n_ctx": self.n_ctx, "d_vocab": self.d_vocab}
 
     @property
@@ -141,16 +144,18 @@ class ArithmeticTask(SequenceTaskBase):
         """``'12+34'`` (or ``'12+34=046'``) -> ``(12, '+', 34)``; one clear error otherwise."""
         m = _QUESTION.match(question)
         if m is None:
+            shown = question if len(question) <= 40 else question[:40] + "..."
             raise AlgolensError(
-                f"malformed question {question!r}: expected digits, '+' or '-', digits, like 12+34"
+                f"malformed question {shown!r}: expected digits 0-9, '+' or '-', digits, like 12+34"
             )
         a_text, op, b_text, _ = m.groups()
         if (self.op == "add" and op != "+") or (self.op == "sub" and op != "-"):
             raise AlgolensError(f"this is a {self.op} model: {question!r} uses {op!r}")
         for text in (a_text, b_text):
-            if len(text.lstrip("0")) > self.n_digits:
+            if len(text) > self.n_digits:
+                shown = text if len(text) <= 24 else f"{text[:10]}...({len(text)} digits)"
                 raise AlgolensError(
-                    f"operand {text} has more than the model's {self.n_digits} digits"
+                    f"operand {shown} has more than the model's {self.n_digits} digits"
                 )
         return int(a_text), op, int(b_text)
 

@@ -74,6 +74,7 @@ def register(app: typer.Typer, api: Any, friendly: Any) -> None:
     API = api
     lego_app = typer.Typer(
         help="LEGO chain-of-reasoning encoders: train a variant, compare variants.",
+        rich_markup_mode=None,
         no_args_is_help=True,
     )
     app.add_typer(lego_app, name="lego")

@@ -36,7 +36,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from algolens.errors import AlgolensError
-from algolens.tasks.base import Batch, TaskBase, answer_output
+from algolens.tasks.base import Batch, TaskBase, answer_output, sequence_model_only
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 VOCAB = [*LETTERS, "=", "+", "-", "1", ";"]
@@ -135,8 +135,7 @@ class LegoTask(TaskBase):
 
     def model_defaults(self, kind: str) -> dict[str, Any]:
         """A bidirectional encoder with a binary head (read by the trainer for new runs)."""
-        if kind != "transformer":
-            return {}
+        sequence_model_only(self.name, kind)
         return {"n_ctx": self.n_ctx, "d_vocab": self.d_vocab, "causal": False, "d_vocab_out": 2}
 
     @property
@@ -214,6 +213,8 @@ class LegoTask(TaskBase):
 
     def encode(self, sentence: str) -> list[int]:
         """Tokens of ``'a = +1 ; b = -a'``; raises AlgolensError on a malformed sentence."""
+        if not sentence.strip().strip(";").strip():
+            raise AlgolensError("empty LEGO sentence: expected clauses like 'a = +1 ; b = -a'")
         try:
             oracle(sentence)
         except ValueError as e:

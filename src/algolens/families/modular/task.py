@@ -88,7 +88,11 @@ class ModAddTask(TaskBase):
     def model_defaults(self, kind: str) -> dict[str, Any]:
         """Model sizes this task implies (the trainer fills them in when the spec omits them)."""
         if kind == "mlp":
+            if self.input != "onehot":
+                raise AlgolensError("an MLP reads one-hot pairs: give the task input=onehot")
             return {"d_in": 2 * self.p, "d_out": self.p}
+        if self.input != "tokens":
+            raise AlgolensError("a transformer reads tokens: give the task input=tokens")
         return {"n_ctx": 3, "d_vocab": self.p + 1, "d_vocab_out": self.p}
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,9 +170,12 @@ class ModAddTask(TaskBase):
 
     def parse(self, question: str) -> tuple[int, int]:
         """``'5+110'`` (or ``'5 110'``) -> ``(5, 110)``; anything else is an AlgolensError."""
-        parts = question.replace("+", " ").split()
-        if len(parts) != 2 or not all(x.isdigit() for x in parts):
-            raise AlgolensError(f"expected a question like '5+110', got {question!r}")
+        parts = question.replace("+", " ").split(" ")
+        parts = [x for x in parts if x]
+        ok = len(parts) == 2 and all(x.isascii() and x.isdigit() and len(x) <= 6 for x in parts)
+        if not ok:
+            shown = question if len(question) <= 40 else question[:40] + "..."
+            raise AlgolensError(f"expected a question like '5+110' (ASCII digits), got {shown!r}")
         a, b = int(parts[0]), int(parts[1])
         if a >= self.p or b >= self.p:
             raise AlgolensError(f"operands must be below p = {self.p}, got {question!r}")

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from algolens.errors import AlgolensError
 from algolens.options import require
-from algolens.tasks.base import Batch, SequenceTaskBase
+from algolens.tasks.base import Batch, SequenceTaskBase, sequence_model_only
 
 CLASSES = ("distinct", "repeats")
 
@@ -44,6 +44,7 @@ class SortTask(SequenceTaskBase):
         return {"name": "sort", **asdict(self)}
 
     def model_defaults(self, kind: str) -> dict[str, Any]:
+        sequence_model_only(self.name, kind)
         return {"n_ctx": self.n_ctx, "d_vocab": self.d_vocab}
 
     def answer_logits(self, output: Tensor) -> Tensor:
@@ -88,10 +89,12 @@ class SortTask(SequenceTaskBase):
         ).inputs
 
     def parse(self, question: str) -> list[int]:
-        parts = question.split(">")[0].replace(",", " ").split()
-        if len(parts) != self.n_items or not all(p.isascii() and p.isdigit() for p in parts):
+        parts = [p for p in question.split(">")[0].replace(",", " ").split(" ") if p]
+        ok = all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts)
+        if len(parts) != self.n_items or not ok:
+            shown = question if len(question) <= 40 else question[:40] + "..."
             raise AlgolensError(
-                f"expected {self.n_items} numbers, like '3 1 4 1 5', got {question!r}"
+                f"expected {self.n_items} numbers in ASCII digits, like '3 1 4 1 5', got {shown!r}"
             )
         values = [int(p) for p in parts]
         require(max(values) < self.n_values, f"numbers must be below {self.n_values}: {question!r}")
