@@ -20,7 +20,7 @@ from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig
 from algolens.errors import AlgolensError
 from algolens.families import family_of, make_task
 from algolens.models import build_model, model_spec
-from algolens.tasks.base import Task
+from algolens.tasks.base import Task, check_model_fits
 
 ZOO_DIR = Path(__file__).parent / "zoo" / "models"
 
@@ -67,6 +67,10 @@ def load_run(path: str | Path) -> Run:
     path = Path(path)
     config = store.read_config(path)
     task = make_task(config.task)
+    try:
+        check_model_fits(task.name, config.model, task.model_defaults(config.model["kind"]))
+    except AlgolensError as e:
+        raise AlgolensError(f"{path / store.CONFIG}: its task and model do not fit: {e}") from None
     model = build_model(config.model)
     store.load_weights(model, store.weights_path(path))
     model.eval()
@@ -104,7 +108,9 @@ def new_config(
     init = init or InitConfig()
     built = make_task(task)
     spec = {"kind": "transformer", **model}
-    for key, value in built.model_defaults(spec["kind"]).items():
+    needs = built.model_defaults(spec["kind"])
+    check_model_fits(built.name, spec, needs)
+    for key, value in needs.items():
         spec.setdefault(key, value)
     family = family_of(built.name)
     if family.prepare_model is not None:
@@ -142,14 +148,16 @@ def _start_model(config: RunConfig, task: Task, progress: bool) -> tuple[nn.Modu
     after: tuple[Any, ...] = ()
     if init.source is not None:
         source = load(init.source)
-        init, after = _reuse(model, source, init)
+        init, after = _reuse(model, task, source, init)
     family = family_of(task.name)
     if family.initialise is not None and (init.variant or init.family):
         family.initialise(model, task, init, progress=progress)
     return model, replace(config, init=init), after
 
 
-def _reuse(model: nn.Module, source: Run, init: InitConfig) -> tuple[InitConfig, tuple[Any, ...]]:
+def _reuse(
+    model: nn.Module, task: Task, source: Run, init: InitConfig
+) -> tuple[InitConfig, tuple[Any, ...]]:
     """Copy the source's weights in (ins1) and set up the papers' re-copies (ins2, ins3) or
     frozen heads; returns the init with what was copied, and the write-backs."""
     from algolens.train import copy_matching_weights, head_entries
@@ -157,6 +165,7 @@ def _reuse(model: nn.Module, source: Run, init: InitConfig) -> tuple[InitConfig,
     kinds = model_spec(source.model)["kind"], model_spec(model)["kind"]
     if kinds[0] != kinds[1]:
         raise AlgolensError(f"--init-from {init.source}: a {kinds[0]} cannot seed a {kinds[1]}")
+    _check_source_task(str(init.source), source.task, task, kinds[1])
     copied = copy_matching_weights(model, source.model)
     if not copied:
         raise AlgolensError(f"--init-from {init.source}: none of its weights fits this model")
@@ -170,6 +179,22 @@ def _reuse(model: nn.Module, source: Run, init: InitConfig) -> tuple[InitConfig,
         recopy = list(copied)
     init = replace(init, copied=copied, recopy=recopy)
     return init, write_backs(model, source.model, init)
+
+
+def _check_source_task(name: str, source: Any, task: Any, kind: str) -> None:
+    """A source must be of the same family and read the same tokens at the same positions:
+    addition seeds mixed add/sub of the same digit count (the papers' reuse); 5 digits cannot
+    seed 6, and LEGO cannot seed arithmetic."""
+    if family_of(source.name).name != family_of(task.name).name:
+        raise AlgolensError(
+            f"--init-from {name}: a {source.name} run cannot seed a {task.name} run"
+        )
+    want, have = task.model_defaults(kind), source.model_defaults(kind)
+    if want != have:
+        diff = ", ".join(
+            f"{k} {have.get(k)} (needs {v})" for k, v in want.items() if have.get(k) != v
+        )
+        raise AlgolensError(f"--init-from {name}: its task does not fit this one: {diff}")
 
 
 def write_backs(model: nn.Module, source: nn.Module, init: InitConfig) -> tuple[Any, ...]:

@@ -11,10 +11,12 @@ written through a symbolic link. ``train.lock`` keeps a second writer out.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,6 +100,8 @@ def write_config(run_dir: Path, config: RunConfig) -> None:
     if has_progress(run_dir):
         raise AlgolensError(f"{run_dir} already holds a run: use --resume or another --out")
     write_json(run_dir / CONFIG, config.to_dict())
+    refuse_symlink(run_dir / METRICS)
+    (run_dir / METRICS).unlink(missing_ok=True)  # a failed start's rows, from before any weights
 
 
 def has_progress(run_dir: Path) -> bool:
@@ -137,43 +141,79 @@ def weights_path(run_dir: Path) -> Path:
 
 
 # ---- metrics ------------------------------------------------------------------------------------
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The metrics log; a torn last line (a killed writer) and non-row lines are skipped."""
-    path = Path(run_dir) / METRICS
+def _metrics_bytes(path: Path) -> bytes:
+    """The log's bytes (none when it does not exist); one line if it is not a readable file."""
+    if not path.exists() and not path.is_symlink():
+        return b""
     if not path.is_file():
-        return []
+        raise AlgolensError(f"{path} is not a file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as e:
-        raise AlgolensError(f"corrupt {path}: {type(e).__name__}") from None
+        return path.read_bytes()
+    except OSError as e:
+        raise AlgolensError(f"cannot read {path}: {e.strerror}") from None
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The metrics log, one dict per logged step. A torn last line (a writer killed mid-line)
+    is skipped; any other line that is not a row is a corrupt log."""
+    path = Path(run_dir) / METRICS
+    try:
+        text = _metrics_bytes(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise AlgolensError(f"corrupt {path}: it is not UTF-8 text") from None
+    lines = text.split("\n")
     rows = []
-    for line in text.splitlines():
+    for number, line in enumerate(lines, 1):
         try:
-            row = json.loads(line)
+            row = json.loads(line) if line.strip() else None
         except json.JSONDecodeError:
-            continue
+            row = None
         if isinstance(row, dict) and isinstance(row.get("step"), int):
             rows.append(row)
+        elif line.strip() and number < len(lines):  # a whole line that is not a row
+            raise AlgolensError(f"corrupt {path}: line {number} is not a metrics row")
     return rows
 
 
 class MetricsLog:
-    """Appends one JSON row per logged step; :meth:`truncate` cuts back to a checkpoint."""
+    """Appends one JSON row per logged step, keeping the sha256 of all it holds, so that a
+    checkpoint records exactly which log it continues (:meth:`cut_back` checks and cuts)."""
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / METRICS
         refuse_symlink(self.path)
-        self._file = self.path.open("a", encoding="utf-8")
+        self._hash = hashlib.sha256(_metrics_bytes(self.path))
+        self._file = self.path.open("ab")
 
     def write(self, row: dict[str, Any]) -> None:
-        self._file.write(json.dumps(row) + "\n")
+        data = (json.dumps(row) + "\n").encode("utf-8")
+        self._file.write(data)
         self._file.flush()
+        self._hash.update(data)
 
     def position(self) -> int:
         return self._file.tell()
 
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
     def close(self) -> None:
         self._file.close()
+
+    @staticmethod
+    def check(run_dir: Path, size: int, digest: str | None) -> None:
+        """Refuse to continue a log that is not the one the checkpoint saw: shorter than it was,
+        or with other bytes in the part the checkpoint covers."""
+        path = Path(run_dir) / METRICS
+        refuse_symlink(path)
+        data = _metrics_bytes(path)
+        if not isinstance(size, int) or not 0 <= size <= len(data):
+            raise AlgolensError(
+                f"{path} is shorter than at the checkpoint ({len(data)} < {size} bytes): "
+                "it was edited or replaced, so the run cannot resume"
+            )
+        if digest is not None and hashlib.sha256(data[:size]).hexdigest() != digest:
+            raise AlgolensError(f"{path} was edited since the checkpoint: the run cannot resume")
 
     @staticmethod
     def truncate(run_dir: Path, size: int) -> None:
@@ -201,6 +241,8 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         if (Path(run_dir) / LEGACY_STATE).exists():
             raise AlgolensError(f"{run_dir} was written by an earlier algolens: it cannot resume")
+        if (Path(run_dir) / WEIGHTS).exists():
+            raise AlgolensError(f"nothing to resume in {run_dir}: its training finished")
         raise AlgolensError(f"nothing to resume in {run_dir}: no {CHECKPOINT}")
     try:
         state = torch.load(path, weights_only=True)
@@ -219,6 +261,9 @@ def drop_checkpoint(run_dir: Path) -> None:
 
 
 # ---- one writer ---------------------------------------------------------------------------------
+STALE_EMPTY_LOCK = 10.0  # seconds: a writer needs microseconds between creating and filling it
+
+
 @contextmanager
 def writer_lock(run_dir: Path) -> Iterator[None]:
     """Hold ``train.lock`` (pid and host) while training; a second writer gets one line.
@@ -242,10 +287,20 @@ def writer_lock(run_dir: Path) -> Iterator[None]:
         with os.fdopen(fd, "w") as f:
             json.dump(me, f)
         break
+    _drop_torn_writes(Path(run_dir))
     try:
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def _drop_torn_writes(run_dir: Path) -> None:
+    """Remove the temporary files of writes a killed process left unfinished (``.NAME.*.tmp``,
+    which :func:`atomic_write` renames into place when a write completes)."""
+    for folder in (run_dir, run_dir / "checkpoints"):
+        for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
 
 
 def _holder(path: Path) -> dict[str, Any]:
@@ -257,7 +312,14 @@ def _holder(path: Path) -> dict[str, Any]:
 
 
 def _stale(path: Path) -> bool:
+    """True when the lock's process is gone, or when it is empty and old (its writer was killed
+    between creating it and writing its pid)."""
     holder = _holder(path)
+    if not holder:
+        try:
+            return time.time() - path.stat().st_mtime > STALE_EMPTY_LOCK
+        except OSError:
+            return True
     if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
         return False
     try:

@@ -286,4 +286,5 @@ def test_one_writer_per_run(tmp_path: Path) -> None:
     with writer_lock(out), pytest.raises(AlgolensError, match="one writer per run"):
         resume_run(out, progress=False)
     resume_run(out, progress=False)  # the lock is released: now it may resume
-    assert (out / CHECKPOINT).exists() and not (out / "train.lock").exists()
+    assert (out / "model.safetensors").exists() and not (out / "train.lock").exists()
+    assert not (out / CHECKPOINT).exists()  # a finished run keeps no resume state

@@ -91,6 +91,7 @@ class Trainer:
             "grokfast": self.grokfast.ema if self.grokfast else [],
             "elapsed": self.elapsed + time.perf_counter() - self._t0,
             "metrics_bytes": self.log.position() if self.log else 0,
+            "metrics_sha256": self.log.digest() if self.log else None,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -98,6 +99,8 @@ class Trainer:
         step = state["step"]
         if not isinstance(step, int) or not 0 <= step <= self.cfg.steps:
             raise AlgolensError(f"the checkpoint is at step {step!r}, outside 0..{self.cfg.steps}")
+        if self.out is not None:
+            store.MetricsLog.check(self.out, state["metrics_bytes"], state.get("metrics_sha256"))
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])
@@ -121,6 +124,16 @@ class Trainer:
         store.save_checkpoint(self.out, self.state(step))
         if signals is not None:
             signals.saved()
+
+    def finish(self, step: int, signals: StopSignals) -> None:
+        """The final weights; the resume state goes (a kill in between leaves the last
+        checkpoint, from which a resume reaches the same final weights)."""
+        if self.out is None:
+            return
+        signals.saving = True
+        store.save_weights(self.model, self.out / store.WEIGHTS)
+        store.drop_checkpoint(self.out)
+        signals.saved()
 
     def keep(self, step: int) -> None:
         if self.out is not None and self.cfg.keep_every:
@@ -209,7 +222,9 @@ class Trainer:
                     or early
                     or (stop_after is not None and done - self.start >= stop_after)
                 )
-                if done % cfg.checkpoint_every == 0 or stop or done == cfg.steps:
+                if done == cfg.steps or early:
+                    self.finish(done, signals)
+                elif done % cfg.checkpoint_every == 0 or stop:
                     self.checkpoint(done, signals)
                 if stop:
                     bar.close()
