@@ -1,5 +1,7 @@
 """``python -m algolens`` is the ``algolens`` command."""
 
+import sys
+
 from algolens.cli import main
 
-main()
+sys.exit(main())

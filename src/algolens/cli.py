@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any
 
 import algolens.commands
 from algolens.commands.base import app, friendly, parse_options
@@ -22,8 +23,39 @@ def _register_command_modules() -> None:
         importlib.import_module(f"algolens.commands.{info.name}")
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; a usage error (a missing argument, an unknown option) is one
+    ``error:`` line on stderr and exit code 2, like every other bad input."""
+    import typer
+
+    errors = _click_exceptions()
+    try:
+        code = app(args=argv, prog_name="algolens", standalone_mode=False)
+    except errors.NoArgsIsHelpError as e:
+        typer.echo(e.ctx.get_help() if e.ctx else str(e))
+        return 0
+    except errors.ClickException as e:
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        first = e.format_message().strip().splitlines()
+        typer.echo(f"error: {first[0] if first else 'bad usage'}{hint}", err=True)
+        return 2
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+def _click_exceptions() -> Any:
+    """The exceptions module of the click that typer runs on (typer 0.2x carries its own)."""
+    try:
+        import typer._click.exceptions as vendored
+
+        return vendored
+    except ImportError:  # typer on the click package
+        import click.exceptions as upstream
+
+        return upstream
 
 
 _register_command_modules()

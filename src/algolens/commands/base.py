@@ -19,6 +19,7 @@ app = typer.Typer(
     help="Train small networks on algorithmic tasks, see the algorithm they learned, verify it.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 
@@ -45,6 +46,9 @@ def friendly(fn: F) -> F:
         except BrokenPipeError:
             _quiet_pipe()
             raise typer.Exit(0) from None
+        except OSError as e:  # a read-only --out, a file where a folder should be, a full disk
+            where = f": {e.filename}" if e.filename else ""
+            raise fail(f"{e.strerror or e}{where}") from None
 
     return wrapper  # type: ignore[return-value]
 

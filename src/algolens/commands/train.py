@@ -37,8 +37,17 @@ PresetOpt = Annotated[
     str | None,
     Opt(help="Start from a named recipe (default: the task's CPU recipe; see algolens presets)."),
 ]
-IntOpt = Annotated[int | None, Opt()]
-FloatOpt = Annotated[float | None, Opt()]
+OVERRIDES = "(overrides the preset)"
+LayersOpt = Annotated[int | None, Opt(help=f"Layers {OVERRIDES}.")]
+HeadsOpt = Annotated[int | None, Opt(help=f"Attention heads per layer {OVERRIDES}.")]
+DModelOpt = Annotated[int | None, Opt(help=f"Residual stream width {OVERRIDES}.")]
+DHeadOpt = Annotated[int | None, Opt(help=f"Head width; 0 is d_model / heads {OVERRIDES}.")]
+DMlpOpt = Annotated[int | None, Opt(help=f"MLP width; 0 is 4 d_model {OVERRIDES}.")]
+StepsOpt = Annotated[int | None, Opt(help=f"Training steps {OVERRIDES}.")]
+BatchOpt = Annotated[int | None, Opt(help=f"Questions per step {OVERRIDES}.")]
+LrOpt = Annotated[float | None, Opt(help=f"Peak learning rate {OVERRIDES}.")]
+WdOpt = Annotated[float | None, Opt(help=f"Weight decay {OVERRIDES}.")]
+SeedOpt = Annotated[int | None, Opt(help=f"Seed of weights and questions {OVERRIDES}.")]
 ListOpt = Annotated[list[str] | None, Opt(help="A setting KEY=VALUE (repeatable).")]
 InitOpt = Annotated[
     str | None, Opt(help="Reuse this run's weights where names and shapes fit (the papers' ins1).")
@@ -66,16 +75,16 @@ def train(
     ctx: typer.Context,
     task: TaskArg = None,
     preset: PresetOpt = None,
-    layers: IntOpt = None,
-    heads: IntOpt = None,
-    d_model: IntOpt = None,
-    d_head: IntOpt = None,
-    d_mlp: IntOpt = None,
-    steps: IntOpt = None,
-    batch_size: IntOpt = None,
-    lr: FloatOpt = None,
-    weight_decay: FloatOpt = None,
-    seed: IntOpt = None,
+    layers: LayersOpt = None,
+    heads: HeadsOpt = None,
+    d_model: DModelOpt = None,
+    d_head: DHeadOpt = None,
+    d_mlp: DMlpOpt = None,
+    steps: StepsOpt = None,
+    batch_size: BatchOpt = None,
+    lr: LrOpt = None,
+    weight_decay: WdOpt = None,
+    seed: SeedOpt = None,
     task_opt: ListOpt = None,
     model_opt: ListOpt = None,
     train_opt: ListOpt = None,
@@ -172,7 +181,8 @@ def family_flags(family: Any, extra: list[str]) -> dict[str, Any]:
         try:
             out[option.key] = option.type(value)
         except ValueError:
-            raise AlgolensError(f"{name} must be a {option.type.__name__}, got {value!r}") from None
+            wanted = {int: "a whole number", float: "a number"}.get(option.type, "text")
+            raise AlgolensError(f"{name} must be {wanted}, got {value!r}") from None
     return out
 
 

@@ -14,7 +14,9 @@ from algolens.commands.base import app, friendly
 from algolens.errors import AlgolensError
 
 zoo_app = typer.Typer(
-    help="The zoo of trained, verified models shipped with algolens.", no_args_is_help=True
+    help="The zoo of trained, verified models shipped with algolens.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(zoo_app, name="zoo")
 
@@ -57,8 +59,8 @@ def zoo_get(
     from algolens.runs import zoo_path
 
     src = zoo_path(name)
-    if out.exists() and any(out.iterdir()):
-        raise AlgolensError(f"{out} exists and is not empty")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise AlgolensError(f"{out} exists and is not an empty folder")
     shutil.copytree(src, out, dirs_exist_ok=True)
     typer.echo(f"copied zoo:{name} to {out}")
 
