@@ -1,0 +1,424 @@
+"""A table of bad inputs, one per case a tester tried: each must give one ``error:`` line on
+stderr and exit code 2, and leave no run directory a plain ``train`` cannot restart.
+
+The fast tier runs the table in-process through :func:`algolens.cli.main` (the function the
+``algolens`` script calls); the slow tier runs it again as subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tests.conftest import ADD_D2_STORED, tiny_model_spec
+
+TINY = ["--layers", "1", "--heads", "2", "--d-model", "16", "--steps", "3", "--no-progress"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """``argv`` may name ``{add}`` (a finished 2-digit run), ``{mod}`` (modular addition),
+    ``{lego}``, ``{paused}`` (a run with a checkpoint), ``{bad}`` (a copy of the finished run,
+    or of the paused one if ``paused``, that ``setup`` breaks), ``{out}`` (a fresh path) and
+    ``{tmp}``."""
+
+    name: str
+    argv: list[str]
+    words: tuple[str, ...] = ()
+    setup: Callable[[Path], None] | None = None
+    paused: bool = False
+    untouched: tuple[str, ...] = field(default=())  # files that must survive
+
+
+def _config(run: Path, **changes: object) -> None:
+    cfg = json.loads((run / "config.json").read_text())
+    for dotted, value in changes.items():
+        section, _, key = dotted.partition("__")
+        if key:
+            cfg[section][key] = value
+        else:
+            cfg[section] = value
+    (run / "config.json").write_text(json.dumps(cfg))
+
+
+def _replace(run: Path, name: str, make: Callable[[Path], object]) -> None:
+    path = run / name
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+    make(path)
+
+
+def _checkpoint(run: Path, change: Callable[[dict], object]) -> None:
+    path = run / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    torch.save(change(state), path)
+
+
+def _drop(key: str) -> Callable[[dict], dict]:
+    return lambda s: {k: v for k, v in s.items() if k != key}
+
+
+def _set(key: str, value: object) -> Callable[[dict], dict]:
+    return lambda s: {**s, key: value}
+
+
+def _symlink_loop(path: Path) -> None:
+    path.symlink_to(path)
+
+
+def _metrics_symlink(run: Path) -> None:
+    target = run.parent / f"{run.name}_victim.txt"
+    target.write_text("a user's file\n")
+    _replace(run, "metrics.jsonl", lambda p: p.symlink_to(target))
+
+
+TRAIN = ["train", "add", "--digits", "2", "--out", "{out}", *TINY]
+
+CASES = [
+    # ---- usage ---------------------------------------------------------------------------
+    Case("missing argument", ["verify"], ("Missing argument",)),
+    Case("unknown option", ["verify", "{add}", "--bogus"], ("--bogus",)),
+    Case("unknown command", ["zoo", "nosuch"], ("nosuch",)),
+    Case("unknown task", ["train", "mul", "--out", "{out}"], ("unknown task",)),
+    Case("unknown task flag", [*TRAIN, "--digitz", "3"], ("--digitz",)),
+    # ---- training options ----------------------------------------------------------------
+    Case("lr inf", [*TRAIN, "--lr", "inf"], ("finite",)),
+    Case("lr nan", [*TRAIN, "--lr", "nan"], ("finite",)),
+    Case("min_lr_frac nan", [*TRAIN, "--train-opt", "min_lr_frac=NaN"], ("min_lr_frac",)),
+    Case("unknown model option", [*TRAIN, "--model-opt", "bogus=1"], ("bogus",)),
+    Case("misspelt model option", [*TRAIN, "--model-opt", "n_layer=2"], ("n_layers",)),
+    Case("n_digits true", [*TRAIN, "--task-opt", "n_digits=true"], ("n_digits",)),
+    Case("n_digits 2.5", [*TRAIN, "--task-opt", "n_digits=2.5"], ("whole number",)),
+    Case("grad_clip -1", [*TRAIN, "--train-opt", "grad_clip=-1"], ("grad_clip",)),
+    Case("keep_every -1", [*TRAIN, "--train-opt", "keep_every=-1"], ("keep_every",)),
+    Case("warmup_start -5", [*TRAIN, "--train-opt", "warmup_start=-5"], ("warmup_start",)),
+    Case("beta1 2", [*TRAIN, "--train-opt", "beta1=2"], ("beta1",)),
+    Case("weight decay -1", [*TRAIN, "--weight-decay", "-1"], ("weight_decay",)),
+    Case("seed abc", [*TRAIN, "--seed", "abc"], ("seed",)),
+    Case("steps 1e3", [*TRAIN, "--steps", "1e3"], ("steps",)),
+    Case("batch size 2.5", [*TRAIN, "--batch-size", "2.5"], ("batch-size",)),
+    Case("steps 0", [*TRAIN, "--steps", "0"], ("steps",)),
+    Case("n_layers abc", [*TRAIN, "--model-opt", "n_layers=abc"], ("n_layers",)),
+    Case("d_mlp negative", [*TRAIN, "--d-mlp", "-5"], ("d_mlp",)),
+    Case("d_head negative", [*TRAIN, "--d-head", "-1"], ("d_head",)),
+    Case("huge d_model", [*TRAIN, "--d-model", "60000", "--heads", "1"], ("parameters",)),
+    Case("d_vocab too small", [*TRAIN, "--model-opt", "d_vocab=5"], ("d_vocab",)),
+    Case("n_ctx too small", [*TRAIN, "--model-opt", "n_ctx=4"], ("n_ctx",)),
+    Case("mlp for addition", [*TRAIN, "--model-opt", "kind=mlp"], ("transformer",)),
+    Case("unknown model kind", [*TRAIN, "--model-opt", "kind=rnn"], ("rnn",)),
+    Case(
+        "lego causal",
+        ["train", "lego", "--out", "{out}", *TINY, "--model-opt", "causal=true"],
+        ("causal",),
+    ),
+    Case("unknown preset", [*TRAIN, "--preset", "fast"], ("preset",)),
+    Case("freeze without source", [*TRAIN, "--freeze-heads"], ("initialisation source",)),
+    Case("reuse without source", [*TRAIN, "--reuse", "ins2"], ("init",)),
+    Case(
+        "init from another task",
+        ["train", "modadd", "--preset", "nanda", "--out", "{out}", *TINY, "--init-from", "{add}"],
+        ("cannot seed",),
+    ),
+    Case(
+        "transformer on one-hot pairs",
+        [
+            "train",
+            "modadd",
+            "--out",
+            "{out}",
+            "--preset",
+            "nanda",
+            *TINY,
+            "--task-opt",
+            "input=onehot",
+        ],
+        ("input=tokens",),
+    ),
+    Case(
+        "init from other digits",
+        ["train", "add", "--digits", "3", "--out", "{out}", *TINY, "--init-from", "{add}"],
+        ("n_ctx",),
+    ),
+    Case(
+        "init from another kind",
+        [
+            "train",
+            "modadd",
+            "--out",
+            "{out}",
+            "--steps",
+            "3",
+            "--no-progress",
+            "--model-opt",
+            "kind=mlp",
+            "--init-from",
+            "{add}",
+        ],
+        ("cannot seed",),
+    ),
+    Case("init from nothing", [*TRAIN, "--init-from", "{tmp}/nothing"], ("no run",)),
+    # ---- where a run goes ----------------------------------------------------------------
+    Case("out is a file", [*TRAIN[:5], "{tmp}/a_file", *TINY], ("file",)),
+    Case("out under a file", [*TRAIN[:5], "{tmp}/a_file/run", *TINY], ("a_file",)),
+    Case("out read-only", [*TRAIN[:5], "/proc/algolens_run", *TINY], ("/proc/algolens_run",)),
+    Case("out holds a run", [*TRAIN[:5], "{add}", *TINY], ("--resume",)),
+    Case("resume without out", ["train", "add", "--resume"], ("--out",)),
+    Case(
+        "resume a finished run",
+        ["train", "--resume", "--out", "{add}", "--no-progress"],
+        ("nothing to resume",),
+    ),
+    Case(
+        "resume with other steps",
+        ["train", "--resume", "--out", "{paused}", "--steps", "5", "--no-progress"],
+        ("steps",),
+    ),
+    # ---- broken run directories ----------------------------------------------------------
+    Case("config null task", ["info", "{bad}"], ("task",), lambda r: _config(r, task=None)),
+    Case("config list model", ["info", "{bad}"], ("model",), lambda r: _config(r, model=[1])),
+    Case(
+        "config wrong type",
+        ["predict", "{bad}", "1+2"],
+        ("n_layers",),
+        lambda r: _config(r, model__n_layers="two"),
+    ),
+    Case(
+        "config digits contradict weights",
+        ["predict", "{bad}", "1+2"],
+        ("do not fit",),
+        lambda r: _config(r, task__n_digits=3),
+    ),
+    Case(
+        "config d_model contradicts weights",
+        ["verify", "{bad}", "-n", "10"],
+        ("weights",),
+        lambda r: _config(r, model__d_model=32, model__d_head=0, model__d_mlp=0),
+    ),
+    Case(
+        "config huge d_model",
+        ["info", "{bad}"],
+        ("d_model",),
+        lambda r: _config(r, model__d_model=10**9),
+    ),
+    Case(
+        "config is a folder",
+        ["info", "{bad}"],
+        ("config.json",),
+        lambda r: _replace(r, "config.json", lambda p: p.mkdir()),
+    ),
+    Case(
+        "config symlink loop",
+        ["info", "{bad}"],
+        ("config.json",),
+        lambda r: _replace(r, "config.json", _symlink_loop),
+    ),
+    Case(
+        "config not json",
+        ["info", "{bad}"],
+        ("corrupt",),
+        lambda r: (r / "config.json").write_text("{"),
+    ),
+    Case(
+        "metrics bad utf-8",
+        ["info", "{bad}"],
+        ("metrics.jsonl",),
+        lambda r: (r / "metrics.jsonl").write_bytes(b"\xff\xfe{}\n"),
+    ),
+    Case(
+        "metrics wrong rows",
+        ["info", "{bad}"],
+        ("metrics.jsonl",),
+        lambda r: (r / "metrics.jsonl").write_text('[1, 2]\n"x"\n'),
+    ),
+    Case(
+        "metrics is a folder",
+        ["info", "{bad}"],
+        ("metrics.jsonl",),
+        lambda r: _replace(r, "metrics.jsonl", lambda p: p.mkdir()),
+    ),
+    Case(
+        "weights corrupt",
+        ["predict", "{bad}", "1+2"],
+        ("model.safetensors",),
+        lambda r: (r / "model.safetensors").write_bytes(b"not safetensors"),
+    ),
+    Case(
+        "weights missing",
+        ["predict", "{bad}", "1+2"],
+        ("model.safetensors",),
+        lambda r: (r / "model.safetensors").unlink(),
+    ),
+    Case(
+        "weights of other shapes",
+        ["predict", "{bad}", "1+2"],
+        ("do not fit",),
+        lambda r: _config(r, model__d_mlp=32),
+    ),
+    # ---- broken checkpoints (resume) -----------------------------------------------------
+    Case(
+        "checkpoint a list",
+        ["train", "--resume", "--out", "{bad}", "--no-progress"],
+        ("checkpoint",),
+        lambda r: torch.save([1, 2], r / "checkpoint.pt"),
+        paused=True,
+    ),
+    Case(
+        "checkpoint lacks keys",
+        ["train", "--resume", "--out", "{bad}", "--no-progress"],
+        ("checkpoint",),
+        lambda r: _checkpoint(r, _drop("optimizer")),
+        paused=True,
+    ),
+    Case(
+        "checkpoint bad generator",
+        ["train", "--resume", "--out", "{bad}", "--no-progress"],
+        ("checkpoint",),
+        lambda r: _checkpoint(r, _set("generator", torch.zeros(3, dtype=torch.uint8))),
+        paused=True,
+    ),
+    Case(
+        "checkpoint step beyond steps",
+        ["train", "--resume", "--out", "{bad}", "--no-progress"],
+        ("step",),
+        lambda r: _checkpoint(r, _set("step", 10**6)),
+        paused=True,
+    ),
+    Case(
+        "checkpoint step negative",
+        ["train", "--resume", "--out", "{bad}", "--no-progress"],
+        ("step",),
+        lambda r: _checkpoint(r, _set("step", -3)),
+        paused=True,
+    ),
+    Case(
+        "checkpoint metrics mismatch",
+        ["train", "--resume", "--out", "{bad}", "--no-progress"],
+        ("metrics",),
+        lambda r: _checkpoint(r, _set("metrics_bytes", 10**7)),
+        paused=True,
+    ),
+    Case(
+        "checkpoint garbage",
+        ["train", "--resume", "--out", "{bad}", "--no-progress"],
+        ("corrupt",),
+        lambda r: (r / "checkpoint.pt").write_bytes(b"PK\x03\x04junk"),
+        paused=True,
+    ),
+    Case(
+        "metrics symlink on resume",
+        ["train", "--resume", "--out", "{bad}", "--no-progress"],
+        ("symbolic link",),
+        _metrics_symlink,
+        paused=True,
+    ),
+    Case(
+        "metrics edited on resume",
+        ["train", "--resume", "--out", "{bad}", "--no-progress"],
+        ("metrics",),
+        lambda r: (r / "metrics.jsonl").write_text(""),
+        paused=True,
+    ),
+    # ---- questions -----------------------------------------------------------------------
+    Case("arabic-indic digits", ["predict", "{add}", "\u0661\u0662+\u0663\u0664"], ("malformed",)),
+    Case("fullwidth digits", ["predict", "{add}", "\uff11\uff12+34"], ("malformed",)),
+    Case("mixed-script digits", ["predict", "{add}", "1\u0662+34"], ("malformed",)),
+    Case("em-space", ["predict", "{add}", "12\u2003+34"], ("malformed",)),
+    Case("too many digits", ["predict", "{add}", "123+4"], ("more than",)),
+    Case("5000 leading zeros", ["predict", "{add}", "0" * 5000 + "1+2"], ("more than",)),
+    Case("wrong operator", ["predict", "{add}", "12-3"], ("add",)),
+    Case("no operator", ["predict", "{add}", "1234"], ("malformed",)),
+    Case("empty question", ["predict", "{add}", ""], ("malformed",)),
+    Case("superscript digits", ["predict", "{mod}", "\u00b2+3"], ("ASCII",)),
+    Case("circled digits", ["predict", "{mod}", "\u2460+3"], ("ASCII",)),
+    Case("10000-digit operand", ["predict", "{mod}", "9" * 10_000 + "+3"], ("ASCII",)),
+    Case("operand over p", ["predict", "{mod}", "5+7"], ("below",)),
+    Case("empty lego sentence", ["predict", "{lego}", ""], ("empty",)),
+    Case("lego only semicolons", ["predict", "{lego}", ";;"], ("empty",)),
+    Case("lego malformed", ["predict", "{lego}", "a = +1 ; b = -c"], ("c",)),
+    Case("questions file missing", ["predict", "{add}", "--file", "{tmp}/none.txt"], ("none.txt",)),
+    Case("sample n negative", ["sample", "add", "--n", "-1"], ("--n",)),
+    Case("sample bad task flag", ["sample", "add", "--digits", "0"], ("digits",)),
+    # ---- files outside the run -----------------------------------------------------------
+    Case(
+        "state is a run's config",
+        ["verify", "{add}", "--exhaustive", "--state", "{add}/config.json", "--no-progress"],
+        ("state",),
+        untouched=("{add}/config.json",),
+    ),
+    Case("verify n 0", ["verify", "{add}", "-n", "0"], ("questions",)),
+    Case("verify unknown suite", ["verify", "{add}", "--suite", "bogus"], ("suite",)),
+    Case(
+        "verify unknown distribution", ["verify", "{add}", "--distribution", "x"], ("distribution",)
+    ),
+    # ---- zoo and hub names ---------------------------------------------------------------
+    Case("zoo escaping name", ["info", "zoo:../../etc"], ("zoo",)),
+    Case("zoo absolute name", ["info", "zoo:/etc"], ("zoo",)),
+    Case("zoo show a path", ["zoo", "show", "/etc"], ("zoo",)),
+    Case("zoo get a path", ["zoo", "get", "../x", "--out", "{out}"], ("zoo",)),
+    Case("zoo get to a file", ["zoo", "get", "add_d5_l2", "--out", "{tmp}/a_file"], ("a_file",)),
+    Case("zoo unknown model", ["zoo", "show", "add_d99"], ("add_d99",)),
+    Case("hub offline", ["predict", "hf:nobody/nothing", "1+2"], ("hf:nobody/nothing",)),
+    Case("demo into a run", ["demo", "--train", "--run-dir", "{add}"], ("already",)),
+]
+
+
+def prepare(tmp: Path) -> dict[str, Path]:
+    """The runs the table reads: copied or trained once (a few seconds), never modified."""
+    from algolens.config import TrainConfig
+    from algolens.runs import train
+
+    runs = {"tmp": tmp, "add": tmp / "add"}
+    shutil.copytree(ADD_D2_STORED, runs["add"])
+    quick = TrainConfig(steps=6, batch_size=16, checkpoint_every=2, log_every=2)
+    spec = tiny_model_spec(d_model=16)
+    mlp = {"kind": "mlp", "d_mlp": 8}
+    runs["mod"] = train(tmp / "mod", {"name": "modadd", "p": 7}, mlp, quick, progress=False)
+    runs["lego"] = train(tmp / "lego", {"name": "lego", "n_vars": 3}, spec, quick, progress=False)
+    runs["paused"] = train(
+        tmp / "paused", {"name": "add", "n_digits": 2}, spec, quick, progress=False, stop_after=4
+    )
+    (tmp / "a_file").write_text("a user's file\n")
+    return runs
+
+
+def fill(case: Case, runs: dict[str, Path], tmp: Path) -> tuple[list[str], dict[str, Path]]:
+    """The case's argv with its paths, after ``setup`` broke its own copy of a run."""
+    where = {k: str(v) for k, v in runs.items()}
+    out = tmp / "out"
+    where["out"] = str(out)
+    if case.setup is not None:
+        bad = tmp / "bad"
+        shutil.copytree(runs["paused" if case.paused else "add"], bad, symlinks=True)
+        case.setup(bad)
+        where["bad"] = str(bad)
+    paths = {"out": out}
+    return [a.format(**where) for a in case.argv], paths
+
+
+def snapshot(paths: list[Path]) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in paths if p.is_file()}
+
+
+def check(case: Case, code: int, stderr: str, out: Path) -> None:
+    """One line, exit 2, no traceback, and no run left half-made in ``--out``."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2, f"{case.name}: exit {code}, stderr {stderr!r}"
+    assert len(lines) == 1 and lines[0].startswith("error: "), f"{case.name}: {stderr!r}"
+    for word in case.words:
+        assert word in lines[0], f"{case.name}: {word!r} not in {lines[0]!r}"
+    if out.exists():
+        from algolens.store import has_progress
+
+        assert out.is_dir() and not has_progress(out), f"{case.name}: {out} left half-made"
+        assert not (out / "train.lock").exists(), f"{case.name}: lock left behind"
+
+
+def environment() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
