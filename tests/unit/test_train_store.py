@@ -166,6 +166,7 @@ def test_hub_id_without_network_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
         load("runs/add_d5")
 
 
+@pytest.mark.slow  # a subprocess trains 800 steps twice (47 s); test_kill covers signals too
 def test_ctrl_c_saves_and_resume_matches_an_unbroken_run(tmp_path: Path) -> None:
     """A real SIGINT to a training process: it checkpoints, and --resume finishes identically."""
     import signal
