@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from algolens import store
 from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig
@@ -42,6 +42,34 @@ class Run:
     def predict(self, questions: list[str]) -> list[str]:
         """Greedy answers: ``run.predict(['12+34', '99+1']) == ['046', '100']``."""
         return list(self.task.predict(self.model, questions))
+
+    def to_tokens(self, questions: str | list[str]) -> Tensor:
+        """Input tokens ``[batch, n_ctx]``: ``run.to_tokens('12345+54321')`` (answers filled in
+        by the task's oracle, so teacher-forced logits and caches see the right answer)."""
+        return self.task.tokenize([questions] if isinstance(questions, str) else list(questions))
+
+    def to_str_tokens(self, tokens: str | Tensor | list[int]) -> list[str]:
+        """The text of each token of one question: ``run.to_str_tokens('1+2')`` or of a row of
+        token ids, like TransformerLens's ``to_str_tokens``."""
+        if isinstance(tokens, str):
+            tokens = self.to_tokens(tokens)[0]
+        ids = tokens.flatten().tolist() if isinstance(tokens, Tensor) else list(tokens)
+        vocab = self.task.vocab
+        if not vocab:
+            raise AlgolensError(f"the {self.task.name} task's inputs are not tokens")
+        bad = [t for t in ids if not 0 <= int(t) < len(vocab)]
+        if bad:
+            raise AlgolensError(f"token ids must be below {len(vocab)}, got {bad[0]}")
+        return [vocab[int(t)] for t in ids]
+
+    def to_transformer_lens(self) -> Any:
+        """The model as a TransformerLens ``TransformerBridge`` with the same logits."""
+        model: Any = self.model
+        if not hasattr(model, "to_transformer_lens"):
+            raise AlgolensError(
+                f"a {self.config.model.get('kind')} model has no TransformerLens form"
+            )
+        return model.to_transformer_lens()
 
 
 # ---- loading ------------------------------------------------------------------------------------

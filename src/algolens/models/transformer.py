@@ -329,12 +329,17 @@ class Transformer(HookedRootModule):
         positions that predict something (keys and values still come from every position).
         The last block's hooks then see those positions only, so analysis calls it without.
         """
-        n_pos = tokens.shape[1]
-        resid = self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(n_pos))
+        resid = self._embed(tokens)
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             resid = block(resid, readout if i == last else None)
         return self.unembed(self.ln_final(resid))  # [batch, pos, d_vocab_out]
+
+    def _embed(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+        pos = self.pos_embed(tokens)
+        if self.hook_pos_embed.fwd_hooks:  # a hook may write into it: give it its own memory
+            pos = pos.contiguous()
+        return self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(pos)
 
     def logit_lens(
         self, tokens: Int[Tensor, "batch pos"], *, readout: slice | None = None
@@ -347,8 +352,7 @@ class Transformer(HookedRootModule):
         ``cache.apply_ln_to_stack(cache.accumulated_resid()[1:], recompute_ln=True)`` followed by
         the unembedding (tested). Deep supervision trains through it (``TrainConfig.layer_loss``).
         """
-        n_pos = tokens.shape[1]
-        resid = self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(n_pos))
+        resid = self._embed(tokens)
         at = readout if readout is not None else slice(None)
         last = len(self.blocks) - 1
         layers = []
@@ -362,6 +366,51 @@ class Transformer(HookedRootModule):
         out, cache_dict = super().run_with_cache(*args, **kwargs)
         has_batch = not kwargs.get("remove_batch_dim", False)
         return out, ActivationCache(cache_dict, self, has_batch_dim=has_batch)
+
+    # ---- what TransformerLens's ActivationCache and tools read from a model -----------------
+    @property
+    def W_E(self) -> Tensor:
+        return self.embed.W_E
+
+    @property
+    def W_pos(self) -> Tensor:
+        return self.pos_embed.W_pos
+
+    @property
+    def W_U(self) -> Tensor:
+        return self.unembed.W_U
+
+    @property
+    def b_U(self) -> Tensor:
+        return self.unembed.b_U
+
+    def tokens_to_residual_directions(self, tokens: int | Tensor) -> Tensor:
+        """The unembedding column of each token: ``[..., d_model]`` (as TransformerLens's)."""
+        if isinstance(tokens, Tensor) and tokens.numel() > 1:
+            return self.W_U[:, tokens].movedim(0, -1)
+        return self.W_U[:, int(tokens)]
+
+    def accumulated_bias(
+        self, layer: int, mlp_input: bool = False, include_mlp_biases: bool = True
+    ) -> Float[Tensor, " d_model"]:
+        """The attention (and MLP) output biases added to the residual stream before ``layer``;
+        with ``mlp_input``, layer ``layer``'s attention bias too (TransformerLens's definition,
+        which ``ActivationCache.get_full_resid_decomposition`` reads)."""
+        total = torch.zeros(self.cfg.d_model, device=self.W_U.device, dtype=self.W_U.dtype)
+        blocks: list[Any] = list(self.blocks)
+        for block in blocks[:layer]:
+            total = total + block.attn.b_O + (block.mlp.b_out if include_mlp_biases else 0)
+        if mlp_input:
+            if layer >= self.cfg.n_layers:
+                raise AlgolensError(f"no attention bias beyond the last layer ({layer})")
+            total = total + blocks[layer].attn.b_O
+        return total
+
+    def to_transformer_lens(self) -> Any:
+        """The same function as a TransformerLens ``TransformerBridge`` (see models/bridge.py)."""
+        from algolens.models.bridge import to_transformer_lens
+
+        return to_transformer_lens(self)
 
     def load_hooked_transformer_state_dict(self, state_dict: dict[str, Tensor]) -> None:
         """Load a HookedTransformer state dict (same configuration) by name, strictly.
@@ -397,8 +446,11 @@ class PosEmbed(nn.Module):
         super().__init__()
         self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
 
-    def forward(self, n_pos: int) -> Float[Tensor, "1 pos d_model"]:
-        return self.W_pos[:n_pos][None]
+    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+        """``[batch, pos, d_model]`` as TransformerLens's tools expect (a view; a copy when hooked,
+        so a hook may write into it)."""
+        bsz, n_pos = tokens.shape
+        return self.W_pos[:n_pos].expand(bsz, n_pos, -1)
 
 
 class Unembed(nn.Module):

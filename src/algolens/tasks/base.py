@@ -198,6 +198,12 @@ class TaskBase:
     def layer_masks(self, batch: Batch, n_layers: int) -> Tensor | None:
         return None
 
+    vocab: tuple[str, ...] = ()  # the text of each token id, for ``Run.to_str_tokens``
+
+    def tokenize(self, questions: list[str]) -> Int[Tensor, "batch n_ctx"]:
+        """The model's input tokens for questions written as text (``Run.to_tokens``)."""
+        raise AlgolensError(f"the {getattr(self, 'name', 'task')} task's inputs are not tokens")
+
     def model_defaults(self, kind: str) -> dict[str, Any]:
         return {}
 
@@ -296,6 +302,11 @@ class SequenceTaskBase(TaskBase):
         return [names[c] for c in self.class_codes(batch).tolist()]
 
     predict_separator = "="  # how ``algolens predict`` joins a question and its answer
+
+    def tokenize(self: Any, questions: list[str]) -> Int[Tensor, "batch n_ctx"]:
+        """Full sequences, the answers filled in by the oracle."""
+        return self.encode_batch(questions)
+
     predict_batch = 4096  # questions decoded at once: memory stays flat for any number
 
     def predict(self: Any, model: nn.Module, questions: list[str]) -> list[str]:

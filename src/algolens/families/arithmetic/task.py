@@ -170,6 +170,8 @@ class ArithmeticTask(SequenceTaskBase):
         rows = [self.encode(*self.parse(q)) for q in questions]
         return torch.tensor(rows, dtype=torch.long).reshape(len(rows), self.n_ctx)
 
+    vocab = tuple(VOCAB)
+
     def decode(self, tokens: Tensor | list[int]) -> str:
         """Token ids -> text, e.g. ``'33357+82243=115600'``."""
         return "".join(VOCAB[int(t)] for t in tokens)

@@ -226,6 +226,15 @@ class LegoTask(TaskBase):
             out += [TOKEN_OF[c[0]], EQUALS, TOKEN_OF[c[2][0]], TOKEN_OF[c[2][1]], SEMI]
         return out
 
+    vocab = tuple(VOCAB)
+
+    def tokenize(self, questions: list[str]) -> Tensor:
+        """Tokens of sentences of one length: ``[batch, 5 * clauses]``."""
+        rows = [self.encode(q) for q in questions]
+        if len({len(r) for r in rows}) > 1:
+            raise AlgolensError("sentences of different lengths: give them one at a time")
+        return torch.tensor(rows, dtype=torch.long).reshape(len(rows), -1)
+
     predict_separator = "  ->  "  # how ``algolens predict`` joins a sentence and its answer
 
     @torch.no_grad()

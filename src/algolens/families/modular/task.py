@@ -181,6 +181,18 @@ class ModAddTask(TaskBase):
             raise AlgolensError(f"operands must be below p = {self.p}, got {question!r}")
         return a, b
 
+    @property
+    def vocab(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (*(str(i) for i in range(self.p)), "=") if self.input == "tokens" else ()
+
+    def tokenize(self, questions: list[str]) -> Tensor:
+        """``['5+110']`` -> ``[[5, 110, p]]`` (tokens input only)."""
+        if self.input != "tokens":
+            raise AlgolensError("this modular task's inputs are one-hot vectors, not tokens")
+        pairs = [self.parse(q) for q in questions]
+        a, b = (torch.tensor(col, dtype=torch.long) for col in zip(*pairs, strict=True))
+        return self.encode(a, b)
+
     @torch.no_grad()
     def predict(self, model: nn.Module, questions: list[str]) -> list[str]:
         """The model's answers: ``predict(model, ['5+110']) == ['2']`` when p = 113."""

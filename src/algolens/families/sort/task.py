@@ -100,6 +100,10 @@ class SortTask(SequenceTaskBase):
         require(max(values) < self.n_values, f"numbers must be below {self.n_values}: {question!r}")
         return values
 
+    @property
+    def vocab(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (*(str(i) for i in range(self.n_values)), ">")
+
     def decode(self, tokens: Tensor | list[int]) -> str:
         return " ".join(">" if int(t) == self.n_values else str(int(t)) for t in tokens)
 
