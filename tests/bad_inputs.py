@@ -366,6 +366,21 @@ CASES = [
     Case("zoo unknown model", ["zoo", "show", "add_d99"], ("add_d99",)),
     Case("hub offline", ["predict", "hf:nobody/nothing", "1+2"], ("hf:nobody/nothing",)),
     Case("demo into a run", ["demo", "--train", "--run-dir", "{add}"], ("already",)),
+    # ---- import ------------------------------------------------------------------------------
+    Case(
+        "import a missing file", ["import", "{tmp}/none.pth", "add", "--out", "{out}"], ("no file",)
+    ),
+    Case("import text", ["import", "{tmp}/a_file", "add", "--out", "{out}"], ("cannot read",)),
+    Case(
+        "import with the wrong digit count",
+        ["import", "{add}/model.safetensors", "add", "--digits", "5", "--out", "{out}"],
+        ("n_ctx",),
+    ),
+    Case(
+        "import into a run",
+        ["import", "{add}/model.safetensors", "add", "--digits", "2", "--out", "{add}"],
+        ("not empty",),
+    ),
 ]
 
 

@@ -162,6 +162,58 @@ def new_config(
     )
 
 
+def import_state_dict(
+    source: Path, out: Path, task: dict[str, Any], model: dict[str, Any] | None = None
+) -> Run:
+    """A run directory from a HookedTransformer state dict (a ``.pth`` such as the addition
+    papers' published models, or ``.safetensors``): the architecture is read from the weights'
+    shapes, the task is given, the weights load by name and strictly."""
+    from algolens.models.transformer import hooked_transformer_spec
+
+    state_dict = _read_state_dict(Path(source))
+    spec = {**hooked_transformer_spec(state_dict), **(model or {})}
+    needs = make_task(task).model_defaults("transformer").get("n_ctx")
+    if needs is not None and spec["n_ctx"] != needs:
+        raise AlgolensError(
+            f"the weights have n_ctx {spec['n_ctx']} but this {task['name']} task needs {needs}: "
+            "are the task's flags (--digits) right?"
+        )
+    config = new_config(task, spec, TrainConfig(), name=Path(out).name)  # argv records the import
+    net: Any = build_model(config.model)
+    net.load_hooked_transformer_state_dict(state_dict)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise AlgolensError(f"{out} exists and is not empty: give a new directory")
+    store.make_run_dir(out)
+    store.write_config(out, config)
+    store.save_weights(net, out / store.WEIGHTS)
+    return load_run(out)
+
+
+def _read_state_dict(path: Path) -> dict[str, Any]:
+    """A state dict from ``.safetensors`` or a torch file read with ``weights_only`` (no pickled
+    code runs); a ``{'state_dict': ...}`` or ``{'model': ...}`` wrapper is unwrapped."""
+    import torch
+
+    if not path.is_file():
+        raise AlgolensError(f"no file {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            data: Any = load_file(str(path))
+        else:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 (any unreadable file is one line)
+        raise AlgolensError(f"cannot read {path} as weights: {type(e).__name__}") from None
+    for key in ("state_dict", "model"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            data = data[key]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise AlgolensError(f"{path} does not hold a state dict (names to tensors)")
+    return data
+
+
 def _torch_version() -> str:
     import torch
 

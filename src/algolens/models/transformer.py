@@ -432,6 +432,32 @@ class Transformer(HookedRootModule):
             )
 
 
+def hooked_transformer_spec(state_dict: dict[str, Tensor]) -> dict[str, Any]:
+    """The architecture a HookedTransformer state dict implies, read from its shapes:
+    ``n_layers``, ``n_heads``, ``d_model``, ``d_head``, ``d_mlp``, ``n_ctx``, vocabularies and
+    LayerNorm. The activation cannot be read from weights (ReLU, the papers' choice, is assumed
+    unless given)."""
+    need = ("embed.W_E", "pos_embed.W_pos", "unembed.W_U", "blocks.0.attn.W_Q")
+    missing = [k for k in need if k not in state_dict]
+    if missing:
+        raise AlgolensError(f"not a HookedTransformer state dict: no {', '.join(missing)}")
+    layers = {int(k.split(".")[1]) for k in state_dict if k.startswith("blocks.")}
+    n_heads, d_model, d_head = state_dict["blocks.0.attn.W_Q"].shape
+    spec: dict[str, Any] = {
+        "n_layers": max(layers) + 1,
+        "n_heads": n_heads,
+        "d_model": d_model,
+        "d_head": d_head,
+        "n_ctx": state_dict["pos_embed.W_pos"].shape[0],
+        "d_vocab": state_dict["embed.W_E"].shape[0],
+        "d_vocab_out": state_dict["unembed.W_U"].shape[1],
+        "normalization_type": "LN" if "blocks.0.ln1.w" in state_dict else None,
+    }
+    if "blocks.0.mlp.W_in" in state_dict:
+        spec["d_mlp"] = state_dict["blocks.0.mlp.W_in"].shape[1]
+    return {k: int(v) if isinstance(v, int) else v for k, v in spec.items()}
+
+
 class Embed(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()

@@ -1,0 +1,46 @@
+"""``algolens import``: a run directory from a HookedTransformer state dict (the papers' models)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from algolens.commands.base import app, friendly, parse_options
+
+
+@app.command("import", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@friendly
+def import_(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Argument(help="A HookedTransformer state dict: .pth, .pt or .safetensors.")
+    ],
+    task: Annotated[str, typer.Argument(help="Its task: add, sub, mix, modadd, ... ")],
+    out: Annotated[Path, typer.Option(help="The new run directory.")] = Path("runs/imported"),
+    model_opt: Annotated[
+        list[str] | None,
+        typer.Option(help="Model setting KEY=VALUE the weights cannot show, e.g. act_fn=gelu."),
+    ] = None,
+    task_opt: Annotated[
+        list[str] | None, typer.Option(help="Task setting KEY=VALUE, e.g. n_digits=6.")
+    ] = None,
+) -> None:
+    """Import a HookedTransformer state dict, such as the addition papers' published models
+    (Quirke & Barez 2024; Quirke, Neo & Barez 2024), as a run directory that every command
+    takes. The architecture is read from the weights' shapes; task flags (--digits 6) as in
+    train. Example: algolens import add_d6_l2.pth add --digits 6 --out runs/paper_add_d6."""
+    from algolens import runs
+    from algolens.commands.train import family_flags
+    from algolens.families import family_of
+
+    flags = family_flags(family_of(task), ctx.args)
+    spec = {"name": task, **flags, **parse_options(task_opt, "task option")}
+    run = runs.import_state_dict(
+        source, out, spec, parse_options(model_opt, "model option") or None
+    )
+    typer.echo(
+        f"imported {source} into {out}: {run.config.model['n_layers']} layers, "
+        f"{run.config.model['n_heads']} heads, d_model {run.config.model['d_model']}"
+    )
