@@ -204,7 +204,7 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
             data: Any = load_file(str(path))
         else:
             data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 (any unreadable file is one line)
+    except Exception as e:  # any unreadable file is one line
         raise AlgolensError(f"cannot read {path} as weights: {type(e).__name__}") from None
     for key in ("state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):
