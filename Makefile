@@ -12,17 +12,18 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) torch==2.13.0
-	$(PIP_INSTALL) -e '.[dev,export]'
+	$(PIP_INSTALL) -e '.[dev,export,notebooks]'
 	touch $(STAMP)
 
 demo: install
 	$(VENV)/bin/algolens demo
 
+# the fast tier and the quick-start notebook; test-all adds convergence runs and every notebook
 test: install
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow" tests --nbmake examples/quickstart.ipynb $(PYTEST_ARGS)
 
 test-all: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests --nbmake examples $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

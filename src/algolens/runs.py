@@ -43,6 +43,31 @@ class Run:
         """Greedy answers: ``run.predict(['12+34', '99+1']) == ['046', '100']``."""
         return list(self.task.predict(self.model, questions))
 
+    def verify(
+        self, questions: int = 100_000, distribution: str = "training", seed: int = 0
+    ) -> Any:
+        """Exact-match verdict on seeded random questions (``algolens verify``): ``.failures``,
+        ``.questions``, ``.interval()`` and failures by class."""
+        from algolens.verify import verify
+
+        return verify(self.model, self.task, questions, distribution, seed)  # type: ignore[arg-type]
+
+    def analyse(self, questions: int = 1000, seed: int = 0, progress: bool = False) -> Any:
+        """The family's analysis (``algolens analyse`` without the report): ``.claims`` each
+        with ``.passed`` and its evidence, and ``.data``, the family's results."""
+        family = family_of(self.task.name)
+        if family.analyse is None:
+            raise AlgolensError(f"no analysis for task {self.task.name!r} yet")
+        source = load(self.config.init.source) if self.config.init.source else None
+        return family.analyse(
+            self, questions=questions, seed=seed, progress=progress, source=source
+        )
+
+    def run_with_cache(self, questions: str | list[str], **kwargs: Any) -> tuple[Tensor, Any]:
+        """Logits and TransformerLens ``ActivationCache`` for questions written as text."""
+        model: Any = self.model
+        return model.run_with_cache(self.to_tokens(questions), **kwargs)
+
     def to_tokens(self, questions: str | list[str]) -> Tensor:
         """Input tokens ``[batch, n_ctx]``: ``run.to_tokens('12345+54321')`` (answers filled in
         by the task's oracle, so teacher-forced logits and caches see the right answer)."""
