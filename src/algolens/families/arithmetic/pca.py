@@ -1,8 +1,8 @@
 """PCA of one head's output over questions, grouped by a column's tri-case.
 
 Quirke & Barez (2024) find that a head working on column c separates questions into two or
-three clusters by the pair sum D_c + D'_c: below 9 (no carry), exactly 9 (passes a carry on), above 9 (makes
-a carry). The scores say how well the clusters match that split.
+three clusters by the pair sum D_c + D'_c: below 9 (no carry), exactly 9 (passes a carry on),
+above 9 (makes a carry). The scores say how well the clusters match that split.
 """
 
 from __future__ import annotations
