@@ -366,6 +366,16 @@ CASES = [
     Case("zoo unknown model", ["zoo", "show", "add_d99"], ("add_d99",)),
     Case("hub offline", ["predict", "hf:nobody/nothing", "1+2"], ("hf:nobody/nothing",)),
     Case("demo into a run", ["demo", "--train", "--run-dir", "{add}"], ("already",)),
+    Case(
+        "train on a device that is no device",
+        ["train", "add", *TINY, "--device", "gpu", "--out", "{out}"],
+        ("device",),
+    ),
+    Case(
+        "train with an unknown log",
+        ["train", "add", *TINY, "--log", "mlflow", "--out", "{out}"],
+        ("log",),
+    ),
     # ---- import ------------------------------------------------------------------------------
     Case(
         "import a missing file", ["import", "{tmp}/none.pth", "add", "--out", "{out}"], ("no file",)

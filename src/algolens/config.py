@@ -56,12 +56,19 @@ class TrainConfig:
     layer_loss: float = 0.0
     # e.g. "val_acc>=1" or "val_loss<1e-3": stop at the first metrics row that meets it
     stop_when: str = ""
+    log: Literal["", "tensorboard", "wandb"] = ""  # an experiment log beside metrics.jsonl
+    device: str = "cpu"  # where the model and batches live: cpu, cuda, cuda:1 (auto resolved)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
             require(
                 getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}"
             )
+        base, _, index = self.device.partition(":")
+        require(
+            self.device == "auto" or (base in ("cpu", "cuda") and (not index or index.isdigit())),
+            f"device must be cpu, cuda, cuda:N or auto, got {self.device!r}",
+        )
         require(self.keep_every >= 0, f"keep_every must be 0 or more, got {self.keep_every}")
         require(self.seed >= 0, f"seed must be 0 or more, got {self.seed}")
         require(self.lr > 0, f"lr must be positive, got {self.lr}")

@@ -20,7 +20,7 @@ from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig
 from algolens.errors import AlgolensError
 from algolens.families import family_of, make_task
 from algolens.models import build_model, model_spec
-from algolens.tasks.base import Task, check_model_fits
+from algolens.tasks.base import Task, check_model_fits, resolve_device
 
 ZOO_DIR = Path(__file__).parent / "zoo" / "models"
 
@@ -159,6 +159,7 @@ def new_config(
     """A complete, checked config: the task built, the model's sizes filled in from the task
     (``n_ctx``, ``d_vocab``, ...) and from the family (LEGO's variants), the model built."""
     init = init or InitConfig()
+    resolve_device(train.device)  # an absent GPU is refused before anything is written
     built = make_task(task)
     spec = {"kind": "transformer", **model}
     needs = built.model_defaults(spec["kind"])

@@ -31,7 +31,13 @@ from tqdm.auto import tqdm
 from algolens import store
 from algolens.errors import AlgolensError
 from algolens.stats import clopper_pearson, nines
-from algolens.tasks.base import Batch, SequenceTask, answer_output, greedy_answers
+from algolens.tasks.base import (
+    Batch,
+    SequenceTask,
+    answer_output,
+    greedy_answers,
+    model_device,
+)
 
 Distribution = Literal["uniform", "training"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("uniform", "training")
@@ -245,7 +251,9 @@ def verify_batches(
     model.eval()
     res = result or VerifyResult(source, task.answer_names, max_examples=examples)
     res.separator = task.predict_separator
+    device = model_device(model)
     for batch in batches:
+        batch = batch.to(device)
         pred = fast_answer_argmax(model, task, batch.inputs)
         before = len(res.examples)
         res.add(task, batch, pred)

@@ -48,6 +48,12 @@ BatchOpt = Annotated[int | None, Opt(help=f"Questions per step {OVERRIDES}.")]
 LrOpt = Annotated[float | None, Opt(help=f"Peak learning rate {OVERRIDES}.")]
 WdOpt = Annotated[float | None, Opt(help=f"Weight decay {OVERRIDES}.")]
 SeedOpt = Annotated[int | None, Opt(help=f"Seed of weights and questions {OVERRIDES}.")]
+DeviceOpt = Annotated[
+    str | None, Opt(help="Where to train: cpu, cuda, cuda:N or auto (CUDA when present).")
+]
+LogOpt = Annotated[
+    str | None, Opt(help="An experiment log beside metrics.jsonl: tensorboard or wandb.")
+]
 ListOpt = Annotated[list[str] | None, Opt(help="A setting KEY=VALUE (repeatable).")]
 InitOpt = Annotated[
     str | None, Opt(help="Reuse this run's weights where names and shapes fit (the papers' ins1).")
@@ -85,6 +91,8 @@ def train(
     lr: LrOpt = None,
     weight_decay: WdOpt = None,
     seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    log: LogOpt = None,
     task_opt: ListOpt = None,
     model_opt: ListOpt = None,
     train_opt: ListOpt = None,
@@ -113,7 +121,8 @@ def train(
         raise AlgolensError("name a task: add, sub, mix, modadd or lego (see algolens presets)")
     given = {"layers": layers, "heads": heads, "d_model": d_model, "d_head": d_head,
              "d_mlp": d_mlp, "steps": steps, "batch_size": batch_size, "lr": lr,
-             "weight_decay": weight_decay, "seed": seed}  # fmt: skip
+             "weight_decay": weight_decay, "seed": seed, "device": device,
+             "log": log}  # fmt: skip
     opts = {"task": parse_options(task_opt, "task option"),
             "model": parse_options(model_opt, "model option"),
             "train": parse_options(train_opt, "training option")}  # fmt: skip

@@ -79,15 +79,21 @@ def verify(
     state: StateOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    device: Annotated[
+        str, typer.Option(help="Where the model runs: cpu, cuda, cuda:N or auto.")
+    ] = "cpu",
 ) -> None:
     """Check that RUN gives every answer token right (float32 argmax against the oracle)."""
     from algolens import verify as v
     from algolens.runs import load
+    from algolens.tasks.base import resolve_device
 
     _check_args(questions, examples, batch_size, distribution)
     if exhaustive and suite:
         raise AlgolensError("choose one of --exhaustive and --suite")
+    where = resolve_device(device)
     loaded = load(run)
+    loaded.model.to(where)
     v.require_sequence(loaded.task)
     if suite is not None:
         results = {"suite": _suite(loaded, suite, examples)}

@@ -42,6 +42,16 @@ class Batch:
             self.inputs[idx], self.targets[idx], {k: v[idx] for k, v in self.labels.items()}
         )
 
+    def to(self, device: torch.device | str) -> Batch:
+        """The batch on ``device`` (itself when it is there already)."""
+        if self.inputs.device == torch.device(device):
+            return self
+        return Batch(
+            self.inputs.to(device),
+            self.targets.to(device),
+            {k: v.to(device) for k, v in self.labels.items()},
+        )
+
     @staticmethod
     def cat(batches: list[Batch]) -> Batch:
         if len(batches) == 1:
@@ -246,9 +256,31 @@ def answer_output(
     with nothing hooked, only those positions are computed in the last layer; the numbers are
     the same up to float rounding (tested).
     """
+    inputs = inputs.to(model_device(model))
     if task.readout is not None and readout_ok(model):
         return model(inputs, readout=task.readout)  # type: ignore[no-any-return]
     return task.answer_logits(model(inputs))
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's weights live (the CPU for a model without any)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when present); an absent GPU is one line."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise AlgolensError(f"device must be cpu, cuda, cuda:N or auto, got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise AlgolensError(f"device {name!r}: this machine has no CUDA GPU (try --device auto)")
+    if device.type not in ("cpu", "cuda"):
+        raise AlgolensError(f"device must be cpu, cuda, cuda:N or auto, got {name!r}")
+    return device
 
 
 def readout_ok(model: nn.Module) -> bool:
@@ -286,7 +318,7 @@ def greedy_answers(
     model: nn.Module, task: SequenceTask, tokens: Int[Tensor, "batch n_ctx"]
 ) -> Int[Tensor, "batch n_answer"]:
     """Greedy decoding: each answer token is the argmax given the model's own earlier tokens."""
-    seq = tokens.clone()
+    seq = tokens.to(model_device(model), copy=True)
     start = task.answer_start
     for k in range(task.n_answer):
         logits = model(seq[:, : start + k])

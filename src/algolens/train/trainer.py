@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ from tqdm.auto import tqdm
 from algolens import store
 from algolens.config import TrainConfig
 from algolens.errors import AlgolensError
-from algolens.tasks.base import Task
+from algolens.tasks.base import Task, resolve_device
 from algolens.train.grokfast import Grokfast
+from algolens.train.loggers import ExperimentLog, open_log
 from algolens.train.objective import Objective, TaskObjective
 from algolens.train.schedule import optimizer, scheduler
 from algolens.train.stopping import StopSignals, stop_rule
@@ -63,7 +64,8 @@ class Trainer:
         progress: bool = True,
         desc: str | None = None,
     ):
-        self.model, self.task, self.cfg, self.out = model, task, cfg, out
+        self.device = resolve_device(cfg.device)
+        self.model, self.task, self.cfg, self.out = model.to(self.device), task, cfg, out
         self.objective = objective or TaskObjective(task, cfg.layer_loss)
         self.objective.check(model)
         self.after_step, self.evaluate, self.progress = after_step, evaluate, progress
@@ -78,6 +80,7 @@ class Trainer:
         self.stop_rule = stop_rule(cfg.stop_when)
         self.start, self.elapsed = 0, 0.0
         self.log: store.MetricsLog | None = None
+        self.experiment: ExperimentLog | None = None
         self.rows: list[dict[str, Any]] = []  # the metrics rows of this session
 
     # ---- checkpoint and resume ---------------------------------------------------------------
@@ -145,7 +148,8 @@ class Trainer:
     def step(self) -> tuple[Callable[[], dict[str, float]], float]:
         """One optimiser step; returns the batch's metrics (lazily) and the lr it used."""
         lr = self.opt.param_groups[0]["lr"]
-        batch = self.task.sample(self.cfg.batch_size, self.gen)
+        # drawn on the CPU from the seeded generator: the same questions on every device
+        batch = self.task.sample(self.cfg.batch_size, self.gen).to(self.device)
         loss, metrics = self.objective.loss(self.model, batch)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -169,6 +173,8 @@ class Trainer:
             self.model.train()
         if self.log is not None:
             self.log.write(row)
+        if self.experiment is not None:
+            self.experiment.write(row)
         self.rows.append(row)
         return row
 
@@ -179,6 +185,7 @@ class Trainer:
         self._t0, self._cpu0 = time.perf_counter(), time.process_time()
         if self.out is not None:
             self.log = store.MetricsLog(self.out)
+        self.experiment = open_log(self.cfg.log, self.out, self.start, asdict(self.cfg))
         if self.cfg.keep_every and self.start == 0:
             self.keep(0)
         was_deterministic = torch.are_deterministic_algorithms_enabled()
@@ -191,6 +198,8 @@ class Trainer:
             torch.use_deterministic_algorithms(was_deterministic)
             if self.log is not None:
                 self.log.close()
+            if self.experiment is not None:
+                self.experiment.close()
 
     def _loop(self, stop_after: int | None) -> TrainResult:
         cfg = self.cfg
