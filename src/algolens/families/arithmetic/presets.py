@@ -85,9 +85,9 @@ ZOO: dict[str, Preset] = {
                          "2-layer 15-digit addition", "about 30 min on 2 CPU cores"),
     "sub_d6_l2": Preset(_task("sub", 6, **HARD), cpu_model(2, 3), {**LONG, "steps": 12_000},
                         "2-layer 6-digit subtraction", "about 15 min on 2 CPU cores"),
-    "mix_d6_l3": Preset({"name": "mix", **MIXED}, cpu_model(3, 4), {**LONG, "steps": 11_000},
+    "mix_d6_l3": Preset({"name": "mix", **MIXED}, cpu_model(3, 4), {**LONG, "steps": 12_000},
                         "3-layer mixed add/sub (66% subtraction), from scratch",
-                        "about 28 min on 2 CPU cores"),
+                        "about 35 min on 2 CPU cores"),
     "ins1_mix_d6_l3": Preset({"name": "mix", **MIXED, "sub_share": 0.8}, cpu_model(3, 4),
                              {**LONG, "steps": 11_000},
                              "3-layer mixed add/sub (80% subtraction) initialised from add_d6_l2 "
