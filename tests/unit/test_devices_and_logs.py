@@ -36,6 +36,7 @@ def test_tensorboard_events_hold_the_metrics_rows(tmp_path: Path) -> None:
     assert logged == [(r["step"], pytest.approx(r["loss"], rel=1e-6)) for r in rows]
 
 
+@pytest.mark.slow  # wandb starts a service process: about 40 s
 def test_wandb_logs_offline_or_says_what_is_missing(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
