@@ -23,8 +23,11 @@ class Table:
 class Section:
     """A titled part of the report: a short text, then figures (plotly), then tables.
 
-    ``names`` gives each figure a stable file name for static export (``--format png``): it
-    says what the figure shows, never a measured number, so it does not change between runs.
+    ``key`` is the section's stable id (its HTML anchor) and ``names`` give each figure a
+    stable file name for static export (``--format png``): they say what is shown, never a
+    measured number, so they do not change between runs. A title may carry measured numbers
+    ("Where it fails: MC1 questions (6.7% wrong)"), so names come from the key, never the title,
+    whenever there is one.
     """
 
     title: str
@@ -32,13 +35,20 @@ class Section:
     figures: list[Any] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    key: str = ""
 
     @property
     def anchor(self) -> str:
-        return "".join(c if c.isalnum() else "-" for c in self.title.lower()).strip("-")
+        return slug(self.key or self.title)
 
     def figure_names(self) -> list[str]:
-        """A stable file name per figure (``names``, or the section's anchor and an index)."""
+        """A stable file name per figure: ``names``, else the key (or anchor) and an index."""
         if len(self.names) == len(self.figures):
             return list(self.names)
         return [f"{self.anchor}-{i + 1}" for i in range(len(self.figures))]
+
+
+def slug(text: str) -> str:
+    """``'Where it fails: BA'`` -> ``'where-it-fails-ba'``: letters, digits and single dashes."""
+    out = "".join(c if c.isalnum() else "-" for c in text.lower())
+    return "-".join(part for part in out.split("-") if part)

@@ -40,7 +40,9 @@ def interchange(
     per_pass = max(1, max_rows // n_q)
     width = 1 if length is not None else task.n_answer
     out = torch.empty(len(node_sets), n_q, width, dtype=torch.long)
-    for start in tqdm(range(0, len(node_sets), per_pass), disable=not progress, leave=False):
+    passes = range(0, len(node_sets), per_pass)
+    bar = tqdm(passes, desc="interchange interventions", disable=not progress, leave=False)
+    for start in bar:
         group = node_sets[start : start + per_pass]
 
         def make_hook(name: str, group: list[list[Node]] = group):

@@ -53,7 +53,12 @@ def export_figures(figures: list[tuple[str, go.Figure]], out: Path, fmt: str) ->
         {
             "fig": fig,
             "path": str(path),
-            "opts": {"format": fmt, "width": 1100, "height": fig.layout.height or 450},
+            # a figure sized in pixels (whole pixels per heatmap cell) keeps its width
+            "opts": {
+                "format": fmt,
+                "width": fig.layout.width or 1100,
+                "height": fig.layout.height or 450,
+            },
         }
         for (_, fig), path in zip(figures, paths, strict=True)
     ]

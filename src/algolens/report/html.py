@@ -6,6 +6,7 @@ once, so the file opens offline in any browser.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -47,6 +48,20 @@ def render_html(
         subtitle=subtitle,
         sections=list(zip(sections, figure_html, strict=True)),
         claims=claims or [],
-        facts=facts or {},
+        facts={k: fact_text(v) for k, v in (facts or {}).items()},
         plotlyjs=get_plotlyjs(),
     )
+
+
+def fact_text(value: Any) -> str:
+    """A header fact as readable text, never a Python repr: mappings become ``key value``
+    pairs, sequences are joined with commas, floats keep four significant digits."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{str(k).replace('_', ' ')} {fact_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(fact_text(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)

@@ -46,13 +46,20 @@ def render(analysis: Analysis, sections: list[Section], out: Path, fmt: str | No
     if fmt:
         from algolens.report.figures_export import export_figures
 
-        named = [
-            (name, fig)
-            for s in sections
-            for name, fig in zip(s.figure_names(), s.figures, strict=True)
-        ]
-        export_figures(named, out / "figures", fmt)
+        export_figures(figure_files(sections), out / "figures", fmt)
     return path
+
+
+def figure_files(sections: list[Section]) -> list[tuple[str, Any]]:
+    """``(file name, figure)`` for every figure: each section's stable names (never a measured
+    title), made unique across the report with a numeric suffix."""
+    seen: dict[str, int] = {}
+    out = []
+    for section in sections:
+        for name, fig in zip(section.figure_names(), section.figures, strict=True):
+            seen[name] = seen.get(name, 0) + 1
+            out.append((name if seen[name] == 1 else f"{name}-{seen[name]}", fig))
+    return out
 
 
 def report_run(run: Any, out: Path, *, questions: int = 1000, seed: int = 0, fmt: str | None = None,
