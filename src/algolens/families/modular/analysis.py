@@ -15,6 +15,7 @@ import torch
 
 from algolens import store
 from algolens.analysis.claims import Claim
+from algolens.analysis.progress import Stages
 from algolens.families.base import Analysis
 from algolens.families.modular.fourier import (
     Progress,
@@ -54,22 +55,25 @@ def analyse(
     facts = {"run": run.name, "p": task.p, "train share": task.train_frac}
     facts |= {k.replace("_", " "): f"{v:.4g}" for k, v in ev.items()}
     if run.config.model.get("kind") == "mlp":
-        res = analyse_mlp(model.W_in, model.b_in, model.W_out, model.b_out)
+        res = analyse_mlp(model.W_in, model.b_in, model.W_out, model.b_out, progress=progress)
         data = ModularAnalysis(ev, run.metrics, mlp=res)
         return Analysis(
             f"Modular addition MLP, p = {task.p}", mlp_claims(res, ev), data, facts=facts
         )
-    logits, cache = model.run_with_cache(task.all_inputs(), names_filter="blocks.0.mlp.hook_post")
-    acts = cache["blocks.0.mlp.hook_post"][:, -1]
-    res_t = analyse_transformer(model.embed.W_E, acts, logits[:, -1])
+    with Stages("modular transformer analysis", 3, progress) as stages:
+        logits, cache = stages.run(
+            "activations",
+            model.run_with_cache,
+            task.all_inputs(),
+            names_filter="blocks.0.mlp.hook_post",
+        )
+        acts = cache["blocks.0.mlp.hook_post"][:, -1]
+        res_t = stages.run(
+            "Fourier analysis", analyse_transformer, model.embed.W_E, acts, logits[:, -1]
+        )
+        measures = stages.run("progress measures", progress_for, run, res_t.key_freqs)
     phases = grokking_phases(run.metrics)
-    data = ModularAnalysis(
-        ev,
-        run.metrics,
-        transformer=res_t,
-        progress=progress_for(run, res_t.key_freqs),
-        phases=phases,
-    )
+    data = ModularAnalysis(ev, run.metrics, transformer=res_t, progress=measures, phases=phases)
     claims = tf_claims(res_t, ev, phases, run)
     return Analysis(f"Modular addition transformer, p = {task.p}", claims, data, facts=facts)
 

@@ -16,6 +16,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from algolens.analysis.progress import Stages
+
 
 @dataclass
 class CosineFit:
@@ -226,16 +228,30 @@ SIZES = [16, 32, 64, 128, 256, 512, 1024]
 
 
 def analyse_mlp(
-    W_in: Tensor, b_in: Tensor, W_out: Tensor, b_out: Tensor, seeds: int = 3
+    W_in: Tensor,
+    b_in: Tensor,
+    W_out: Tensor,
+    b_out: Tensor,
+    seeds: int = 3,
+    progress: bool = False,
 ) -> MLPAnalysis:
-    """Fits, relations, the replacement curve and the construction curves of a one-hot MLP."""
+    """Fits, relations, the replacement curve and the construction curves of a one-hot MLP
+    (``progress`` shows a labelled bar over these stages)."""
     W_in, b_in, W_out, b_out = (t.detach() for t in (W_in, b_in, W_out, b_out))
     p = W_out.shape[1]
     a = torch.arange(p).repeat_interleave(p)
     b = torch.arange(p).repeat(p)
     acts = torch.relu(W_in[a] + W_in[p + b] + b_in).reshape(p, p, -1)
-    fits = fit_mlp(W_in, W_out, p)
-    net = cosine_network(p, 512, seed=0)
+    with Stages("modular MLP analysis", 5, progress) as stages:
+        fits = stages.run("cosine fits", fit_mlp, W_in, W_out, p)
+        replacement = stages.run(
+            "replacement", replacement_curve, W_in, b_in, W_out, b_out, fits, FRACTIONS, seeds
+        )
+        construction = stages.run("construction U[0, pi]", construction_curve, p, SIZES, seeds)
+        construction_2pi = stages.run(
+            "construction U[0, 2 pi]", construction_curve, p, SIZES, seeds, phase_range=2 * math.pi
+        )
+        missed = stages.run("missed sums", failing_sums, cosine_network(p, 512, seed=0))
     return MLPAnalysis(
         p=p,
         acts=acts,
@@ -243,9 +259,9 @@ def analyse_mlp(
         weights={"a": W_in[:p].T, "b": W_in[p : 2 * p].T, "out": W_out},
         relations=relations(fits),
         fractions=FRACTIONS,
-        replacement=replacement_curve(W_in, b_in, W_out, b_out, fits, FRACTIONS, seeds),
+        replacement=replacement,
         sizes=SIZES,
-        construction=construction_curve(p, SIZES, seeds),
-        construction_2pi=construction_curve(p, SIZES, seeds, phase_range=2 * math.pi),
-        failing_sums_512=failing_sums(net).tolist(),
+        construction=construction,
+        construction_2pi=construction_2pi,
+        failing_sums_512=missed.tolist(),
     )

@@ -32,17 +32,61 @@ def sections(run: Any, analysis: Analysis) -> list[Section]:
     return out
 
 
-def phase_lines(fig: go.Figure, phases: dict[str, int | None], log_x: bool) -> None:
-    """A labelled dotted line at the end of each phase (a log axis takes log10 positions)."""
+PHASE_COLOURS = {"memorised": "#e8590c", "grokked": "#2b8a3e", "cleaned_up": "#7048e8"}
+
+
+def phase_lines(
+    fig: go.Figure,
+    phases: dict[str, int | None],
+    y_span: tuple[float, float],
+    log_x: bool,
+    cell: tuple[int, int] | None = None,
+) -> None:
+    """A dotted vertical line at the step where each phase ends, labelled beside it.
+
+    The line is a trace, so its x is a step in data coordinates on any axis type (a shape's
+    x on a log axis is log10 in some plotly.js versions and the step in others). The label is
+    an annotation, whose x on a log axis is log10(step). ``cell`` = (row, col) of a subplot;
+    the legend lists each phase once.
+    """
+    row, col = cell or (None, None)
     for name, step in phases.items():
-        if step:
-            x = math.log10(step) if log_x else step
-            fig.add_vline(
-                x=x,
-                line_dash="dot",
-                annotation_text=PHASE_NAMES.get(name, name),
-                annotation_position="top",
-            )
+        if step is None or step <= 0:
+            continue
+        label, colour = PHASE_NAMES.get(name, name), PHASE_COLOURS.get(name, "#495057")
+        fig.add_trace(
+            go.Scatter(
+                x=[step, step],
+                y=list(y_span),
+                mode="lines",
+                line=dict(dash="dot", color=colour, width=1.5),
+                name=f"{label} (step {step:,})",
+                legendgroup=f"phase-{name}",
+                showlegend=cell is None or cell == (1, 1),
+                hovertemplate=f"{label} at step {step:,}<extra></extra>",
+            ),
+            row=row,
+            col=col,
+        )
+        fig.add_annotation(
+            x=math.log10(step) if log_x else step,
+            y=1,
+            yref="y domain",
+            text=label,
+            textangle=-90,
+            xanchor="right",
+            yanchor="top",
+            showarrow=False,
+            font=dict(size=11, color=colour),
+            row=row,
+            col=col,
+        )
+
+
+def _positive_span(series: list[list[Any]]) -> tuple[float, float]:
+    """Smallest and largest positive value over the series (a log axis shows only those)."""
+    values = [float(v) for ys in series for v in ys if v is not None and v > 0]
+    return (min(values), max(values)) if values else (1e-3, 1.0)
 
 
 def loss_section(metrics: list[dict[str, Any]], phases: dict[str, int | None]) -> Section:
@@ -51,11 +95,13 @@ def loss_section(metrics: list[dict[str, Any]], phases: dict[str, int | None]) -
     for key, col in (("train_loss", 1), ("val_loss", 1), ("train_acc", 2), ("val_acc", 2)):
         ys = [r.get(key) for r in metrics]
         fig.add_trace(go.Scatter(x=steps, y=ys, name=key, mode="lines"), row=1, col=col)
+    losses = [[r.get(k) for r in metrics] for k in ("train_loss", "val_loss")]
+    phase_lines(fig, phases, _positive_span(losses), log_x=True, cell=(1, 1))
+    phase_lines(fig, phases, (0.0, 1.0), log_x=True, cell=(1, 2))
     fig.update_yaxes(type="log", title="loss", row=1, col=1)
     fig.update_yaxes(title="accuracy", range=[0, 1.02], row=1, col=2)
     fig.update_xaxes(type="log", title="step")
-    phase_lines(fig, phases, log_x=True)
-    fig.update_layout(height=380)
+    fig.update_layout(height=400, margin=dict(t=70))
     return Section(
         "Training curves",
         "Train and validation loss and accuracy from metrics.jsonl (log axes); dotted lines mark "
@@ -63,21 +109,54 @@ def loss_section(metrics: list[dict[str, Any]], phases: dict[str, int | None]) -
         ">= 99%), cleaned up (validation loss < 1e-3).",
         [fig],
         names=["training-curves"],
+        key="training-curves",
     )
 
 
+CELL_PX = 3  # at least this many screen pixels per (a, b) cell of a p x p heatmap
+PANEL_PX = 340  # a small p gets bigger cells, up to a panel of about this size
+
+
+def pixel_grid(p: int, panels: int, cols: int, panel_px: int = PANEL_PX) -> dict[str, Any]:
+    """make_subplots arguments and a layout in which each of ``panels`` p x p heatmaps spans
+    exactly ``cell * p`` pixels each way (``cell`` a whole number, at least :data:`CELL_PX`):
+    every cell is a whole number of pixels, so a heatmap drawn without smoothing shows each
+    (a, b) as one block of the same size, with no moire."""
+    cell = max(CELL_PX, panel_px // p)
+    rows, side, gap_x, gap_y = math.ceil(panels / cols), cell * p, 80, 90
+    margin = dict(l=70, r=110 if panels == 1 else 30, t=100, b=60)
+    plot_w, plot_h = cols * side + (cols - 1) * gap_x, rows * side + (rows - 1) * gap_y
+    return {
+        "rows": rows,
+        "cols": cols,
+        "horizontal_spacing": gap_x / plot_w if cols > 1 else 0.0,
+        "vertical_spacing": gap_y / plot_h if rows > 1 else 0.0,
+        "layout": dict(
+            autosize=False,
+            width=plot_w + margin["l"] + margin["r"],
+            height=plot_h + margin["t"] + margin["b"],
+            margin=margin,
+        ),
+    }
+
+
 def heatmaps(acts: torch.Tensor, neurons: list[int], title: str) -> go.Figure:
-    """Activations over all (a, b), one square panel per neuron; smoothed so that a p x p grid
-    drawn smaller than p pixels does not alias into moire."""
-    titles = [f"neuron {n}" for n in neurons]
-    fig = make_subplots(rows=1, cols=len(neurons), subplot_titles=titles)
+    """Activations over all (a, b), one square panel per neuron (two a row), drawn without
+    smoothing at a whole number of pixels per cell (:func:`pixel_grid`)."""
+    grid = pixel_grid(acts.shape[0], len(neurons), cols=min(2, len(neurons)))
+    layout = grid.pop("layout")
+    fig = make_subplots(subplot_titles=[f"neuron {n}" for n in neurons], **grid)
     for i, n in enumerate(neurons):
-        heat = go.Heatmap(z=acts[:, :, n].tolist(), showscale=False, zsmooth="best")
-        fig.add_trace(heat, row=1, col=i + 1)
-    fig.update_xaxes(title="b", constrain="domain")
-    fig.update_yaxes(title="a", col=1)
-    fig.update_yaxes(scaleanchor="x", constrain="domain", col=1)
-    fig.update_layout(title=title, height=340)
+        heat = go.Heatmap(
+            z=acts[:, :, n].tolist(),
+            showscale=False,
+            zsmooth=False,
+            hovertemplate="a = %{y}, b = %{x}: %{z:.3g}<extra></extra>",
+        )
+        fig.add_trace(heat, row=i // grid["cols"] + 1, col=i % grid["cols"] + 1)
+    fig.update_xaxes(title="b")
+    fig.update_yaxes(title="a")
+    fig.update_layout(title=title, **layout)
     return fig
 
 
@@ -92,39 +171,74 @@ def activations_section(res: MLPAnalysis) -> Section:
         "ReLU activations of the neurons with the best cosine fits, over all pairs.",
         [heatmaps(res.acts, _top(res), "activation")],
         names=["mlp-activations"],
+        key="mlp-activations",
     )
 
 
+FIT_PARTS = (("a", "from a", "a"), ("b", "from b", "b"), ("out", "to output", "c"))
+FIT_ROW_PX, FIT_GAP_PX = 200, 110
+
+
+def fit_panel(x: list[int], weights: list[float], fitted: list[float], k: int, var: str) -> list:
+    """One fit panel's traces: the weights (dots) and the fitted cosine (line) against
+    ``k * x mod p``, the input's phase at the neuron's frequency, where a cosine of frequency k
+    is a single period (against x itself it would zigzag k times across the panel)."""
+    p = len(x)
+    order = sorted(x, key=lambda v: (k * v) % p)
+    u = [(k * v) % p for v in order]
+    hover = f"{var} = %{{customdata}}<br>{k}·{var} mod {p} = %{{x}}<br>%{{y:.3f}}<extra></extra>"
+    dots = go.Scatter(
+        x=u,
+        y=[weights[v] for v in order],
+        customdata=order,
+        mode="markers",
+        marker=dict(size=4, color="#1f77b4"),
+        name="weight",
+        hovertemplate=hover,
+    )
+    line = go.Scatter(
+        x=u,
+        y=[fitted[v] for v in order],
+        mode="lines",
+        name="cosine fit",
+        line=dict(color="#d62728"),
+        hoverinfo="skip",
+    )
+    return [dots, line]
+
+
 def fit_figure(res: MLPAnalysis) -> go.Figure:
-    """Each top neuron's weights from a, from b and to the output (dots) and their fits."""
+    """Each top neuron's weights from a, from b and to the output (dots) and their cosine
+    fits (lines); every panel has its own title and axis titles."""
     top, x = _top(res), list(range(res.p))
-    titles = [f"neuron {n}: {part}" for n in top for part in ("from a", "from b", "to output")]
-    fig = make_subplots(rows=len(top), cols=3, subplot_titles=titles)
-    parts = ((res.fits.a, "a"), (res.fits.b, "b"), (res.fits.out, "out"))
+    fits = {"a": res.fits.a, "b": res.fits.b, "out": res.fits.out}
+    titles = [
+        f"neuron {n} {part}, k = {int(fits[key].freq[n])}"
+        for n in top
+        for key, part, _ in FIT_PARTS
+    ]
+    plot_px = len(top) * FIT_ROW_PX + (len(top) - 1) * FIT_GAP_PX
+    fig = make_subplots(
+        rows=len(top),
+        cols=3,
+        subplot_titles=titles,
+        horizontal_spacing=0.08,
+        vertical_spacing=FIT_GAP_PX / plot_px if len(top) > 1 else 0.0,
+    )
     for row, n in enumerate(top, start=1):
-        for col, (fit, key) in enumerate(parts, start=1):
-            dots = go.Scatter(
-                x=x,
-                y=res.weights[key][n].tolist(),
-                mode="markers",
-                marker_size=3,
-                name="weight",
-                showlegend=row == col == 1,
-                marker_color="#1f77b4",
-            )
-            line = go.Scatter(
-                x=x,
-                y=fit.values(res.p)[n].tolist(),
-                mode="lines",
-                name="cosine fit",
-                showlegend=row == col == 1,
-                line_color="#d62728",
-            )
-            fig.add_trace(dots, row=row, col=col)
-            fig.add_trace(line, row=row, col=col)
-    fig.update_xaxes(title="input value (a, b) or output c")
-    fig.update_yaxes(title="weight", col=1)
-    fig.update_layout(height=240 * len(top), title="weights (dots) and their cosine fits (lines)")
+        for col, (key, part, var) in enumerate(FIT_PARTS, start=1):
+            fit, k = fits[key], int(fits[key].freq[n])
+            weights, fitted = res.weights[key][n].tolist(), fit.values(res.p)[n].tolist()
+            for trace in fit_panel(x, weights, fitted, k, var):
+                trace.showlegend = row == col == 1
+                fig.add_trace(trace, row=row, col=col)
+            fig.update_xaxes(title=f"k·{var} mod {res.p}", row=row, col=col)
+            fig.update_yaxes(title=f"weight {part}", row=row, col=col)
+    fig.update_layout(
+        height=plot_px + 150,
+        margin=dict(t=100, b=50),
+        title="Weights (dots) and their cosine fits (lines), inputs ordered by k·x mod p",
+    )
     return fig
 
 
@@ -149,7 +263,9 @@ def relation_figure(res: MLPAnalysis) -> go.Figure:
     fig.update_yaxes(title="output phase (rad)", row=1, col=2)
     fig.update_xaxes(title="share of variance", row=1, col=3)
     fig.update_yaxes(title="neurons", row=1, col=3)
-    fig.update_layout(height=380, barmode="overlay")
+    fig.update_layout(
+        height=420, barmode="overlay", title="How the three fits of each neuron relate"
+    )
     return fig
 
 
@@ -157,11 +273,14 @@ def fits_section(res: MLPAnalysis) -> Section:
     rel = res.relations
     return Section(
         "Cosine fits",
-        f"Each neuron's weights from a, from b and to the output, fitted by the DFT. "
-        f"{rel.share_same_freq:.0%} of neurons have one frequency in all three fits; median "
+        f"Each neuron's weights from a, from b and to the output, fitted by the DFT. A panel "
+        f"orders the inputs x by k·x mod p (k: the fitted frequency), where a cosine of "
+        f"frequency k is one period. {rel.share_same_freq:.0%} of neurons have one frequency "
+        f"in all three fits; median "
         f"|output phase - (phase a + phase b)| = {rel.median_abs_phase_error:.3f} rad.",
         [fit_figure(res), relation_figure(res)],
         names=["mlp-cosine-fits", "mlp-fit-relations"],
+        key="cosine-fits",
     )
 
 
@@ -197,6 +316,7 @@ def replacement_section(res: MLPAnalysis) -> Section:
             ),
         ],
         names=["mlp-replacement-construction"],
+        key="replacement-construction",
     )
 
 
@@ -209,13 +329,23 @@ def spectra_section(res: TransformerAnalysis) -> Section:
     spec.update_xaxes(title="frequency k")
     spec.update_yaxes(title="norm")
     spec.update_layout(height=340, title="norm of each Fourier frequency")
-    heat = go.Figure(go.Heatmap(z=res.neuron_spectrum.sqrt().tolist(), zsmooth="best"))
+    grid = pixel_grid(res.p, 1, cols=1, panel_px=452)
+    layout = grid.pop("layout")
+    heat = make_subplots(**grid)
+    heat.add_trace(
+        go.Heatmap(
+            z=res.neuron_spectrum.sqrt().tolist(),
+            zsmooth=False,
+            colorbar=dict(title="rms"),
+            hovertemplate="component %{y} over a, %{x} over b: %{z:.3g}<extra></extra>",
+        )
+    )
     heat.update_layout(
-        title="2D Fourier spectrum of the neuron activations (rms over neurons; row = a, "
-        "column = b; const, cos 1, sin 1, cos 2, ...)",
-        height=560,
+        title="2D Fourier spectrum of the neuron activations<br><sub>rms over neurons; "
+        "components const, cos 1, sin 1, cos 2, ...</sub>",
         xaxis_title="Fourier component over b",
         yaxis_title="Fourier component over a",
+        **layout,
     )
     counts = torch.bincount(res.clusters.freq[res.clusters.fve > 0.85], minlength=res.p // 2 + 1)
     clus = go.Figure(go.Bar(x=ks, y=counts[1:].tolist()))
@@ -231,6 +361,7 @@ def spectra_section(res: TransformerAnalysis) -> Section:
         f"{res.key_freqs}. {int(counts[1:].sum())} of {res.acts.shape[-1]} neurons cluster.",
         [spec, clus, heat],
         names=["fourier-norms", "frequency-clusters", "neuron-spectrum"],
+        key="fourier",
     )
 
 
@@ -241,6 +372,7 @@ def tf_activations_section(res: TransformerAnalysis) -> Section:
         "MLP activations at the '=' position of the neurons closest to one frequency.",
         [heatmaps(res.acts, top, "activation")],
         names=["transformer-activations"],
+        key="transformer-activations",
     )
 
 
@@ -256,7 +388,7 @@ def progress_section(
     )
     for name, ys in series:
         fig.add_trace(go.Scatter(x=prog.steps, y=ys, name=name, mode="lines+markers"))
-    phase_lines(fig, phases, log_x=False)
+    phase_lines(fig, phases, _positive_span([ys for _, ys in series]), log_x=False)
     fig.update_yaxes(type="log", title="loss")
     fig.update_layout(height=420, xaxis_title="step")
     columns = zip(
@@ -272,4 +404,5 @@ def progress_section(
         [fig],
         [Table(["step", "train", "val", "restricted", "excluded"], rows)],
         names=["progress-measures"],
+        key="progress-measures",
     )
