@@ -18,6 +18,7 @@ from algolens.analysis.attention import attention_patterns, mean_attention
 from algolens.analysis.claims import Claim
 from algolens.analysis.interchange import interchange
 from algolens.analysis.nodes import Node, class_index
+from algolens.analysis.progress import Stages
 from algolens.families.arithmetic.algorithm_map import AlgorithmMap, build_map
 from algolens.families.arithmetic.interventions import (
     ADD_SUBTASKS,
@@ -148,23 +149,41 @@ def analyse_arithmetic(
     progress: bool = False,
     per_class: int = 250,
 ) -> ArithmeticAnalysis:
-    """Ablations, attention, PCA, interventions, the sign and the algorithm map for one model."""
+    """Ablations, attention, PCA, interventions, the sign and the algorithm map for one model
+    (``progress`` shows a labelled bar over these stages)."""
     from algolens.families.arithmetic.subtraction import sign_analysis
 
     model.eval()
     batch = sample_questions(task, n_questions, seed)
-    positions = position_ablation(model, task, batch, "mean", progress=progress)
-    nodes = node_ablation(model, task, batch, "mean", progress=progress)
-    zero_nodes = node_ablation(model, task, batch, "zero", progress=progress)
-    pattern = mean_attention(model, batch.inputs)
-    stair = staircase(task, pattern)
     balanced = class_balanced_questions(task, per_class, seed + 1)
-    names, q_class = class_index(task, balanced)
-    first = [int((q_class == c).nonzero()[0, 0]) for c in range(len(names)) if (q_class == c).any()]
-    samples = Batch(balanced.inputs[first], balanced.targets[first], {})
-    interventions = run_interventions(
-        model, task, balanced, nodes, stair, seed=seed, progress=progress
-    )
+    samples, sample_classes = _one_per_class(task, balanced)
+    with Stages("arithmetic analysis", 9, progress) as stages:
+        positions = stages.run(
+            "position ablation", position_ablation, model, task, batch, "mean", progress=progress
+        )
+        nodes = stages.run(
+            "mean node ablation", node_ablation, model, task, batch, "mean", progress=progress
+        )
+        zero_nodes = stages.run(
+            "zero node ablation", node_ablation, model, task, batch, "zero", progress=progress
+        )
+        pattern = stages.run("attention", mean_attention, model, batch.inputs)
+        stair = staircase(task, pattern)
+        interventions = stages.run(
+            "interventions",
+            run_interventions,
+            model,
+            task,
+            balanced,
+            nodes,
+            stair,
+            seed=seed,
+            progress=progress,
+        )
+        sample_patterns = stages.run("sample attention", attention_patterns, model, samples.inputs)
+        classes = stages.run("class failure rates", class_accuracy, model, task, balanced)
+        pca = stages.run("PCA", head_pcas, model, task, balanced, stair)
+        sign = stages.run("sign", sign_analysis, model, task, balanced)
     return ArithmeticAnalysis(
         questions=batch,
         positions=positions,
@@ -173,15 +192,23 @@ def analyse_arithmetic(
         mean_pattern=pattern,
         stair=stair,
         samples=samples,
-        sample_classes=[names[int(q_class[i])] for i in first],
-        sample_patterns=attention_patterns(model, samples.inputs),
-        class_accuracy=class_accuracy(model, task, balanced),
-        pca=head_pcas(model, task, balanced, stair),
+        sample_classes=sample_classes,
+        sample_patterns=sample_patterns,
+        class_accuracy=classes,
+        pca=pca,
         interventions=interventions,
         algorithm=build_map(nodes, stair, interventions),
         op=task.op,
-        sign=sign_analysis(model, task, balanced),
+        sign=sign,
     )
+
+
+def _one_per_class(task: ArithmeticTask, batch: Batch) -> tuple[Batch, list[str]]:
+    """The first question of each class present in ``batch`` (for the attention plots)."""
+    names, q_class = class_index(task, batch)
+    first = [int((q_class == c).nonzero()[0, 0]) for c in range(len(names)) if (q_class == c).any()]
+    samples = Batch(batch.inputs[first], batch.targets[first], {})
+    return samples, [names[int(q_class[i])] for i in first]
 
 
 @torch.inference_mode()
@@ -252,9 +279,12 @@ def analyse(
             source.model, source.task, questions, seed, progress=progress, per_class=per_class
         )
         a.reuse = compare_reuse(source.name, src, a)
-    for dist in DISTRIBUTIONS:  # both rates, each named: the first questions of a card's stream
-        res = verify(model, task, PREFIXES[-1], dist, seed=0)
-        a.rates[dist] = (res.questions, res.failures)
+    with Stages("arithmetic failure rates", len(DISTRIBUTIONS), progress) as stages:
+        for dist in DISTRIBUTIONS:  # both rates, named: the first questions of a card's stream
+            res = stages.run(
+                dist, verify, model, task, PREFIXES[-1], dist, seed=0, progress=progress
+            )
+            a.rates[dist] = (res.questions, res.failures)
     claims = check_claims(a, task, n_layers=model.cfg.n_layers)
     cfg = model.cfg
     facts = {

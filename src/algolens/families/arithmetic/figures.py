@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from algolens.analysis.ablation import AblationResult
+from algolens.families.arithmetic.algorithm_map import AlgorithmMap
 from algolens.families.arithmetic.interventions import InterventionResult
 from algolens.families.arithmetic.pca import TRI_CASE_NAMES, PcaResult
 from algolens.families.arithmetic.staircase import Staircase
@@ -87,14 +88,28 @@ def training_curves(
     return fig
 
 
+ROW_PX, GAP_PX, TOP_PX, BOTTOM_PX = 240, 120, 90, 100  # the attention grid, in pixels
+
+
 def attention_grid(
     patterns: np.ndarray, question: str, cls: str, roles: list[str], first_answer: int
 ) -> go.Figure:
-    """One question's attention, one panel per head: query position (down) x key position."""
+    """One question's attention, one panel per head: query position (down) x key position.
+
+    Rows of panels are layers. The gap between them is set in pixels: it holds a row's
+    rotated key labels and the next row's panel titles without overlap; query labels are
+    shown once per row (the panels of a row share them).
+    """
     n_l, n_h = patterns.shape[:2]
     titles = [f"L{layer}H{h}" for layer in range(n_l) for h in range(n_h)]
+    plot_px = n_l * ROW_PX + (n_l - 1) * GAP_PX
     fig = make_subplots(
-        rows=n_l, cols=n_h, subplot_titles=titles, horizontal_spacing=0.04, vertical_spacing=0.08
+        rows=n_l,
+        cols=n_h,
+        subplot_titles=titles,
+        shared_yaxes=True,
+        horizontal_spacing=0.02,
+        vertical_spacing=GAP_PX / plot_px if n_l > 1 else 0.0,
     )
     labels = _pos_labels(roles)
     for layer in range(n_l):
@@ -115,10 +130,58 @@ def attention_grid(
                 col=h + 1,
             )
     fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(title="query", col=1)
     fig.update_xaxes(tickangle=-60, tickfont=dict(size=9))
+    fig.update_xaxes(title=dict(text="key", standoff=4), row=n_l)
     fig.update_layout(
-        title=dict(text=f"{cls}: {question}", x=0.01), height=300 * n_l + 90, **LAYOUT
+        title=dict(text=f"{cls}: {question}", x=0.01),
+        height=plot_px + TOP_PX + BOTTOM_PX,
+        **{**LAYOUT, "margin": dict(l=70, r=30, t=TOP_PX, b=BOTTOM_PX)},
     )
+    return fig
+
+
+def algorithm_map_figure(
+    amap: AlgorithmMap, components: list[str], roles: list[str], title: str
+) -> go.Figure:
+    """Position x node grid of the needed nodes, labelled with each node's confirmed sub-task
+    ('?' where none is) and coloured by its failure rate when mean-ablated."""
+    from algolens.analysis.nodes import Node
+
+    nodes = {name: Node.parse(name) for name in amap.nodes}
+    lo, hi = min(n.pos for n in nodes.values()), max(n.pos for n in nodes.values())
+    positions = list(range(lo, hi + 1))
+    z = np.full((len(components), len(positions)), np.nan)
+    text = np.full(z.shape, "", dtype=object)
+    hover = np.full(z.shape, "not needed", dtype=object)
+    for name, node in nodes.items():
+        tags, i, j = amap.nodes[name], components.index(node.component), node.pos - lo
+        z[i, j] = tags.failure_rate
+        text[i, j] = tags.subtask.replace(" (pair)", "<br>pair") if tags.subtask else "?"
+        hover[i, j] = (
+            f"{name}: breaks {' '.join(tags.breaks)}<br>attends {tags.attends or '-'}<br>"
+            f"sub-task {tags.subtask or 'none confirmed'}"
+        )
+    fig = _fig(title, height=160 + 50 * len(components))
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=[f"P{p} {roles[p]}" for p in positions],
+            y=components,
+            text=text,
+            customdata=hover,
+            texttemplate="%{text}",
+            colorscale="Reds",
+            zmin=0,
+            zmax=max(0.05, float(np.nanmax(z))),
+            xgap=1,
+            ygap=1,
+            colorbar=dict(title="fail when ablated", tickformat=".0%"),
+            hovertemplate="%{customdata}<br>%{z:.1%} fail when ablated<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title="node", type="category")
+    fig.update_xaxes(title="position", type="category")
     return fig
 
 

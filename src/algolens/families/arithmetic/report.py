@@ -34,7 +34,7 @@ def sections(run: Any, analysis: Analysis) -> list[Section]:
         pca_section(a),
         interventions_section(a),
         reuse_section(a),
-        map_section(a),
+        map_section(run, a),
     ]
     if run.model.cfg.n_layers > 1:
         out.append(depth_section(a))
@@ -57,19 +57,35 @@ def training_section(run: Any) -> Section:
         "a sum-9 column) are learned last.",
         figures=figures,
         names=["training-loss-per-digit", "training-loss-per-subtask"][: len(figures)],
+        key="training",
     )
 
 
 def classes_section(a: ArithmeticAnalysis) -> Section:
+    """The failure rate of each question class; a class with no failures is named in the text,
+    never drawn as an empty bar (and with no failures at all there is no chart)."""
     rates = {c: (f / q if q else 0.0) for c, (q, f) in a.class_accuracy.items()}
-    worst = max(rates, key=lambda c: rates[c])
-    return Section(
-        f"Where it fails: {worst} questions ({_pct(rates[worst])} wrong)",
+    failing = {c: a.class_accuracy[c] for c in rates if rates[c] > 0}
+    clean = [f"{c} (0 of {q:,})" for c, (q, f) in a.class_accuracy.items() if q and not f]
+    absent = [c for c, (q, _) in a.class_accuracy.items() if not q]
+    text = (
         "Failure rate per question class on a class-balanced set (teacher-forced argmax of "
         "every answer digit). Cascades are rare in uniform questions, so each class is sampled "
-        "apart.",
-        figures=[F.class_failure_chart(a.class_accuracy, "Failure rate per question class")],
+        "apart."
+    )
+    if clean:
+        text += f" No failures in {', '.join(clean)}."
+    if absent:
+        text += f" No questions of class {', '.join(absent)} exist at this length."
+    if not failing:
+        return Section("No question class fails", text, key="failures-per-class")
+    worst = max(failing, key=lambda c: rates[c])
+    return Section(
+        f"Where it fails: {worst} questions ({_pct(rates[worst])} wrong)",
+        text,
+        figures=[F.class_failure_chart(failing, "Failure rate per question class (failing only)")],
         names=["failures-per-class"],
+        key="failures-per-class",
     )
 
 
@@ -92,6 +108,7 @@ def attention_section(run: Any, a: ArithmeticAnalysis) -> Section:
         "token.",
         figures=figures,
         names=[f"attention-{c}" for c in a.sample_classes],
+        key="attention",
     )
 
 
@@ -106,6 +123,7 @@ def rates_section(a: ArithmeticAnalysis) -> Section | None:
         "included), drawn one question at a time. The papers' failure rates come from their "
         "training generator. For a million questions: algolens verify -n 1000000.",
         tables=[Table(["distribution", "questions", "failures", "per million"], rows)],
+        key="failure-rates",
     )
 
 
@@ -134,6 +152,7 @@ def positions_section(run: Any, a: ArithmeticAnalysis) -> Section:
             )
         ],
         names=["position-ablation"],
+        key="position-ablation",
     )
 
 
@@ -173,6 +192,7 @@ def nodes_section(run: Any, a: ArithmeticAnalysis) -> Section:
         figures=figures,
         tables=[_nodes_table(a, digits)],
         names=["nodes-mean-ablation", "nodes-zero-ablation", "nodes-digit-impact"],
+        key="node-ablation",
     )
 
 
@@ -225,6 +245,7 @@ def staircase_section(run: Any, a: ArithmeticAnalysis) -> Section:
         ],
         tables=[Table(["position", "predicts", *(f"L0H{h}" for h in range(n_heads))], rows)],
         names=["staircase"],
+        key="staircase",
     )
 
 
@@ -248,6 +269,7 @@ def sign_section(run: Any, a: ArithmeticAnalysis) -> Section | None:
         ],
         tables=[Table(["node", "sign flipped"], [[k, _pct(v)] for k, v in top])],
         names=["sign-decision"],
+        key="sign",
     )
 
 
@@ -273,6 +295,7 @@ def reuse_section(a: ArithmeticAnalysis) -> Section | None:
         f"{', '.join(r.added_for_sub) or 'none'}. Nodes both operators use: "
         f"{', '.join(r.shared) or 'none'}.",
         tables=[Table(["nodes", "sub-task", "digit", f"in {r.source}", "here", "kept"], rows)],
+        key="reuse",
     )
 
 
@@ -305,6 +328,7 @@ def pca_section(a: ArithmeticAnalysis) -> Section | None:
             )
         ],
         names=["pca-tri-case"],
+        key="pca",
     )
 
 
@@ -343,10 +367,11 @@ def interventions_section(a: ArithmeticAnalysis) -> Section | None:
         figures=[F.intervention_chart(a.interventions, "Interventions: claim vs patched answer")],
         tables=[Table(columns, rows)],
         names=["interventions"],
+        key="interventions",
     )
 
 
-def map_section(a: ArithmeticAnalysis) -> Section:
+def map_section(run: Any, a: ArithmeticAnalysis) -> Section:
     amap = a.algorithm
     rows = [
         [
@@ -359,15 +384,26 @@ def map_section(a: ArithmeticAnalysis) -> Section:
         ]
         for t in amap.nodes.values()
     ]
+    components = list(dict.fromkeys(n.component for n in a.nodes.nodes))
+    figures = (
+        [F.algorithm_map_figure(amap, components, token_roles(run.task), "The algorithm map")]
+        if amap.nodes
+        else []
+    )
     return Section(
         "The algorithm map",
         "Per answer digit, the nodes it needs (ablation breaks it in > 1% of questions) and "
         "what each does: the pair it attends to and the sub-task its interventions confirm "
-        "(>= 80%). Saved as algorithm_map.json.",
+        "(>= 80%). The grid puts each needed node at its position and component, labelled with "
+        "its confirmed sub-task ('?' where none is confirmed) and coloured by the share of "
+        "questions that fail when it is mean-ablated. Saved as algorithm_map.json.",
+        figures=figures,
         tables=[
             Table(["digit", "needs"], [[d, " ".join(ns)] for d, ns in amap.digits.items()]),
             Table(["node", "breaks", "attends", "sub-task", "best score", "failing classes"], rows),
         ],
+        names=["algorithm-map"][: len(figures)],
+        key="algorithm-map",
     )
 
 
@@ -395,4 +431,4 @@ def depth_section(a: ArithmeticAnalysis) -> Section:
         + ", ".join(f"{c} {f}/{q}" for c, (q, f) in a.class_accuracy.items())
         + ".",
     ]
-    return Section("What the map finds in a deeper model", "\n".join(lines))
+    return Section("What the map finds in a deeper model", "\n".join(lines), key="depth")
