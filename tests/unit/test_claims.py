@@ -283,16 +283,31 @@ def test_lego_claims_fail_on_an_untrained_encoder() -> None:
     assert len(claims) == 5 and not any(c.passed for c in claims), claims
 
 
-def test_lego_shortcut_claims_pass_on_a_shortcut_and_fail_on_the_chain() -> None:
+def test_lego_no_shortcut_claims_pass_on_the_chain_and_fail_on_a_shortcut() -> None:
+    """The claims say what the paper expects of a chain-follower ("no shortcut"), so a model
+    without a shortcut passes (green) and one with a shortcut fails (red)."""
     task = LegoTask(n_vars=6, train_k=6, eval_size=0)
-    root = L.root_rule_agreement(Answerer(task, "root"), task, 256)
-    chain = L.root_rule_agreement(Answerer(task, "chain"), task, 256)
-    assert L.root_rule_shortcut({"root_rule_agreement": root}).passed  # type: ignore[union-attr]
-    assert not L.root_rule_shortcut({"root_rule_agreement": chain}).passed  # type: ignore[union-attr]
+
+    def rule_result(rule: str) -> dict[str, Any]:
+        model = Answerer(task, rule)
+        acc = L.position_accuracies(model, task, 256)
+        agree = L.root_rule_agreement(model, task, 256)
+        return {"root_rule_agreement": agree, "acc_trained": sum(acc) / len(acc)}
+
+    chain, root = rule_result("chain"), rule_result("root")
+    assert L.no_root_rule_shortcut(chain).passed  # type: ignore[union-attr]
+    assert not L.no_root_rule_shortcut(root).passed  # type: ignore[union-attr]
+    # a k = 2 model can learn its trained positions by the root rule: still a shortcut
+    assert not L.no_root_rule_shortcut({**root, "acc_trained": 1.0}).passed  # type: ignore[union-attr]
+    # agreement near chance but nothing learned: no vacuous pass
+    lazy = {"root_rule_agreement": chain["root_rule_agreement"], "acc_trained": 0.5}
+    assert not L.no_root_rule_shortcut(lazy).passed  # type: ignore[union-attr]
+    assert L.no_root_rule_shortcut(chain).claim.startswith("No shortcut")  # type: ignore[union-attr]
     tricky = [p.__dict__ for p in L.shortcut_probes(Answerer(task, "not_in_order"), task, 128)]
     honest = [p.__dict__ for p in L.shortcut_probes(Answerer(task, "chain"), task, 128)]
-    assert L.probe_breaks({"probes": tricky}).passed  # type: ignore[union-attr]
-    assert not L.probe_breaks({"probes": honest}).passed  # type: ignore[union-attr]
+    assert L.survives_probes({"probes": honest}).passed  # type: ignore[union-attr]
+    assert not L.survives_probes({"probes": tricky}).passed  # type: ignore[union-attr]
+    assert L.survives_probes({"probes": honest}).claim.startswith("No shortcut")  # type: ignore[union-attr]
 
 
 def test_lego_falls_past_trained_needs_the_trained_positions_learned() -> None:

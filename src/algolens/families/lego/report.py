@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from algolens.families.base import Analysis
 from algolens.families.lego.analysis import TEMPLATES
@@ -80,6 +81,36 @@ def _lens_figure(layers: list[list[float]], k: int) -> go.Figure:
     return fig
 
 
+ATT_ROW_PX, ATT_GAP_PX = 200, 90
+
+
+def _attention_figure(attention: list[list[list[list[float]]]]) -> go.Figure:
+    """Every head's mean attention pattern, one heatmap per layer (rows) and head (columns)."""
+    n_layers, n_heads = len(attention), len(attention[0])
+    plot_px = n_layers * ATT_ROW_PX + (n_layers - 1) * ATT_GAP_PX
+    fig = make_subplots(
+        rows=n_layers,
+        cols=n_heads,
+        subplot_titles=[f"L{i}H{j}" for i in range(n_layers) for j in range(n_heads)],
+        horizontal_spacing=0.06,
+        vertical_spacing=ATT_GAP_PX / plot_px if n_layers > 1 else 0.0,
+    )
+    for i in range(n_layers):
+        for j in range(n_heads):
+            fig.add_trace(go.Heatmap(
+                z=attention[i][j], coloraxis="coloraxis",
+                hovertemplate=f"L{i}H{j}<br>query %{{y}}, key %{{x}}: %{{z:.3f}}<extra></extra>",
+            ), row=i + 1, col=j + 1)  # fmt: skip
+    fig.update_yaxes(autorange="reversed", title={"text": "query", "standoff": 2})
+    fig.update_xaxes(title={"text": "key", "standoff": 2})
+    fig.update_layout(title="Mean attention of every head (positions: 5 tokens per clause)",
+                      height=plot_px + 150, margin={"t": 100, "b": 50},
+                      coloraxis={"colorscale": "Blues", "cmin": 0,
+                                 "colorbar": {"title": "mean attention", "len": 0.3, "y": 1,
+                                              "yanchor": "top"}})  # fmt: skip
+    return fig
+
+
 def _heads_table(heads: list[dict[str, Any]]) -> Table:
     rows = [[f"L{h['layer']}.H{h['head']}", *(f"{h.get(k, 0.0):.2f}" for k in TEMPLATES),
              h["kind"]] for h in heads]  # fmt: skip
@@ -115,23 +146,35 @@ def run_sections(result: dict[str, Any], metrics: list[dict[str, Any]], k: int) 
                 f"Loss on chain positions 1..{k}; accuracy on all {n}.",
                 [_position_figure({"accuracy": result["accuracy"]}, k, "Accuracy by position"),
                  _curve_figure(metrics, n)],
-                [Table(["position", "trained", "accuracy"], acc_rows)]),
+                [Table(["position", "trained", "accuracy"], acc_rows)],
+                names=["accuracy-by-position", "accuracy-during-training"], key="accuracy"),
         *([Section("Layer by layer",
                    "The answers read after each layer (final LayerNorm and head on that "
                    "layer's residual stream): a model that follows the chain one hop per layer "
                    "knows chain position l + 2 after layer l.",
-                   [_lens_figure(result["layer_accuracy"], k)])]
+                   [_lens_figure(result["layer_accuracy"], k)], names=["layer-by-layer"],
+                   key="layer-by-layer")]
           if result.get("layer_accuracy") else []),
         Section("Head classes",
                 "Association: a name token attends to the other occurrence of the same name. "
                 "Manipulation: attention to a window of nearby positions. Parent: a clause's "
                 "name token attends to its parent clause's name token (one chain hop).",
-                [_heads_figure(result["heads"])], [_heads_table(result["heads"])]),
+                [_heads_figure(result["heads"])], [_heads_table(result["heads"])],
+                names=["head-classes"], key="head-classes"),
+        *([Section("Attention of every head",
+                   "Each head's attention pattern (query position down, key position across) "
+                   "averaged over fresh sentences. The clauses are shuffled, so a head that "
+                   "reads its own clause or a window of neighbours shows a band along the "
+                   "diagonal, and one that looks up another clause is spread over its columns.",
+                   [_attention_figure(result["attention"])], names=["attention-per-head"],
+                   key="attention")]
+          if result.get("attention") else []),
         Section("Shortcut probes",
                 "Distributions a true chain-follower still solves; where accuracy drops, the "
                 "model uses something other than the chain.",
                 [_position_figure(probe_series, k, "Accuracy by chain position per probe")],
-                [_probes_table(result["probes"]), _root_rule_table(result)]),
+                [_probes_table(result["probes"]), _root_rule_table(result)],
+                names=["shortcut-probes"], key="shortcut-probes"),
     ]  # fmt: skip
 
 
@@ -156,6 +199,7 @@ def comparison_section(comparison: dict[str, Any]) -> Section:
         [_position_figure(series, k, "Mean accuracy by chain position per variant")],
         [Table(["variant", "seed", "acc. trained", "acc. untrained", "untrained positions",
                 "assoc./manip./parent heads", "root rule (pos. 3+)", "seconds"], rows)],
+        names=["variants-accuracy-by-position"], key="variants",
     )  # fmt: skip
 
 
