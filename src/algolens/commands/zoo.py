@@ -6,7 +6,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,11 +42,66 @@ def zoo_list(
 
 @zoo_app.command("show")
 @friendly
-def zoo_show(name: Annotated[str, typer.Argument(help="Zoo model name.")]) -> None:
-    """Print a model's card: training record, verification record and findings."""
+def zoo_show(
+    name: Annotated[str, typer.Argument(help="Zoo model name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="The whole card as JSON.")] = False,
+) -> None:
+    """Print a model's card: what it is, how it was trained, how it was checked."""
     from algolens.zoo import read_card
 
-    typer.echo(json.dumps(read_card(name), indent=2))
+    card = read_card(name)
+    typer.echo(json.dumps(card, indent=2) if as_json else "\n".join(card_lines(card)))
+
+
+def _words(d: dict[str, Any]) -> str:
+    """``{'n_digits': 5, 'x': 1}`` -> ``n_digits 5, x 1`` (nested tables left out)."""
+
+    def shown(v: Any) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{k} {shown(v)}" for k, v in d.items() if not isinstance(v, dict | list))
+
+
+def _rate(rec: dict[str, Any]) -> str:
+    low, high = rec.get("interval") or (None, None)
+    ci = f", 95% interval {low:,.0f}-{high:,.0f}" if low is not None else ""
+    return (
+        f"{rec['failures']:,} wrong of {rec['questions']:,} "
+        f"({rec['failures_per_million']:,.0f} per million{ci})"
+    )
+
+
+def _verification_lines(ver: dict[str, Any]) -> list[str]:
+    out = ["verification (seeded random questions):"]
+    for dist in ("uniform", "training"):
+        if isinstance(ver.get(dist), dict):
+            out.append(f"  {dist:<9} {_rate(ver[dist])}")
+    for suite, rec in (ver.get("suites") or {}).items():
+        out.append(f"  suite {suite}: {rec['failures']} wrong of {rec['questions']}")
+    lists = ver.get("paper_lists")
+    if lists:
+        shown = ", ".join(f"{k} {w}/{n}" for k, (w, n) in lists.items())
+        out.append(f"  the papers' question lists (wrong/total): {shown}")
+    return out
+
+
+def card_lines(card: dict[str, Any]) -> list[str]:
+    """A card as readable lines; ``--json`` gives everything, examples and breakdowns too."""
+    out = [f"{card['name']}: {card.get('description', '')}", f"task: {_words(card['task'])}"]
+    if card.get("architecture"):
+        out.append(f"architecture: {_words(card['architecture'])}")
+    out.append(f"parameters: {card.get('parameters', 0):,}")
+    out.append(f"training: {_words(card.get('training', {}))}")
+    if isinstance(card.get("verification"), dict):
+        out += _verification_lines(card["verification"])
+    if isinstance(card.get("evaluation"), dict):
+        out.append(f"evaluation: {_words(card['evaluation'])}")
+    if isinstance(card.get("paper_reference"), dict):
+        out.append(f"the papers' model: {_words(card['paper_reference'])}")
+    if card.get("notes"):
+        out.append(f"notes: {card['notes']}")
+    out.append("(algolens zoo show NAME --json for the whole card)")
+    return out
 
 
 @zoo_app.command("get")
