@@ -16,13 +16,15 @@ import json
 import time
 
 import torch
-from algolens.tasks.arithmetic import ArithmeticTask
 from transformer_lens import ActivationCache
 from transformer_lens.patching import get_act_patch_attn_head_out_by_pos, get_act_patch_mlp_out
 
 from algolens.analysis.ablation import ablation_values, node_ablation
-from algolens.analysis.nodes import answer_scores, sample_questions
-from algolens.store import build_model, load
+from algolens.analysis.nodes import answer_scores
+from algolens.families.arithmetic.questions import sample_questions
+from algolens.families.arithmetic.task import ArithmeticTask
+from algolens.models import build_model
+from algolens.runs import load
 
 
 def main() -> None:

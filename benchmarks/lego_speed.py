@@ -18,14 +18,16 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from algolens.analysis.lego import position_accuracies
-from algolens.models.lego_mimic import MimicConfig
-from algolens.models.lego_variants import VARIANTS, train_variant
-
-from algolens.store import load_run, read_metrics
-from algolens.train import TrainConfig, train
+from algolens.config import InitConfig
+from algolens.families.lego.analysis import position_accuracies
+from algolens.families.lego.mimic import MimicConfig
+from algolens.families.lego.variants import MIMIC_VARIANTS, VARIANTS, variant_mimic
+from algolens.runs import load_run, resume_run, train
+from algolens.store import read_metrics
+from algolens.train import TrainConfig
 
 
 def main() -> None:
@@ -77,8 +79,9 @@ def measure(
     """Train ``variant`` until the target or the budget; its JSON record."""
     wall0, cpu0 = time.perf_counter(), time.process_time()
     # the first chunk creates the run (and the mimic init); later chunks resume it
-    train_variant(out, variant, task, model, cfg, mimic, progress=False,
-                  stop_after=args.log_every)  # fmt: skip
+    family = {"mimic": asdict(mimic)} if variant in MIMIC_VARIANTS else {}
+    init = InitConfig(variant=variant, family=family)
+    train(out, task, model, cfg, init=init, progress=False, stop_after=args.log_every)
     reached = None
     while True:
         rows = read_metrics(out)
@@ -89,16 +92,17 @@ def measure(
             break
         if wall >= args.budget or last["step"] >= args.steps:
             break
-        train(out, resume=True, progress=False, stop_after=args.log_every)
+        resume_run(out, progress=False, stop_after=args.log_every)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     run = load_run(out)
     acc = position_accuracies(run.model, run.task, 2048, seed=99)
+    used = run.config.init.family.get("mimic")  # the mimic init as run (parent: >= 1 parent head)
+    used = used and asdict(variant_mimic(variant, MimicConfig.from_dict(used)))
     return {
         "benchmark": "lego_speed", "variant": variant, "layers": args.layers,
         "d_model": args.d_model, "lr": args.lr, "layer_loss": args.layer_loss,
-        "conv_kernel": run.config["model"]["conv_kernel"], "max_vars": args.max_vars,
-        "mimic": run.config.get("mimic_init") and {
-            k: run.config["mimic_init"][k] for k in ("window", "steps", "lr", "n_parent")},
+        "conv_kernel": run.config.model["conv_kernel"], "max_vars": args.max_vars,
+        "mimic": used and {k: used[k] for k in ("window", "steps", "lr", "n_parent")},
         "n_vars": 12, "train_k": 6, "target": args.target,
         "reached_target": reached is not None, "steps": rows[-1]["step"],
         "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),

@@ -28,10 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from algolens.presets import resolve
-
+from algolens.families import resolve_preset
+from algolens.runs import resume_run, train
 from algolens.store import read_metrics
-from algolens.train import TrainConfig, parse_stop_when, train
+from algolens.train import TrainConfig
+from algolens.train.stopping import stop_rule
 
 GROKFAST = {"grokfast_alpha": 0.98, "grokfast_lamb": 2.0}
 
@@ -40,17 +41,18 @@ def time_to_target(
     preset: str, stop_when: str, budget: float, chunk: int, extra: dict[str, Any]
 ) -> dict[str, Any]:
     """Train ``preset`` (plus ``extra`` settings) until ``stop_when`` holds or time is up."""
-    recipe = resolve("modadd", preset)
+    recipe = resolve_preset("modadd", preset)
     cfg = TrainConfig(**{**recipe.train, **extra, "stop_when": stop_when})
     out = Path(tempfile.mkdtemp()) / preset
-    met = parse_stop_when(stop_when)
+    met = stop_rule(stop_when)
+    assert met is not None
     wall0, cpu0 = time.perf_counter(), time.process_time()
     train(out, recipe.task, recipe.model, cfg, progress=False, stop_after=chunk)
     rows = read_metrics(out)
     while not (rows and met(rows[-1])) and rows[-1]["step"] < cfg.steps:
         if time.perf_counter() - wall0 > budget:
             break
-        train(out, resume=True, progress=False, stop_after=chunk)
+        resume_run(out, progress=False, stop_after=chunk)
         rows = read_metrics(out)
     last = rows[-1]
     return {

@@ -7,6 +7,7 @@ generator and on the whole cascade suite. In the same run it times steps of the 
 and reports the ratio of time-to-accuracy. One JSON line per measurement.
 
     .venv/bin/python benchmarks/time_to_accuracy.py [--questions 1000000] [--seed-steps 20]
+        [--steps N (shorter training, for a smoke test only)]
 """
 
 from __future__ import annotations
@@ -15,17 +16,55 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
-from algolens.presets import resolve
 
+from algolens.families import make_task, resolve_preset
+from algolens.families.arithmetic.suites import verify_suite
 from algolens.models import Transformer, TransformerConfig
-from algolens.tasks import answer_logprobs, make_task
-from algolens.train import TrainConfig, lr_at, train
-from algolens.zoo.build import check
+from algolens.runs import load_run, train
+from algolens.tasks import Batch, answer_logprobs
+from algolens.train import TrainConfig, lr_at
+from algolens.verify import default_batch_size, verify_batches
 
 SEED_STEPS = 15_000
+
+
+def enriched_batches(
+    task: Any, questions: int, seed: int, batch_size: int, sample_batch_size: int = 64
+) -> Iterator[Batch]:
+    """``questions`` seeded questions from the enriched training generator (``task.sample``),
+    drawn in training-sized chunks of ``sample_batch_size`` (enrichment is decided per chunk)."""
+    gen = torch.Generator().manual_seed(seed)
+    done = 0
+    while done < questions:
+        size = min(batch_size, questions - done)
+        yield Batch.cat(
+            [
+                task.sample(min(sample_batch_size, size - start), gen)
+                for start in range(0, size, sample_batch_size)
+            ]
+        )
+        done += size
+
+
+def check(run_dir: Path, questions: int, seed: int = 0) -> dict[str, Any]:
+    """Failures on ``questions`` enriched training questions and on the cascade suite: the
+    record this benchmark read from ``algolens.zoo.build.check`` when it was written (that
+    function now records other things, and ``verify``'s ``training`` distribution now draws
+    the mixture one question at a time)."""
+    run = load_run(run_dir)
+    batches = enriched_batches(run.task, questions, seed, default_batch_size(run.model))
+    result = verify_batches(run.model, run.task, batches, f"{questions:,} enriched questions")
+    cascade = verify_suite(run.model, run.task, "cascade")
+    return {
+        "questions": result.questions,
+        "failures": result.failures,
+        "cascade_suite": {"questions": cascade.questions, "failures": cascade.failures},
+    }
 
 
 def seed_step_seconds(n_steps: int) -> float:
@@ -63,13 +102,21 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=1_000_000)
     parser.add_argument("--seed-steps", type=int, default=20)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="train the CPU recipe for this many steps instead (smoke test; default: the recipe's)",
+    )
     args = parser.parse_args()
 
-    recipe = resolve("add", "cpu")
+    recipe = resolve_preset("add", "cpu")
+    if args.steps is not None:
+        recipe.train["steps"] = args.steps
     work = args.out or Path(tempfile.mkdtemp(prefix="tta_"))
     out = work / "add_d5_cpu"
     start = time.perf_counter()
-    train(out, recipe.task, recipe.model, TrainConfig.from_dict(recipe.train), progress=False)
+    train(out, recipe.task, recipe.model, recipe.train, progress=False)
     wall = time.perf_counter() - start
     record = check(out, args.questions)
     steps, batch = recipe.train["steps"], recipe.train["batch_size"]

@@ -18,8 +18,9 @@ import warnings
 
 import torch
 
+from algolens.families import make_task
 from algolens.models import Transformer, TransformerConfig
-from algolens.tasks import answer_logprobs, make_task
+from algolens.tasks import answer_logprobs
 
 CONFIGS = {
     "seed (2 layers, 3 heads, d_model 510, batch 64)": (

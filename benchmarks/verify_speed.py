@@ -25,8 +25,8 @@ import time
 
 import torch
 
+from algolens.families import make_task
 from algolens.models import Transformer, TransformerConfig
-from algolens.tasks import make_task
 from algolens.verify import default_batch_size, random_batches, verify, verify_batches
 
 ROOF = 350e9
