@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
+from tests.browser import figures_in, open_in_chromium
 from typer.testing import CliRunner
 
 from algolens.cli import app
@@ -61,38 +60,40 @@ def test_export_without_browser_is_one_clear_error(monkeypatch, tmp_path: Path) 
 
 @pytest.mark.chromium
 def test_report_renders_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
+    """No console error, every figure drawn at a non-zero size, every axis range covering its
+    data, and no annotation (a layer's panel titles) over tick labels (tests/browser.py)."""
     browser = find_chromium()
     if browser is None:
         pytest.skip("chromium is not installed")
     html = (report_dir / "report.html").read_text()
     n_figs = html.count('class="plotly-graph-div"')
-    proc = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=20000",
-            "--dump-dom",
-            (report_dir / "report.html").as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
-    errors = [line for line in console if re.search(r"Uncaught|Error", line)]
-    assert not errors, errors
+    seen = open_in_chromium(browser, report_dir / "report.html", tmp_path)
+    assert not seen.errors, seen.errors
     # plotly draws each figure into an svg.main-svg; every figure div must have rendered
-    rendered = len(re.findall(r'<svg class="main-svg"', proc.stdout))
-    assert rendered >= n_figs, (rendered, n_figs)
+    assert seen.rendered >= n_figs and len(seen.figures) == n_figs, (seen.rendered, n_figs)
+    assert not seen.problems(), seen.problems()
+
+
+def test_no_empty_failure_chart_and_an_algorithm_map_figure(report_dir: Path) -> None:
+    """The d2 model fails no class: the section says so instead of drawing empty bars; the
+    algorithm map is drawn as a position x node grid labelled with sub-tasks."""
+    html = (report_dir / "report.html").read_text()
+    assert "No question class fails" in html and "0.0% wrong" not in html
+    figures = {f["layout"]["title"]["text"]: f for f in figures_in(html)}
+    assert not [t for t in figures if t.startswith("Failure rate per question class")]
+    amap = json.loads((report_dir / "algorithm_map.json").read_text())
+    (heat,) = figures["The algorithm map"]["data"]
+    cells = {
+        (y, x): text
+        for y, row in zip(heat["y"], heat["text"], strict=True)
+        for x, text in zip(heat["x"], row, strict=True)
+        if text
+    }
+    assert len(cells) == len(amap["nodes"])
+    for name, tags in amap["nodes"].items():
+        pos, layer, part = name.split(".")
+        x = next(x for x in heat["x"] if x.split()[0] == pos)
+        assert cells[(layer + part, x)] == (tags["subtask"].replace(" (pair)", "<br>pair") or "?")
 
 
 @pytest.mark.chromium
