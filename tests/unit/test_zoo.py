@@ -78,8 +78,7 @@ def test_unknown_zoo_model_is_a_clear_error(tiny_zoo: Path) -> None:
 
 # the LEGO card re-measures 4,096 sentences on a 6-layer encoder (about 30 s): slow tier
 SHIPPED = [
-    pytest.param(n, marks=pytest.mark.slow) if n.startswith("lego") else n
-    for n in zoo.zoo_names()
+    pytest.param(n, marks=pytest.mark.slow) if n.startswith("lego") else n for n in zoo.zoo_names()
 ]
 
 
