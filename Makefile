@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) torch==2.13.0
-	$(PIP_INSTALL) -e '.[dev,export,notebooks,logs]'
+	$(PIP_INSTALL) -e '.[dev,export,notebooks,logs,cluster]'
 	touch $(STAMP)
 
 demo: install

@@ -37,6 +37,19 @@ ExhaustiveOpt = Annotated[
 BatchOpt = Annotated[
     int | None, typer.Option(help="Questions per forward pass (default: by model size).")
 ]
+ShardsOpt = Annotated[
+    int,
+    typer.Option(
+        help="With --exhaustive: split the questions into this many shards, each a Ray task "
+        "(0: no sharding); finished shards are kept and skipped on a rerun."
+    ),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option(help="CPUs of the local Ray instance (default: all).")
+]
+AddressOpt = Annotated[
+    str | None, typer.Option(help="Join this Ray cluster (e.g. ray://host:10001) for --shards.")
+]
 StateOpt = Annotated[
     Path | None,
     typer.Option(help="Progress file for --exhaustive (default: in the run directory)."),
@@ -77,6 +90,9 @@ def verify(
     examples: Annotated[int, typer.Option(help="How many failing questions to list.")] = 10,
     batch_size: BatchOpt = None,
     state: StateOpt = None,
+    shards: ShardsOpt = 0,
+    workers: WorkersOpt = None,
+    address: AddressOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     device: Annotated[
@@ -97,6 +113,13 @@ def verify(
     v.require_sequence(loaded.task)
     if suite is not None:
         results = {"suite": _suite(loaded, suite, examples)}
+    elif exhaustive and shards:
+        from algolens.shards import verify_sharded
+
+        path = _state_path(loaded.path, loaded.name, state)
+        shard_dir = path.with_name(path.stem + "_shards")
+        results = {"all": verify_sharded(run, shards, shard_dir, workers=workers, address=address,
+                                         examples=examples, progress=progress)}  # fmt: skip
     elif exhaustive:
         path = _state_path(loaded.path, loaded.name, state)
         results = {"all": _exhaustive(loaded, path, batch_size, examples, progress)}

@@ -1,0 +1,137 @@
+"""Exhaustive verification split into shards that run as Ray tasks (local, or a cluster).
+
+The question space ``[0, N)`` is cut into ``shards`` contiguous ranges. Each range is verified by
+one Ray task that loads the run itself (a run directory or ``zoo:NAME``) and returns its
+:class:`~algolens.verify.VerifyResult`; a finished shard's result is saved in the state folder,
+so a rerun skips it (an interrupted sweep loses only the shards in flight). The merged counts,
+class tables and examples equal an unsharded run's: shards are merged in question order and each
+keeps its own first failures.
+
+Ray is imported here only, so commands that do not shard never start it.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from algolens import store
+from algolens.errors import AlgolensError
+from algolens.verify import VerifyResult, default_batch_size, model_fingerprint, verify_batches
+
+
+def shard_ranges(size: int, shards: int) -> list[tuple[int, int]]:
+    """``shards`` contiguous, nearly equal ranges covering ``[0, size)``."""
+    if shards < 1:
+        raise AlgolensError(f"--shards must be at least 1, got {shards}")
+    cuts = [size * i // shards for i in range(shards + 1)]
+    return [(a, b) for a, b in pairwise(cuts) if b > a]
+
+
+def verify_range(
+    model: Any, task: Any, start: int, stop: int, batch_size: int, examples: int
+) -> VerifyResult:
+    """Questions ``start`` to ``stop`` of the exhaustive order, verified."""
+    res = VerifyResult(f"questions {start:,}-{stop:,}", task.answer_names, max_examples=examples)
+    for lo in range(start, stop, batch_size):
+        batch = task.exhaustive_batch(lo, min(lo + batch_size, stop))
+        verify_batches(model, task, [batch], res.source, examples, result=res)
+    return res
+
+
+def merge(parts: list[VerifyResult], source: str, examples: int) -> VerifyResult:
+    """One result from shard results given in question order."""
+    out = VerifyResult(source, parts[0].answer_names, max_examples=examples)
+    out.separator = parts[0].separator
+    for part in parts:
+        out.questions += part.questions
+        out.failures += part.failures
+        for table, theirs in ((out.by_class, part.by_class), (out.by_group, part.by_group)):
+            for key, (n, f) in theirs.items():
+                row = table.setdefault(key, [0, 0])
+                row[0], row[1] = row[0] + n, row[1] + f
+        out.digit_failures = [
+            a + b for a, b in zip(out.digit_failures, part.digit_failures, strict=True)
+        ]
+        out.examples += part.examples[: examples - len(out.examples)]
+    return out
+
+
+def _run_shard(run: str, start: int, stop: int, batch_size: int, examples: int) -> dict[str, Any]:
+    from algolens.runs import load
+
+    loaded = load(run)
+    return verify_range(loaded.model, loaded.task, start, stop, batch_size, examples).state()
+
+
+def verify_sharded(
+    run: str,
+    shards: int,
+    state_dir: Path,
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    examples: int = 10,
+    progress: bool = False,
+) -> VerifyResult:
+    """Every question of ``run``, in ``shards`` Ray tasks; finished shards are kept in
+    ``state_dir`` (one JSON file each) and skipped when the same run is verified again."""
+    from algolens.runs import load
+
+    loaded = load(run)
+    size = loaded.task.exhaustive_size()
+    batch_size = default_batch_size(loaded.model)
+    key = {"model": model_fingerprint(loaded.model), "task": loaded.task.to_dict(), "v": 1}
+    ranges = shard_ranges(size, shards)
+    done = {i: _saved(state_dir, i, key) for i in range(len(ranges))}
+    todo = [i for i, res in done.items() if res is None]
+    if todo:
+        results = _on_ray(run, [ranges[i] for i in todo], batch_size, examples, workers, address,
+                          progress)  # fmt: skip
+        for i, state in zip(todo, results, strict=True):
+            state_dir.mkdir(parents=True, exist_ok=True)
+            store.write_json(state_dir / f"shard_{i:04d}.json", {"key": key, "result": state})
+            done[i] = VerifyResult(**state)
+    parts = [done[i] for i in range(len(ranges))]
+    return merge(parts, f"all {size:,} questions ({len(ranges)} shards)", examples)  # type: ignore[arg-type]
+
+
+def _saved(state_dir: Path, index: int, key: dict[str, Any]) -> VerifyResult | None:
+    path = state_dir / f"shard_{index:04d}.json"
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    return VerifyResult(**saved["result"]) if saved.get("key") == key else None
+
+
+def _on_ray(
+    run: str,
+    ranges: list[tuple[int, int]],
+    batch_size: int,
+    examples: int,
+    workers: int | None,
+    address: str | None,
+    progress: bool,
+) -> list[dict[str, Any]]:
+    """Each range as one Ray task; results in the order of ``ranges``."""
+    try:
+        import ray
+    except ImportError:
+        raise AlgolensError("sharded verification needs Ray: pip install 'ray>=2.9'") from None
+    from tqdm.auto import tqdm
+
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+    task = ray.remote(num_cpus=1)(_run_shard)
+    refs = [task.remote(run, a, b, batch_size, examples) for a, b in ranges]
+    out: dict[Any, dict[str, Any]] = {}
+    with tqdm(total=len(refs), disable=not progress, desc="shards", unit="shard") as bar:
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            out[ready[0]] = ray.get(ready[0])
+            bar.update(1)
+    return [out[ref] for ref in refs]

@@ -1,0 +1,61 @@
+"""Sharded exhaustive verification on a local Ray equals the unsharded run exactly, and a
+rerun skips the shards it finished."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from tests.conftest import ADD_D2_STORED
+
+from algolens import store
+from algolens.runs import load
+from algolens.shards import merge, shard_ranges, verify_range
+from algolens.verify import verify_exhaustive
+
+
+def _failing_copy(tmp: Path) -> Path:
+    """The 2-digit model with its unembedding pushed towards '3': many failures to compare."""
+    run = tmp / "broken"
+    shutil.copytree(ADD_D2_STORED, run)
+    model = load(run).model
+    with torch.no_grad():
+        model.unembed.b_U[3] += 8.0  # about 5% of the questions fail
+    store.save_weights(model, run / store.WEIGHTS)
+    return run
+
+
+def test_shard_ranges_cover_the_space_once() -> None:
+    assert shard_ranges(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert shard_ranges(2, 5) == [(0, 1), (1, 2)]
+
+
+def test_merged_shards_equal_the_unsharded_result_without_ray(tmp_path: Path) -> None:
+    run = load(_failing_copy(tmp_path))
+    whole = verify_exhaustive(run.model, run.task, examples=7)
+    assert 0 < whole.failures < whole.questions
+    parts = [verify_range(run.model, run.task, a, b, 256, 7) for a, b in shard_ranges(10_000, 4)]
+    merged = merge(parts, whole.source, 7)
+    assert merged.state() == whole.state()
+
+
+@pytest.mark.slow  # a local Ray instance takes tens of seconds to start here
+def test_sharded_verification_on_ray_equals_unsharded_and_resumes(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    from algolens.shards import verify_sharded
+
+    path = _failing_copy(tmp_path)
+    run = load(path)
+    whole = verify_exhaustive(run.model, run.task, examples=7)
+    state = tmp_path / "shards"
+    try:
+        sharded = verify_sharded(str(path), 3, state, workers=2, examples=7)
+        assert {**sharded.state(), "source": ""} == {**whole.state(), "source": ""}
+        assert len(list(state.glob("shard_*.json"))) == 3
+        (state / "shard_0001.json").unlink()  # as if that shard had been interrupted
+        again = verify_sharded(str(path), 3, state, workers=2, examples=7)
+        assert again.state() == sharded.state()
+    finally:
+        ray.shutdown()
