@@ -376,6 +376,7 @@ CASES = [
         ["train", "add", *TINY, "--log", "mlflow", "--out", "{out}"],
         ("log",),
     ),
+    Case("negative shards", ["verify", "{add}", "--exhaustive", "--shards", "-2"], ("shards",)),
     # ---- import ------------------------------------------------------------------------------
     Case(
         "import a missing file", ["import", "{tmp}/none.pth", "add", "--out", "{out}"], ("no file",)
