@@ -47,7 +47,7 @@ class Run:
         self, questions: int = 100_000, distribution: str = "training", seed: int = 0
     ) -> Any:
         """Exact-match verdict on seeded random questions (``algolens verify``): ``.failures``,
-        ``.questions``, ``.interval()`` and failures by class."""
+        ``.questions``, ``.interval`` and failures by class."""
         from algolens.verify import verify
 
         return verify(self.model, self.task, questions, distribution, seed)  # type: ignore[arg-type]
