@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(VENV)/bin/algolens demo
 
-# the fast tier and the quick-start notebook; test-all adds convergence runs and every notebook
+# the fast tier and every notebook; test-all adds the slow tier (convergence runs, kill tests)
 test: install
-	$(PY) -m pytest -q -m "not slow" tests --nbmake examples/quickstart.ipynb $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow" tests --nbmake examples $(PYTEST_ARGS)
 
 test-all: install
 	$(PY) -m pytest -q tests --nbmake examples $(PYTEST_ARGS)
