@@ -376,6 +376,7 @@ CASES = [
         ["train", "add", *TINY, "--log", "mlflow", "--out", "{out}"],
         ("log",),
     ),
+    Case("shards without exhaustive", ["verify", "{add}", "--shards", "2"], ("--exhaustive",)),
     Case("negative shards", ["verify", "{add}", "--exhaustive", "--shards", "-2"], ("shards",)),
     # ---- import ------------------------------------------------------------------------------
     Case(

@@ -107,6 +107,8 @@ def verify(
     _check_args(questions, examples, batch_size, distribution)
     if exhaustive and suite:
         raise AlgolensError("choose one of --exhaustive and --suite")
+    if shards and not exhaustive:
+        raise AlgolensError("--shards splits an exhaustive check: add --exhaustive")
     where = resolve_device(device)
     loaded = load(run)
     loaded.model.to(where)
