@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 CHECK = r"""
 <script>
 (function () {
@@ -196,3 +198,20 @@ def open_in_chromium(browser: str, html: Path, tmp: Path, width: int = 1300) -> 
                          .replace("&quot;", '"').replace("&amp;", "&"))  # fmt: skip
     rendered = len(re.findall(r'<svg class="main-svg"', proc.stdout))
     return BrowserReport(errors, rendered, figures)
+
+
+def check_report(html: Path, tmp: Path) -> BrowserReport:
+    """Open ``html`` in headless Chromium (skip without it) and assert what every report must
+    show: no console error, every figure drawn, and no problem :data:`CHECK` measured."""
+    from algolens.report.figures_export import find_chromium
+
+    browser = find_chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed")
+    seen = open_in_chromium(browser, html, tmp)
+    assert not seen.errors, seen.errors
+    n_figs = html.read_text().count('class="plotly-graph-div"')
+    # plotly draws each figure into an svg.main-svg; every figure div must have rendered
+    assert len(seen.figures) == n_figs and seen.rendered >= n_figs, (seen.rendered, n_figs)
+    assert not seen.problems(), seen.problems()
+    return seen

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
-from tests.browser import figures_in, open_in_chromium
+from tests.browser import check_report, figures_in
 from typer.testing import CliRunner
 
 from algolens.cli import app
@@ -62,16 +62,7 @@ def test_export_without_browser_is_one_clear_error(monkeypatch, tmp_path: Path) 
 def test_report_renders_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
     """No console error, every figure drawn at a non-zero size, every axis range covering its
     data, and no annotation (a layer's panel titles) over tick labels (tests/browser.py)."""
-    browser = find_chromium()
-    if browser is None:
-        pytest.skip("chromium is not installed")
-    html = (report_dir / "report.html").read_text()
-    n_figs = html.count('class="plotly-graph-div"')
-    seen = open_in_chromium(browser, report_dir / "report.html", tmp_path)
-    assert not seen.errors, seen.errors
-    # plotly draws each figure into an svg.main-svg; every figure div must have rendered
-    assert seen.rendered >= n_figs and len(seen.figures) == n_figs, (seen.rendered, n_figs)
-    assert not seen.problems(), seen.problems()
+    check_report(report_dir / "report.html", tmp_path)
 
 
 def test_no_empty_failure_chart_and_an_algorithm_map_figure(report_dir: Path) -> None:

@@ -11,14 +11,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from tests.browser import figures_in, open_in_chromium
+from tests.browser import check_report, figures_in
 
 from algolens.families.lego import analysis as L
 from algolens.families.lego import report as R
 from algolens.families.lego.task import LegoTask
 from algolens.models import build_model
 from algolens.report import report_run
-from algolens.report.figures_export import find_chromium
 from algolens.report.render import render
 
 
@@ -62,20 +61,9 @@ def test_lego_attention_heatmap_per_layer_and_head(small_report: Path) -> None:
     assert len(axes) == 12 and all(ax["title"]["text"] in ("key", "query") for ax in axes.values())
 
 
-def _check_in_chromium(html: Path, tmp: Path) -> None:
-    browser = find_chromium()
-    if browser is None:
-        pytest.skip("chromium is not installed")
-    seen = open_in_chromium(browser, html, tmp)
-    assert not seen.errors, seen.errors
-    n_figs = html.read_text().count('class="plotly-graph-div"')
-    assert len(seen.figures) == n_figs and seen.rendered >= n_figs
-    assert not seen.problems(), seen.problems()
-
-
 @pytest.mark.chromium
 def test_lego_report_renders_in_headless_chromium(small_report: Path, tmp_path: Path) -> None:
-    _check_in_chromium(small_report, tmp_path)
+    check_report(small_report, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -99,4 +87,4 @@ def test_zoo_lego_shortcut_checks_are_green_without_a_shortcut(zoo_report: Path)
 @pytest.mark.slow
 @pytest.mark.chromium
 def test_zoo_lego_report_renders_in_headless_chromium(zoo_report: Path, tmp_path: Path) -> None:
-    _check_in_chromium(zoo_report, tmp_path)
+    check_report(zoo_report, tmp_path)

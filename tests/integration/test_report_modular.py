@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.browser import figures_in, open_in_chromium
+from tests.browser import check_report, figures_in
 
 from algolens.report import report_run
-from algolens.report.figures_export import find_chromium
 
 
 def _report(name: str, out: Path) -> Path:
@@ -25,14 +24,7 @@ def tf_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _check_in_chromium(html: Path, tmp: Path, p: int = 113) -> None:
-    browser = find_chromium()
-    if browser is None:
-        pytest.skip("chromium is not installed")
-    seen = open_in_chromium(browser, html, tmp)
-    assert not seen.errors, seen.errors
-    n_figs = html.read_text().count('class="plotly-graph-div"')
-    assert len(seen.figures) == n_figs and seen.rendered >= n_figs
-    assert not seen.problems(), seen.problems()
+    seen = check_report(html, tmp)
     phases = [ph for fig in seen.figures for ph in fig["phases"]]
     assert {ph["label"] for ph in phases} >= {"memorised", "grokked"}
     for ph in phases:  # each label drawn beside (left of) its own line
