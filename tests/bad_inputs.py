@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,3 +451,15 @@ def check(case: Case, code: int, stderr: str, out: Path) -> None:
 
 def environment() -> dict[str, str]:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def run_cli(argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``algolens ARGV`` as a process (offline), its output captured; never raises on exit."""
+    return subprocess.run(
+        [sys.executable, "-m", "algolens", *argv],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=timeout,
+        check=False,
+    )

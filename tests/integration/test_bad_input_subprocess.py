@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from tests.bad_inputs import CASES, Case, check, environment, fill, prepare
+from tests.bad_inputs import CASES, Case, check, fill, prepare, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -21,14 +19,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_as_a_process(case: Case, runs: dict[str, Path], tmp_path: Path) -> None:
     argv, paths = fill(case, runs, tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "algolens", *argv],
-        capture_output=True,
-        text=True,
-        env=environment(),
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(argv, timeout=120)
     assert "Traceback" not in done.stderr, done.stderr
     check(case, done.returncode, done.stderr, paths["out"])
     shutil.rmtree(tmp_path / "bad", ignore_errors=True)

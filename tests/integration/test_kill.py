@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
-from tests.bad_inputs import environment
+from tests.bad_inputs import environment, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -24,14 +24,7 @@ KILLS = 20
 
 
 def algolens(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "algolens", *args],
-        capture_output=True,
-        text=True,
-        env=environment(),
-        timeout=300,
-        check=False,
-    )
+    return run_cli(list(args))
 
 
 def rows(out: Path) -> int:
