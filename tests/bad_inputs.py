@@ -37,6 +37,11 @@ class Case:
     untouched: tuple[str, ...] = field(default=())  # files that must survive
 
 
+def _resume(name: str, words: tuple[str, ...], setup: Callable[[Path], None]) -> Case:
+    """``train --resume`` on a copy of the paused run that ``setup`` broke."""
+    return Case(name, ["train", "--resume", "--out", "{bad}", "--no-progress"], words, setup, True)
+
+
 def _config(run: Path, **changes: object) -> None:
     cfg = json.loads((run / "config.json").read_text())
     for dotted, value in changes.items():
@@ -264,68 +269,32 @@ CASES = [
         lambda r: _config(r, model__d_mlp=32),
     ),
     # ---- broken checkpoints (resume) -----------------------------------------------------
-    Case(
-        "checkpoint a list",
-        ["train", "--resume", "--out", "{bad}", "--no-progress"],
-        ("checkpoint",),
-        lambda r: torch.save([1, 2], r / "checkpoint.pt"),
-        paused=True,
+    _resume(
+        "checkpoint a list", ("checkpoint",), lambda r: torch.save([1, 2], r / "checkpoint.pt")
     ),
-    Case(
-        "checkpoint lacks keys",
-        ["train", "--resume", "--out", "{bad}", "--no-progress"],
-        ("checkpoint",),
-        lambda r: _checkpoint(r, _drop("optimizer")),
-        paused=True,
-    ),
-    Case(
+    _resume("checkpoint lacks keys", ("checkpoint",), lambda r: _checkpoint(r, _drop("optimizer"))),
+    _resume(
         "checkpoint bad generator",
-        ["train", "--resume", "--out", "{bad}", "--no-progress"],
         ("checkpoint",),
         lambda r: _checkpoint(r, _set("generator", torch.zeros(3, dtype=torch.uint8))),
-        paused=True,
     ),
-    Case(
-        "checkpoint step beyond steps",
-        ["train", "--resume", "--out", "{bad}", "--no-progress"],
-        ("step",),
-        lambda r: _checkpoint(r, _set("step", 10**6)),
-        paused=True,
+    _resume(
+        "checkpoint step beyond steps", ("step",), lambda r: _checkpoint(r, _set("step", 10**6))
     ),
-    Case(
-        "checkpoint step negative",
-        ["train", "--resume", "--out", "{bad}", "--no-progress"],
-        ("step",),
-        lambda r: _checkpoint(r, _set("step", -3)),
-        paused=True,
-    ),
-    Case(
+    _resume("checkpoint step negative", ("step",), lambda r: _checkpoint(r, _set("step", -3))),
+    _resume(
         "checkpoint metrics mismatch",
-        ["train", "--resume", "--out", "{bad}", "--no-progress"],
         ("metrics",),
         lambda r: _checkpoint(r, _set("metrics_bytes", 10**7)),
-        paused=True,
     ),
-    Case(
+    _resume(
         "checkpoint garbage",
-        ["train", "--resume", "--out", "{bad}", "--no-progress"],
         ("corrupt",),
         lambda r: (r / "checkpoint.pt").write_bytes(b"PK\x03\x04junk"),
-        paused=True,
     ),
-    Case(
-        "metrics symlink on resume",
-        ["train", "--resume", "--out", "{bad}", "--no-progress"],
-        ("symbolic link",),
-        _metrics_symlink,
-        paused=True,
-    ),
-    Case(
-        "metrics edited on resume",
-        ["train", "--resume", "--out", "{bad}", "--no-progress"],
-        ("metrics",),
-        lambda r: (r / "metrics.jsonl").write_text(""),
-        paused=True,
+    _resume("metrics symlink on resume", ("symbolic link",), _metrics_symlink),
+    _resume(
+        "metrics edited on resume", ("metrics",), lambda r: (r / "metrics.jsonl").write_text("")
     ),
     # ---- questions -----------------------------------------------------------------------
     Case("arabic-indic digits", ["predict", "{add}", "\u0661\u0662+\u0663\u0664"], ("malformed",)),
