@@ -58,7 +58,8 @@ class Run:
         family = family_of(self.task.name)
         if family.analyse is None:
             raise AlgolensError(f"no analysis for task {self.task.name!r} yet")
-        source = load(self.config.init.source) if self.config.init.source else None
+        # a reused model: its source's confirmed jobs are checked in it
+        source = load(self.config.init.source) if self.config.init.source is not None else None
         return family.analyse(
             self, questions=questions, seed=seed, progress=progress, source=source
         )

@@ -71,10 +71,5 @@ def report_run(run: Any, out: Path, *, questions: int = 1000, seed: int = 0, fmt
     family = family_of(run.task.name)
     if family.analyse is None or family.sections is None:
         raise AlgolensError(f"no analysis report for task {run.task.name!r} yet")
-    source = None
-    if run.config.init.source is not None:  # a reused model: its source's jobs are checked in it
-        from algolens.runs import load
-
-        source = load(run.config.init.source)
-    analysis = family.analyse(run, questions=questions, seed=seed, progress=progress, source=source)
+    analysis = run.analyse(questions=questions, seed=seed, progress=progress)
     return render(analysis, family.sections(run, analysis), out, fmt)
