@@ -54,12 +54,11 @@ def zoo_show(
 
 
 def _words(d: dict[str, Any]) -> str:
-    """``{'n_digits': 5, 'x': 1}`` -> ``n_digits 5, x 1`` (nested tables left out)."""
+    """``{'n_digits': 5, 'x': 1}`` -> ``n digits 5, x 1``, as the report's header facts
+    (nested tables left out: ``--json`` has them)."""
+    from algolens.report.html import fact_text
 
-    def shown(v: Any) -> str:
-        return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-    return ", ".join(f"{k} {shown(v)}" for k, v in d.items() if not isinstance(v, dict | list))
+    return fact_text({k: v for k, v in d.items() if not isinstance(v, dict | list)})
 
 
 def _rate(rec: dict[str, Any]) -> str:
