@@ -22,6 +22,24 @@ from tests.conftest import ADD_D2_STORED, tiny_model_spec
 TINY = ["--layers", "1", "--heads", "2", "--d-model", "16", "--steps", "3", "--no-progress"]
 
 
+# Sweep specs with one mistake each: file name -> (TOML text, words the error must hold).
+SWEEP_OK = 'questions = 10\n[grid]\ntask = "add"\ndigits = 2\nlayers = 1\nsteps = 2\n'
+SWEEP_SPECS = {
+    "sweep_top_key": ("qestions = 10\n" + SWEEP_OK, ("did you mean 'questions'",)),
+    "sweep_grid_key": (SWEEP_OK + "digit = [2, 3]\n", ("did you mean 'digits'",)),
+    "sweep_no_grid": ("questions = 10\n", ("[grid]",)),
+    "sweep_no_task": ("[grid]\nlayers = 1\n", ("'task'",)),
+    "sweep_unknown_task": (SWEEP_OK.replace('"add"', '"addd"'), ("addd",)),
+    "sweep_family_key": (SWEEP_OK.replace('"add"', '"modadd"'), ("digits",)),
+    "sweep_bad_value": (SWEEP_OK.replace("layers = 1", 'layers = "two"'), ("n_layers",)),
+    "sweep_bad_questions": (SWEEP_OK.replace("questions = 10", "questions = 0"), ("questions",)),
+    "sweep_reuse_alone": (SWEEP_OK + 'reuse = "ins1"\n', ("init_from",)),
+    "sweep_bad_name": ('name = "../x"\n' + SWEEP_OK, ("sweep name",)),
+    "sweep_table_value": (SWEEP_OK + "heads = [[3]]\n", ("heads",)),
+    "sweep_train_typo": (SWEEP_OK + "[train]\nbatchsize = 4\n", ("batch_size",)),
+}
+
+
 @dataclass(frozen=True)
 class Case:
     """``argv`` may name ``{add}`` (a finished 2-digit run), ``{mod}`` (modular addition),
@@ -349,6 +367,18 @@ CASES = [
     ),
     Case("shards without exhaustive", ["verify", "{add}", "--shards", "2"], ("--exhaustive",)),
     Case("negative shards", ["verify", "{add}", "--exhaustive", "--shards", "-2"], ("shards",)),
+    # ---- sweep -------------------------------------------------------------------------------
+    Case("sweep a missing spec", ["sweep", "{tmp}/none.toml", "--out", "{out}"], ("cannot read",)),
+    Case("sweep a spec that is not TOML", ["sweep", "{tmp}/a_file", "--out", "{out}"], ("TOML",)),
+    *[
+        Case(f"sweep spec: {name}", ["sweep", f"{{tmp}}/{name}.toml", "--out", "{out}"], words)
+        for name, (_, words) in SWEEP_SPECS.items()
+    ],
+    Case(
+        "sweep on no workers",
+        ["sweep", "{tmp}/sweep_ok.toml", "--workers", "0", "--out", "{out}"],
+        ("--workers",),
+    ),
     # ---- import ------------------------------------------------------------------------------
     Case(
         "import a missing file", ["import", "{tmp}/none.pth", "add", "--out", "{out}"], ("no file",)
@@ -383,6 +413,9 @@ def prepare(tmp: Path) -> dict[str, Path]:
         tmp / "paused", {"name": "add", "n_digits": 2}, spec, quick, progress=False, stop_after=4
     )
     (tmp / "a_file").write_text("a user's file\n")
+    (tmp / "sweep_ok.toml").write_text(SWEEP_OK)
+    for name, (text, _) in SWEEP_SPECS.items():
+        (tmp / f"{name}.toml").write_text(text)
     return runs
 
 

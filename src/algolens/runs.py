@@ -189,6 +189,49 @@ def new_config(
     )
 
 
+MODEL_FLAGS = {"layers": "n_layers", "heads": "n_heads", "d_model": "d_model", "d_head": "d_head",
+               "d_mlp": "d_mlp"}  # fmt: skip
+
+
+def recipe_config(
+    task: str,
+    preset: str | None,
+    given: dict[str, Any],
+    opts: dict[str, dict[str, Any]],
+    init: dict[str, Any],
+    *,
+    argv: list[str] | None = None,
+    from_scratch: bool = False,
+) -> RunConfig:
+    """A checked config from a named recipe and what is given over it: ``given`` holds the
+    common settings (``layers``, ``heads``, ``d_model``, ``d_head``, ``d_mlp`` for the model,
+    anything else for the training, None for unset), ``opts`` any ``task``, ``model`` and
+    ``train`` options, ``init`` the initialisation (``source``, ``reuse``, ``freeze_heads``);
+    ``from_scratch`` drops the recipe's own initialisation (a reuse recipe trained from scratch)."""
+    from algolens.config import run_name
+    from algolens.families import resolve_preset
+    from algolens.options import from_dict
+
+    recipe = resolve_preset(task, preset)
+    if from_scratch:
+        recipe.init = {}
+    recipe.task.update(opts.get("task", {}))
+    if (given.get("d_model") or given.get("heads")) and not given.get("d_head"):
+        recipe.model.pop("d_head", None)  # the preset's head width no longer fits: derive it
+    recipe.model.update(
+        {MODEL_FLAGS[k]: v for k, v in given.items() if k in MODEL_FLAGS and v is not None}
+    )
+    recipe.model.update(opts.get("model", {}))
+    recipe.train.update({k: v for k, v in given.items() if k not in MODEL_FLAGS and v is not None})
+    recipe.train.update(opts.get("train", {}))
+    train_cfg = from_dict(TrainConfig, recipe.train, "training")
+    init_cfg = from_dict(
+        InitConfig, {**recipe.init, **{k: v for k, v in init.items() if v}}, "initialisation"
+    )
+    name = run_name(recipe.task, recipe.model, train_cfg.seed)
+    return new_config(recipe.task, recipe.model, train_cfg, init_cfg, name=name, argv=argv)
+
+
 def import_state_dict(
     source: Path, out: Path, task: dict[str, Any], model: dict[str, Any] | None = None
 ) -> Run:

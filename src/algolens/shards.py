@@ -13,6 +13,7 @@ Ray is imported here only, so commands that do not shard never start it.
 from __future__ import annotations
 
 import json
+import logging
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,9 @@ def _on_ray(
 
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+        ray.init(
+            include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, **kwargs
+        )
     task = ray.remote(num_cpus=1)(_run_shard)
     refs = [task.remote(run, a, b, batch_size, examples) for a, b in ranges]
     out: dict[Any, dict[str, Any]] = {}

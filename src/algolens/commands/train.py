@@ -68,8 +68,6 @@ ReuseOpt = Annotated[
 OutOpt = Annotated[
     Path | None, Opt(help="Run directory; default runs/<name>, e.g. runs/add_d5_l2_h3_s0.")
 ]
-MODEL_FLAGS = {"layers": "n_layers", "heads": "n_heads", "d_model": "d_model", "d_head": "d_head",
-               "d_mlp": "d_mlp"}  # fmt: skip
 
 
 @app.command(
@@ -141,33 +139,11 @@ def build_config(
     init: dict[str, Any],
 ) -> Any:
     """A checked :class:`~algolens.config.RunConfig` from a preset and the flags given."""
-    from algolens.config import InitConfig, TrainConfig, run_name
-    from algolens.families import family_of, resolve_preset
-    from algolens.options import from_dict
-    from algolens.runs import new_config
+    from algolens.families import family_of
+    from algolens.runs import recipe_config
 
-    recipe = resolve_preset(task, preset)
-    recipe.task.update(family_flags(family_of(task), extra))
-    recipe.task.update(opts["task"])
-    names = {
-        "layers": "n_layers",
-        "heads": "n_heads",
-        "d_model": "d_model",
-        "d_head": "d_head",
-        "d_mlp": "d_mlp",
-    }
-    if (given.get("d_model") or given.get("heads")) and not given.get("d_head"):
-        recipe.model.pop("d_head", None)  # the preset's head width no longer fits: derive it
-    recipe.model.update({names[k]: v for k, v in given.items() if k in names and v is not None})
-    recipe.model.update(opts["model"])
-    recipe.train.update({k: v for k, v in given.items() if k not in names and v is not None})
-    recipe.train.update(opts["train"])
-    train_cfg = from_dict(TrainConfig, recipe.train, "training")
-    init_cfg = from_dict(
-        InitConfig, {**recipe.init, **{k: v for k, v in init.items() if v}}, "initialisation"
-    )
-    name = run_name(recipe.task, recipe.model, train_cfg.seed)
-    return new_config(recipe.task, recipe.model, train_cfg, init_cfg, name=name, argv=sys.argv)
+    task_opts = {**family_flags(family_of(task), extra), **opts["task"]}
+    return recipe_config(task, preset, given, {**opts, "task": task_opts}, init, argv=sys.argv)
 
 
 def family_flags(family: Any, extra: list[str]) -> dict[str, Any]:

@@ -1,0 +1,38 @@
+"""A sweep's results row: one flat record per run, from its card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DISTRIBUTIONS = ("uniform", "training")
+
+
+def result_row(
+    name: str, point: dict[str, Any], card: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    """The run's grid point, its training, both failure rates with their 95% intervals and
+    the complete suites (arithmetic), or the family's evaluation numbers (modular, LEGO)."""
+    training = card["training"]
+    row: dict[str, Any] = {"run": name, **point, "parameters": card.get("parameters")}
+    row.update(
+        steps_done=training["steps"],
+        train_seconds=training["wall_seconds"],
+        total_seconds=round(seconds, 1),
+        final_loss=training["final_loss"],
+    )
+    verification = card.get("verification", {})
+    for dist in DISTRIBUTIONS:
+        if dist in verification:
+            rec = verification[dist]
+            low, high = rec["interval"]
+            row[f"{dist}_questions"] = rec["questions"]
+            row[f"{dist}_failures"] = rec["failures"]
+            row[f"{dist}_per_million"] = rec["failures_per_million"]
+            row[f"{dist}_per_million_low"], row[f"{dist}_per_million_high"] = low, high
+    for suite, rec in (verification.get("suites") or {}).items():
+        row[f"suite_{suite}_questions"] = rec["questions"]
+        row[f"suite_{suite}_failures"] = rec["failures"]
+    for key, value in card.get("evaluation", {}).items():
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            row[f"eval_{key}"] = value
+    return row

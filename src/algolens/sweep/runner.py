@@ -1,0 +1,217 @@
+"""Run a sweep: each configuration is one Ray task that trains, then verifies, one run directory.
+
+A run directory under the sweep's folder is an ordinary run (``algolens verify``, ``analyse``
+and ``report`` read it). Its ``sweep_result.json`` holds the card (training, both distributions,
+the complete suites) and the results row; a rerun of the sweep skips runs that have one, resumes
+runs that hold a checkpoint and starts the rest. Ctrl-C cancels the tasks in flight, each of
+which saves a checkpoint like ``train`` does on Ctrl-C, so nothing trained is lost.
+
+Ray is imported here only, inside :func:`run_sweep`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from algolens import store
+from algolens.errors import AlgolensError
+from algolens.sweep.rows import result_row
+from algolens.sweep.spec import SweepSpec, point_config, point_key
+
+RESULT = "sweep_result.json"
+
+
+@dataclass
+class SweepRun:
+    """One configuration of the sweep: its grid point, folder and config."""
+
+    point: dict[str, Any]
+    out: Path
+    config: Any
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep call did: the rows of finished runs, and whether Ctrl-C stopped it."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: int = 0
+    interrupted: bool = False
+    failed: list[str] = field(default_factory=list)
+
+
+def plan(spec: SweepSpec, folder: Path, device: str | None) -> list[SweepRun]:
+    """Every grid point's config, checked before anything runs, and its run folder."""
+    argv = ["algolens", "sweep", spec.name]
+    runs = []
+    for point in spec.points():
+        config = point_config(point, spec, device, argv)
+        reused = f"_{config.init.reuse}" if config.init.source else ""
+        out = folder / "runs" / f"{config.name}{reused}-{point_key(point, spec)}"
+        runs.append(SweepRun(point, out, config))
+    return runs
+
+
+def saved_row(out: Path, questions: int) -> dict[str, Any] | None:
+    """The results row of a finished run verified on ``questions`` questions, else None."""
+    path = out / RESULT
+    if not path.is_file():
+        return None
+    saved = store.read_json(path, "sweep result")
+    return saved["row"] if saved.get("questions") == questions else None
+
+
+def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
+    """Train (or resume, or keep) one run, then verify it; its results row, or
+    ``{"interrupted": True}`` when a cancel stopped its training (its checkpoint is saved)."""
+    from algolens.runs import load_run, resume_run, train_run
+    from algolens.zoo.build import make_card
+
+    out = item.out
+    started = time.perf_counter()
+    if (out / store.CHECKPOINT).exists():
+        result = resume_run(out, progress=False)
+    elif not (out / store.WEIGHTS).is_file():
+        result = train_run(out, item.config, progress=False)
+    else:
+        result = None  # trained before; only its verification was missing
+    if result is not None and result.interrupted:
+        return {"interrupted": True}
+    run = load_run(out)
+    seconds = result.seconds if result is not None else _trained_seconds(out)
+    card = make_card(run, seconds, " ".join(item.config.provenance.argv), questions=questions)
+    card["training"]["cpu_seconds"] = round(result.cpu_seconds, 1) if result else None
+    row = result_row(out.name, item.point, card, time.perf_counter() - started)
+    store.write_json(
+        out / RESULT, {"questions": questions, "point": item.point, "card": card, "row": row}
+    )
+    return row
+
+
+def _trained_seconds(out: Path) -> float:
+    metrics = store.read_metrics(out)
+    times = [r["elapsed"] for r in metrics if "elapsed" in r]
+    return float(times[-1]) if times else 0.0
+
+
+def run_sweep(
+    spec: SweepSpec,
+    folder: Path,
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    gpus_per_run: float = 0,
+    device: str | None = None,
+    progress: bool = True,
+) -> SweepOutcome:
+    """Every configuration of ``spec`` in ``folder``, one Ray task each; finished runs are
+    skipped. Returns the rows in grid order (finished runs only)."""
+    runs = plan(spec, folder, device)
+    described = {"name": spec.name, "grid": spec.grid, "questions": spec.questions}
+    store.write_json(folder / "spec.json", {**described, "fixed": spec.fixed})
+    rows: dict[int, dict[str, Any]] = {}
+    for i, item in enumerate(runs):
+        row = saved_row(item.out, spec.questions)
+        if row is not None:
+            rows[i] = row
+    todo = [i for i in range(len(runs)) if i not in rows]
+    outcome = SweepOutcome(skipped=len(rows))
+    if todo:
+        ray = _ray(workers, address)
+        task = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(run_one)
+        refs = {task.remote(runs[i], spec.questions): i for i in todo}
+        _collect(ray, refs, rows, runs, outcome, progress, len(runs))
+    outcome.rows = [rows[i] for i in sorted(rows)]
+    return outcome
+
+
+def _ray(workers: int | None, address: str | None) -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise AlgolensError("sweeps run on Ray: pip install 'algolens[cluster]'") from None
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+        ray.init(
+            include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, **kwargs
+        )
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGTERM stops like Ctrl-C
+        signal.signal(sig, signal.default_int_handler)
+    return ray
+
+
+def _collect(
+    ray: Any,
+    refs: dict[Any, int],
+    rows: dict[int, dict[str, Any]],
+    runs: list[SweepRun],
+    outcome: SweepOutcome,
+    progress: bool,
+    total: int,
+) -> None:
+    """Wait for the tasks; on Ctrl-C cancel the rest (each saves its checkpoint) and return."""
+    from tqdm.auto import tqdm
+
+    pending = list(refs)
+    with tqdm(total=total, initial=total - len(pending), disable=not progress, desc="runs",
+              unit="run") as bar:  # fmt: skip
+        try:
+            while pending:  # a short timeout: a blocked wait would never see Ctrl-C
+                ready, pending = ray.wait(pending, num_returns=1, timeout=0.5)
+                for ref in ready:
+                    _take(ray, ref, refs[ref], rows, runs, outcome)
+                    bar.update(1)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            _cancel(ray, pending)
+
+
+def _take(
+    ray: Any, ref: Any, i: int, rows: dict[int, Any], runs: list[SweepRun], outcome: SweepOutcome
+) -> None:
+    try:
+        row = ray.get(ref)
+    except Exception as e:  # a run that fails is reported, the others go on
+        outcome.failed.append(f"{runs[i].out.name}: {_cause(e)}")
+        return
+    if row.get("interrupted"):
+        outcome.interrupted = True
+    else:
+        rows[i] = row
+
+
+def _cause(error: Exception) -> str:
+    cause = getattr(error, "cause", None) or error
+    return str(cause).strip().splitlines()[-1][:200] if str(cause).strip() else type(cause).__name__
+
+
+def _cancel(ray: Any, pending: list[Any], wait_seconds: float = 120) -> None:
+    """Ask each task in flight to stop (a KeyboardInterrupt in the task: the trainer saves a
+    checkpoint and returns), and give them time to write it."""
+    for ref in pending:
+        ray.cancel(ref, force=False)
+    ray.wait(pending, num_returns=len(pending), timeout=wait_seconds)
+
+
+def write_results(folder: Path, rows: list[dict[str, Any]]) -> list[Path]:
+    """``results.csv`` and ``results.json``: one row per finished run."""
+    import csv
+    import io
+
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    csv_path, json_path = folder / "results.csv", folder / "results.json"
+    store.atomic_write(csv_path, lambda p: p.write_text(buffer.getvalue()))
+    store.atomic_write(json_path, lambda p: p.write_text(json.dumps(rows, indent=1) + "\n"))
+    return [csv_path, json_path]

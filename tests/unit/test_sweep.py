@@ -1,0 +1,125 @@
+"""Sweep specs expand to the right configurations; rows and pages are built from cards (no Ray
+here: the runs on Ray are in tests/integration/test_sweep.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from algolens.errors import AlgolensError
+from algolens.sweep.page import write_page
+from algolens.sweep.rows import result_row
+from algolens.sweep.runner import plan, write_results
+from algolens.sweep.spec import point_key, read_spec
+
+SPEC = """
+name = "grid"
+questions = 500
+[grid]
+task = ["add", "sub"]
+digits = [2, 3]
+layers = 1
+heads = [2, 4]
+seed = 7
+[train]
+batch_size = 32
+"""
+
+
+def _spec(tmp: Path, text: str = SPEC) -> Path:
+    path = tmp / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+def test_grid_expands_to_every_combination_in_order(tmp_path: Path) -> None:
+    spec = read_spec(_spec(tmp_path))
+    points = spec.points()
+    assert len(points) == 8
+    assert points[0] == {"task": "add", "digits": 2, "layers": 1, "heads": 2, "seed": 7}
+    assert points[-1] == {"task": "sub", "digits": 3, "layers": 1, "heads": 4, "seed": 7}
+    assert spec.questions == 500 and spec.fixed["train"] == {"batch_size": 32}
+
+
+def test_points_become_configs_with_family_flags_and_fixed_options(tmp_path: Path) -> None:
+    spec = read_spec(_spec(tmp_path))
+    runs = plan(spec, tmp_path / "sweeps" / "grid", device=None)
+    config = runs[-1].config
+    assert config.task["name"] == "sub" and config.task["n_digits"] == 3
+    assert config.model["n_layers"] == 1 and config.model["n_heads"] == 4
+    assert config.train.seed == 7 and config.train.batch_size == 32
+    assert config.init.source is None
+    names = [r.out.name for r in runs]
+    assert len(set(names)) == 8 and names[-1].startswith("sub_d3_l1_h4_s7-")
+
+
+def test_run_folders_depend_on_the_point_and_options_only(tmp_path: Path) -> None:
+    spec = read_spec(_spec(tmp_path))
+    point = spec.points()[0]
+    assert point_key(point, spec) == point_key(dict(point), read_spec(_spec(tmp_path)))
+    assert point_key({**point, "seed": 8}, spec) != point_key(point, spec)
+    other = read_spec(_spec(tmp_path, SPEC.replace("batch_size = 32", "batch_size = 64")))
+    assert point_key(point, other) != point_key(point, spec)
+
+
+def test_reuse_points_carry_their_source(tmp_path: Path) -> None:
+    text = SPEC.replace('task = ["add", "sub"]', 'task = "mix"').replace(
+        "digits = [2, 3]", "digits = 6"
+    )
+    text = text.replace("layers = 1", "layers = 3").replace("heads = [2, 4]", "heads = 4")
+    text = text.replace("[train]", 'init_from = "zoo:add_d6_l2"\nreuse = ["none", "ins1"]\n[train]')
+    runs = plan(read_spec(_spec(tmp_path, text)), tmp_path, device=None)
+    assert [r.config.init.source for r in runs] == [None, "zoo:add_d6_l2"]
+    assert runs[1].config.init.reuse == "ins1"
+    # a reuse recipe trained from scratch drops the recipe's own source
+    text = text.replace("layers = 3", 'preset = "ins1_mix_d6_l3"')
+    runs = plan(read_spec(_spec(tmp_path, text)), tmp_path, device=None)
+    assert [r.config.init.source for r in runs] == [None, "zoo:add_d6_l2"]
+    assert "_ins1-" in runs[1].out.name and "_ins1" not in runs[0].out.name
+
+
+def test_a_mistake_in_the_grid_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(AlgolensError, match="did you mean 'layers'"):
+        read_spec(_spec(tmp_path, SPEC.replace("layers = 1", "layer = 1")))
+
+
+CARD = {
+    "parameters": 1234,
+    "training": {"steps": 100, "wall_seconds": 3.5, "final_loss": 0.25},
+    "verification": {
+        "uniform": {"questions": 1000, "failures": 2, "failures_per_million": 2000.0,
+                    "interval": [242.0, 7200.0]},
+        "training": {"questions": 1000, "failures": 0, "failures_per_million": 0.0,
+                     "interval": [0.0, 3685.0]},
+        "suites": {"carry": {"questions": 19, "failures": 1}},
+    },
+}  # fmt: skip
+
+
+def test_a_row_holds_the_point_training_rates_intervals_and_suites() -> None:
+    row = result_row("r1", {"task": "add", "steps": 120}, CARD, 9.04)
+    assert row["steps"] == 120 and row["steps_done"] == 100  # asked for, and done
+    assert row["uniform_failures"] == 2 and row["uniform_per_million_high"] == 7200.0
+    assert row["training_per_million"] == 0.0 and row["suite_carry_failures"] == 1
+    assert row["total_seconds"] == 9.0 and row["train_seconds"] == 3.5
+    lego = {**CARD, "verification": {}, "evaluation": {"acc_trained": 0.9, "by": {"a": 1}}}
+    assert result_row("r2", {}, lego, 1)["eval_acc_trained"] == 0.9
+
+
+def test_results_files_and_page(tmp_path: Path) -> None:
+    rows = [
+        result_row("r1", {"task": "add"}, CARD, 1.0),
+        result_row("r2", {"task": "sub"}, CARD, 2.0),
+    ]
+    csv_path, json_path = write_results(tmp_path, rows)
+    read = list(csv.DictReader(csv_path.open()))
+    assert [r["run"] for r in read] == ["r1", "r2"] and read[1]["task"] == "sub"
+    assert json.loads(json_path.read_text()) == rows
+    for name in ("r1", "r2"):  # loss curves read each run's metrics
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "metrics.jsonl").write_text('{"step": 1, "loss": 2.0}\n')
+    html = write_page(tmp_path, "grid", rows, planned=3).read_text()
+    assert "2 of 3" in html and html.count('class="plotly-graph-div"') == 2
