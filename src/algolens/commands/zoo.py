@@ -10,10 +10,11 @@ from typing import Annotated, Any
 
 import typer
 
-from algolens.commands.base import app, friendly
+from algolens.commands.base import Group, app, friendly
 from algolens.errors import AlgolensError
 
 zoo_app = typer.Typer(
+    cls=Group,
     help="The zoo of trained, verified models shipped with algolens.",
     no_args_is_help=True,
     rich_markup_mode=None,

@@ -73,6 +73,7 @@ def register(app: typer.Typer, api: Any, friendly: Any) -> None:
     global API
     API = api
     lego_app = typer.Typer(
+        cls=app.info.cls,  # the app's group class: its help answers without pydantic
         help="LEGO chain-of-reasoning encoders: train a variant, compare variants.",
         rich_markup_mode=None,
         no_args_is_help=True,
