@@ -84,20 +84,16 @@ def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
     if result is not None and result.interrupted:
         return {"interrupted": True}
     run = load_run(out)
-    seconds = result.seconds if result is not None else _trained_seconds(out)
+    seconds = result.seconds if result is not None else 0.0
     card = make_card(run, seconds, " ".join(item.config.provenance.argv), questions=questions)
+    if result is None:  # trained by an earlier call that stopped before its verification
+        card["training"]["wall_seconds"] = None
     card["training"]["cpu_seconds"] = round(result.cpu_seconds, 1) if result else None
     row = result_row(out.name, item.point, card, time.perf_counter() - started)
     store.write_json(
         out / RESULT, {"questions": questions, "point": item.point, "card": card, "row": row}
     )
     return row
-
-
-def _trained_seconds(out: Path) -> float:
-    metrics = store.read_metrics(out)
-    times = [r["elapsed"] for r in metrics if "elapsed" in r]
-    return float(times[-1]) if times else 0.0
 
 
 def run_sweep(
