@@ -14,8 +14,10 @@ SCRIPT = Path(__file__).parents[2] / "benchmarks" / "gpu_smoke.sh"
 
 
 def _run(**env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, check=False,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, timeout=900)  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
+    return subprocess.run(
+        ["bash", str(SCRIPT)], capture_output=True, text=True, check=False, env=env, timeout=900
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
