@@ -215,3 +215,17 @@ def test_logit_lens_is_transformer_lens_recomputed_ln_stack(kw: dict) -> None:
     torch.testing.assert_close(lens, ref, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(lens[-1], logits, atol=1e-5, rtol=1e-5)  # last row: forward's
     torch.testing.assert_close(strided, lens[:, :, 1::3], atol=1e-5, rtol=1e-5)  # readout path
+
+
+def test_affine_is_the_matmul_plus_bias_for_any_leading_shape() -> None:
+    from algolens.models.transformer import affine
+
+    gen = torch.Generator().manual_seed(0)
+    w, b = torch.randn(40, 24, generator=gen), torch.randn(24, generator=gen)
+    for x in (
+        torch.randn(3, 5, 40, generator=gen),
+        torch.randn(5, 3, 40, generator=gen).transpose(0, 1),
+    ):
+        out = affine(x, w, b)
+        assert out.shape == (3, 5, 24)
+        torch.testing.assert_close(out, x @ w + b, rtol=1e-5, atol=1e-5)
