@@ -311,8 +311,8 @@ def random_batches(
         pending = chunk if pending is None else Batch.cat([pending, chunk])
         while len(pending) >= batch_size or (done >= questions and len(pending)):
             cut = min(batch_size, len(pending))
-            yield pending.take(torch.arange(cut))
-            pending = pending.take(torch.arange(cut, len(pending)))
+            yield pending.rows(0, cut)
+            pending = pending.rows(cut, len(pending))
 
 
 def verify(

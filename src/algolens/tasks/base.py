@@ -42,6 +42,14 @@ class Batch:
             self.inputs[idx], self.targets[idx], {k: v[idx] for k, v in self.labels.items()}
         )
 
+    def rows(self, start: int, stop: int) -> Batch:
+        """Questions ``start`` to ``stop``, as views (no copy)."""
+        return Batch(
+            self.inputs[start:stop],
+            self.targets[start:stop],
+            {k: v[start:stop] for k, v in self.labels.items()},
+        )
+
     def to(self, device: torch.device | str) -> Batch:
         """The batch on ``device`` (itself when it is there already)."""
         if self.inputs.device == torch.device(device):
