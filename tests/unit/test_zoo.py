@@ -172,3 +172,20 @@ def test_lego_zoo_retrain_keeps_a_random_variant_s_init_from(
     assert result.exit_code == 0, result.output
     a, b = load(out).model.state_dict(), load("zoo:tiny_reuse").model.state_dict()
     assert all((a[k] == b[k]).all() for k in a)
+
+
+def test_reuse_comparison_reads_the_mixed_cards_learning_curves() -> None:
+    from algolens.families.arithmetic.reuse import comparison_rows
+    from algolens.zoo import read_card
+
+    cards = [read_card(n) for n in ("ins1_mix_d6_l3", "mix_d6_l3", "add_d5_l2")]
+    rows = {r["model"]: r for r in comparison_rows(cards)}
+    assert set(rows) == {"ins1_mix_d6_l3", "mix_d6_l3"}  # addition has no reuse curve
+    ins1, scratch = rows["ins1_mix_d6_l3"], rows["mix_d6_l3"]
+    assert (ins1["start"], ins1["source"], ins1["sub_share"]) == ("ins1", "zoo:add_d6_l2", 0.8)
+    assert scratch["start"] == "scratch" and scratch["source"] is None
+    steps = cards[0]["learning_curve"]["steps_to"]
+    assert [ins1[f"steps_to_{k}"] for k in steps] == list(steps.values())
+    assert ins1["checkpoint_every"] == 500 and ins1["uniform_questions"] == 1_000_000
+    no_curve = {**cards[0], "learning_curve": None}
+    assert comparison_rows([no_curve]) == []

@@ -41,6 +41,41 @@ def zoo_list(
         typer.echo(f"{r.name:<18} {r.task:<10} {r.architecture:<14} {r.parameters:>10,}  {r.check}")
 
 
+@zoo_app.command("reuse")
+@friendly
+def zoo_reuse(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """The reuse comparison (Quirke, Neo & Barez 2024) over the zoo's mixed models: how each
+    started (scratch, ins1, ins2, ins3), steps to 99%, 99.9% and no failure on the same fixed
+    questions, and its failures (add/sub) in a million questions of each distribution."""
+    from algolens.families.arithmetic.reuse import comparison_rows
+    from algolens.runs import zoo_names
+    from algolens.zoo import read_card
+
+    rows = comparison_rows([read_card(name) for name in zoo_names()])
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    head = f"{'model':<16} {'start':<8} {'sub':>4} {'steps':>6} {'99%':>6} {'99.9%':>6} {'none':>6}"
+    typer.echo(f"{head}  uniform add/sub  training add/sub")
+    for r in rows:
+        marks = [r.get(f"steps_to_{k}") for k in ("99%", "99.9%", "no failure")]
+        cells = " ".join(f"{m if m is not None else 'never':>6}" for m in marks)
+        typer.echo(
+            f"{r['model']:<16} {r['start']:<8} {r['sub_share']:>4} {r['steps']:>6} {cells}  "
+            f"{_pair(r, 'uniform'):<16} {_pair(r, 'training')}"
+        )
+    typer.echo("steps to a mark: the first kept checkpoint that reaches it on the curve's "
+               "fixed questions (its spacing: checkpoint_every in --json)")  # fmt: skip
+
+
+def _pair(row: dict[str, Any], dist: str) -> str:
+    add, sub = row[f"{dist}_add_sub"]
+    n = row.get(f"{dist}_questions")
+    return f"{add}/{sub} of {n:,}" if n else "-"
+
+
 @zoo_app.command("show")
 @friendly
 def zoo_show(

@@ -119,10 +119,15 @@ def run_sweep(
     todo = [i for i in range(len(runs)) if i not in rows]
     outcome = SweepOutcome(skipped=len(rows))
     if todo:
-        ray = _ray(workers, address)
-        task = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(run_one)
-        refs = {task.remote(runs[i], spec.questions): i for i in todo}
-        _collect(ray, refs, rows, runs, outcome, progress, len(runs))
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            ray = _ray(workers, address)
+            task = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(run_one)
+            refs = {task.remote(runs[i], spec.questions): i for i in todo}
+            _collect(ray, refs, rows, runs, outcome, progress, len(runs))
+        finally:  # a caller's own handlers come back
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
     outcome.rows = [rows[i] for i in sorted(rows)]
     return outcome
 

@@ -157,3 +157,38 @@ def reuse_claim(result: ReuseResult | None, accuracy: float) -> Claim | None:
         measured = f"the model answers only {accuracy:.1%} right; " + measured
     passed = accuracy >= MIN_ACCURACY and len(result.rows) >= 3 and result.overlap >= 0.5
     return Claim(claim, expected, measured, passed, "Quirke, Neo & Barez 2024")
+
+
+# ---- the reuse comparison across models ----------------------------------------------------
+def comparison_rows(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per mixed model card with a learning curve (Quirke, Neo & Barez 2024's reuse
+    comparison): how it started (scratch, ins1, ins2, ins3), its subtraction share, the first
+    kept steps at 99%, 99.9% and no failure on the curve's fixed questions, and its final
+    failures per million (add/sub) on both million-question distributions."""
+    rows = []
+    for card in cards:
+        curve = card.get("learning_curve")
+        if card.get("task", {}).get("name") != "mix" or not curve:
+            continue
+        init = card.get("training", {}).get("init", {})
+        row: dict[str, Any] = {
+            "model": card["name"],
+            "start": init.get("reuse") or "scratch",
+            "source": init.get("source"),
+            "sub_share": card["task"].get("sub_share"),
+            "steps": card["training"]["steps"],
+            "checkpoint_every": _spacing(curve["points"]),
+            **{f"steps_to_{k}": v for k, v in curve["steps_to"].items()},
+        }
+        for dist in ("uniform", "training"):
+            rec = card.get("verification", {}).get(dist, {})
+            groups = rec.get("by_group", {})
+            row[f"{dist}_add_sub"] = [groups.get(g, {}).get("failures") for g in ("add", "sub")]
+            row[f"{dist}_questions"] = rec.get("questions")
+        rows.append(row)
+    return rows
+
+
+def _spacing(points: list[dict[str, Any]]) -> int | None:
+    steps = [p["step"] for p in points]
+    return steps[1] - steps[0] if len(steps) > 1 else None
