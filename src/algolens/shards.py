@@ -107,6 +107,21 @@ def _saved(state_dir: Path, index: int, key: dict[str, Any]) -> VerifyResult | N
     return VerifyResult(**saved["result"]) if saved.get("key") == key else None
 
 
+def start_ray(workers: int | None, address: str | None, missing: str) -> Any:
+    """The ``ray`` module, connected: to the cluster at ``address``, else to a local instance
+    with ``workers`` CPUs (all by default); ``missing`` is the one line when Ray is absent."""
+    try:
+        import ray
+    except ImportError:
+        raise AlgolensError(missing) from None
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+        ray.init(
+            include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, **kwargs
+        )
+    return ray
+
+
 def _on_ray(
     run: str,
     ranges: list[tuple[int, int]],
@@ -117,17 +132,9 @@ def _on_ray(
     progress: bool,
 ) -> list[dict[str, Any]]:
     """Each range as one Ray task; results in the order of ``ranges``."""
-    try:
-        import ray
-    except ImportError:
-        raise AlgolensError("sharded verification needs Ray: pip install 'ray>=2.9'") from None
     from tqdm.auto import tqdm
 
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-        ray.init(
-            include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, **kwargs
-        )
+    ray = start_ray(workers, address, "sharded verification needs Ray: pip install 'ray>=2.9'")
     task = ray.remote(num_cpus=1)(_run_shard)
     refs = [task.remote(run, a, b, batch_size, examples) for a, b in ranges]
     out: dict[Any, dict[str, Any]] = {}

@@ -24,17 +24,20 @@ def test_no_function_is_over_60_lines() -> None:
     assert not long, long
 
 
+def _loaded_after(code: str, modules: tuple[str, ...]) -> str:
+    """Which of ``modules`` a fresh interpreter has imported after running ``code``."""
+    check = f"{code}\nprint(','.join(m for m in {modules!r} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{check}"], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
 def test_the_command_line_starts_without_torch() -> None:
     """``algolens --help`` imports no torch, transformer_lens or huggingface_hub (they take
     seconds); the commands that need them import them inside."""
-    code = (
-        "import sys, algolens.cli\n"
-        "heavy = [m for m in ('torch', 'transformer_lens', 'huggingface_hub', 'ray') "
-        "if m in sys.modules]\n"
-        "print(','.join(heavy))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    heavy = ("torch", "transformer_lens", "huggingface_hub", "ray")
+    assert _loaded_after("import algolens.cli", heavy) == ""
 
 
 HELP_COMMANDS = ["train", "predict", "sample", "info", "verify", "analyse", "demo", "presets",
@@ -45,17 +48,14 @@ def test_every_help_page_starts_without_heavy_imports() -> None:
     """Every ``CMD --help`` answers without torch, transformer_lens, huggingface_hub, ray or
     pydantic (typer coerces an unset flag through pydantic: 0.15 s), so each stays under 0.5 s."""
     code = (
-        "import sys, contextlib, io\n"
+        "import contextlib, io\n"
         "from algolens.cli import main\n"
         f"for cmd in {HELP_COMMANDS!r}:\n"
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
         "        assert main([*cmd.split(), '--help']) == 0, cmd\n"
-        "heavy = [m for m in ('torch', 'transformer_lens', 'huggingface_hub', 'ray', 'pydantic') "
-        "if m in sys.modules]\n"
-        "print(','.join(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    heavy = ("torch", "transformer_lens", "huggingface_hub", "ray", "pydantic")
+    assert _loaded_after(code, heavy) == ""
 
 
 def test_every_command_has_help() -> None:

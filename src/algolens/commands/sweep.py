@@ -64,7 +64,8 @@ def sweep(
     for line in outcome.failed:
         typer.echo(f"failed: {line}", err=True)
     if outcome.interrupted:
-        typer.echo(f"interrupted; continue with: algolens sweep {spec}", err=True)
+        again = f"algolens sweep {spec}" + (f" --out {out}" if out is not None else "")
+        typer.echo(f"interrupted; continue with: {again}", err=True)
         raise typer.Exit(130)
     if outcome.failed:
         raise typer.Exit(1)

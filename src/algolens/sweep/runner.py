@@ -12,7 +12,6 @@ Ray is imported here only, inside :func:`run_sweep`.
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from algolens import store
-from algolens.errors import AlgolensError
 from algolens.sweep.rows import result_row
 from algolens.sweep.spec import SweepSpec, point_config, point_key
 
@@ -133,15 +131,9 @@ def run_sweep(
 
 
 def _ray(workers: int | None, address: str | None) -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise AlgolensError("sweeps run on Ray: pip install 'algolens[cluster]'") from None
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-        ray.init(
-            include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, **kwargs
-        )
+    from algolens.shards import start_ray
+
+    ray = start_ray(workers, address, "sweeps run on Ray: pip install 'algolens[cluster]'")
     for sig in (signal.SIGINT, signal.SIGTERM):  # SIGTERM stops like Ctrl-C
         signal.signal(sig, signal.default_int_handler)
     return ray
