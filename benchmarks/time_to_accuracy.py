@@ -1,12 +1,17 @@
-"""Time to verified accuracy: the CPU recipe for 5-digit addition vs the seeds' recipe.
+"""Time to verified accuracy: our CPU recipes against the papers' recipes, over seeds.
 
-Trains the CPU recipe (``algolens train add --preset cpu``: 2 layers, 3 heads, d_model 96, batch
-256, AdamW 3e-3) and verifies the result on a million questions from the enriched training
-generator and on the whole cascade suite. In the same run it times steps of the seeds' recipe
-(2 layers, 3 heads, d_model 510, batch 64, AdamW 8e-5, 15,000 steps to their reported accuracy)
-and reports the ratio of time-to-accuracy. One JSON line per measurement.
+For a task (``add``, ``sub`` or ``mix``), trains our recipe once per seed (``add``: ``--preset
+cpu``, 2 layers, 3 heads, d_model 96, batch 256, AdamW 3e-3; ``sub`` and ``mix``: the zoo's
+``sub_d6_l2`` and ``mix_d6_l3`` recipes) and verifies each result on a million questions from
+the enriched training generator and on the task's complete suites (carry for addition, borrow
+for subtraction, both for mixed). It then prints the spread over seeds (failures per million
+and wall time: min, median, max; how many seeds verified). In the same run it times steps of the
+papers' recipe for the task (Quirke & Barez 2024; Quirke, Neo & Barez 2024: d_model 510-512,
+batch 64, AdamW 8e-5, 15K steps for addition, 30K for subtraction, 40K for mixed) and reports
+the ratio of their training time to our median. One JSON line per measurement.
 
-    .venv/bin/python benchmarks/time_to_accuracy.py [--questions 1000000] [--seed-steps 20]
+    .venv/bin/python benchmarks/time_to_accuracy.py [--task add] [--seeds 0,1,2,3,4]
+        [--questions 1000000] [--paper-steps 20]
         [--steps N (shorter training, for a smoke test only)]
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,7 +36,7 @@ from algolens.tasks import Batch, answer_logprobs
 from algolens.train import TrainConfig, lr_at
 from algolens.verify import default_batch_size, verify_batches
 
-SEED_STEPS = 15_000
+DEFAULT_RECIPE = {"add": "cpu", "sub": "sub_d6_l2", "mix": "mix_d6_l3"}
 
 
 def enriched_batches(
@@ -67,17 +73,16 @@ def check(run_dir: Path, questions: int, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def seed_step_seconds(n_steps: int) -> float:
-    """Median-free mean step time of the seeds' recipe with our trainer's step."""
-    task = make_task("add", n_digits=5)
-    model = Transformer(
-        TransformerConfig(
-            n_layers=2, n_heads=3, d_model=510, n_ctx=task.n_ctx, d_vocab=task.d_vocab
-        )
-    )
-    cfg = TrainConfig(steps=SEED_STEPS, batch_size=64, lr=8e-5)
+def paper_step_seconds(task_name: str, n_steps: int) -> tuple[float, int]:
+    """Mean step time of the papers' recipe for ``task_name`` with our trainer's step, and the
+    number of steps that recipe trains for."""
+    paper = resolve_preset(task_name, "paper")
+    task = make_task(paper.task)
+    sizes = {k: v for k, v in paper.model.items() if k != "kind"}
+    model = Transformer(TransformerConfig(**sizes, n_ctx=task.n_ctx, d_vocab=task.d_vocab))
+    cfg = TrainConfig(**paper.train)
     opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, weight_decay=0.1, betas=(0.9, 0.98), fused=True
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98), fused=True
     )
     gen = torch.Generator().manual_seed(0)
 
@@ -94,65 +99,99 @@ def seed_step_seconds(n_steps: int) -> float:
     start = time.perf_counter()
     for i in range(n_steps):
         step(i + 1)
-    return (time.perf_counter() - start) / n_steps
+    return (time.perf_counter() - start) / n_steps, cfg.steps
+
+
+def one_seed(task_name: str, recipe_name: str, seed: int, work: Path, args: Any) -> dict:
+    """Train our recipe with ``seed`` and verify it: one JSON record."""
+    recipe = resolve_preset(task_name, recipe_name)
+    recipe.train["seed"] = seed
+    if args.steps is not None:
+        recipe.train["steps"] = args.steps
+    out = work / f"{task_name}_{recipe_name}_s{seed}"
+    start = time.perf_counter()
+    train(out, recipe.task, recipe.model, recipe.train, progress=False)
+    wall = time.perf_counter() - start
+    record = check(out, args.questions)
+    m, t = recipe.model, recipe.train
+    return {
+        "benchmark": "time_to_accuracy",
+        "task": task_name,
+        "recipe": f"{recipe_name} ({m['n_layers']}L {m['n_heads']}H d_model {m['d_model']}, "
+        f"batch {t['batch_size']}, lr {t['lr']})",
+        "seed": seed,
+        "train_seconds": round(wall, 1),
+        "steps": t["steps"],
+        "examples": t["steps"] * t["batch_size"],
+        "questions": record["questions"],
+        "failures": record["failures"],
+        "failures_per_million": round(record["failures"] * 1e6 / record["questions"], 2),
+        "cascade_suite_failures": record["cascade_suite"]["failures"],
+        "cascade_suite_questions": record["cascade_suite"]["questions"],
+        "verified": record["failures"] == 0 and record["cascade_suite"]["failures"] == 0,
+    }
+
+
+def spread(rows: list[dict]) -> dict:
+    """Min, median and max over seeds of failures per million and wall time."""
+
+    def mmm(key: str) -> list[float]:
+        values = [r[key] for r in rows]
+        return [min(values), statistics.median(values), max(values)]
+
+    return {
+        "benchmark": "time_to_accuracy_seeds",
+        "task": rows[0]["task"],
+        "seeds": [r["seed"] for r in rows],
+        "verified": f"{sum(r['verified'] for r in rows)} of {len(rows)}",
+        "failures_per_million_min_median_max": mmm("failures_per_million"),
+        "suite_failures_min_median_max": mmm("cascade_suite_failures"),
+        "train_seconds_min_median_max": mmm("train_seconds"),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=sorted(DEFAULT_RECIPE), default="add")
+    parser.add_argument("--recipe", default=None, help="our preset (default: per task)")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2,3,4")
     parser.add_argument("--questions", type=int, default=1_000_000)
-    parser.add_argument("--seed-steps", type=int, default=20)
+    parser.add_argument("--paper-steps", type=int, default=20, help="papers' steps to time")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="train the CPU recipe for this many steps instead (smoke test; default: the recipe's)",
+        help="train our recipe for this many steps instead (smoke test; default: the recipe's)",
     )
     args = parser.parse_args()
-
-    recipe = resolve_preset("add", "cpu")
-    if args.steps is not None:
-        recipe.train["steps"] = args.steps
+    recipe_name = args.recipe or DEFAULT_RECIPE[args.task]
     work = args.out or Path(tempfile.mkdtemp(prefix="tta_"))
-    out = work / "add_d5_cpu"
-    start = time.perf_counter()
-    train(out, recipe.task, recipe.model, recipe.train, progress=False)
-    wall = time.perf_counter() - start
-    record = check(out, args.questions)
-    steps, batch = recipe.train["steps"], recipe.train["batch_size"]
-    ours = {
-        "benchmark": "time_to_accuracy",
-        "recipe": "cpu (2L 3H d_model 96, batch 256, lr 3e-3)",
-        "train_seconds": round(wall, 1),
-        "steps": steps,
-        "examples": steps * batch,
-        "questions": record["questions"],
-        "failures": record["failures"],
-        "cascade_suite_failures": record["cascade_suite"]["failures"],
-        "cascade_suite_questions": record["cascade_suite"]["questions"],
-        "verified": record["failures"] == 0 and record["cascade_suite"]["failures"] == 0,
-    }
-    print(json.dumps(ours), flush=True)
-    step_s = seed_step_seconds(args.seed_steps)
-    seed_wall = step_s * SEED_STEPS
+    rows = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        rows.append(one_seed(args.task, recipe_name, seed, work, args))
+        print(json.dumps(rows[-1]), flush=True)
+    print(json.dumps(spread(rows)), flush=True)
+    step_s, paper_steps = paper_step_seconds(args.task, args.paper_steps)
+    paper_wall = step_s * paper_steps
+    paper = resolve_preset(args.task, "paper")
     print(
         json.dumps(
             {
-                "benchmark": "seed_recipe",
-                "recipe": "seeds (2L 3H d_model 510, batch 64, lr 8e-5)",
+                "benchmark": "paper_recipe",
+                "task": args.task,
+                "recipe": paper.description,
                 "step_seconds": round(step_s, 3),
-                "steps": SEED_STEPS,
-                "examples": SEED_STEPS * 64,
-                "train_seconds_estimated": round(seed_wall, 1),
+                "steps": paper_steps,
+                "examples": paper_steps * paper.train["batch_size"],
+                "train_seconds_estimated": round(paper_wall, 1),
             }
         ),
         flush=True,
     )
-    print(
-        json.dumps(
-            {"benchmark": "time_to_accuracy_ratio", "seed_over_ours": round(seed_wall / wall, 2)}
-        )
-    )
+    median_wall = statistics.median(r["train_seconds"] for r in rows)
+    ratio = {"benchmark": "time_to_accuracy_ratio", "task": args.task}
+    print(json.dumps({**ratio, "paper_over_ours_median": round(paper_wall / median_wall, 2)}))
 
 
 if __name__ == "__main__":
