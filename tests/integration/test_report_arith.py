@@ -42,6 +42,7 @@ def test_report_files_and_claims(report_dir: Path) -> None:
     assert "accuracy<b>100.0%</b>" in html.replace("\n", "")  # the d2 fixture is exact
     for title in ("Failures on both distributions", "Mean-ablating one position, per layer"):
         assert title in html
+    assert "Reuse: from scratch" not in html  # the reuse comparison is for mixed models only
     amap = json.loads((report_dir / "algorithm_map.json").read_text())
     assert set(amap["digits"]) == {"A2", "A1", "A0"}
     for digit, nodes in amap["digits"].items():

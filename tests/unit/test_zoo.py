@@ -189,3 +189,42 @@ def test_reuse_comparison_reads_the_mixed_cards_learning_curves() -> None:
     assert ins1["checkpoint_every"] == 500 and ins1["uniform_questions"] == 1_000_000
     no_curve = {**cards[0], "learning_curve": None}
     assert comparison_rows([no_curve]) == []
+
+
+def test_zoo_reuse_plot_draws_one_curve_per_mixed_model(tmp_path: Path) -> None:
+    """`zoo reuse --plot` writes the learning curves: the mixed models only, zeros drawn at 0.5."""
+    from algolens.families.arithmetic.reuse import comparison_figure
+    from algolens.zoo import read_card
+
+    cards = [read_card(n) for n in ("ins1_mix_d6_l3", "mix_d6_l3", "add_d5_l2")]
+    fig = comparison_figure(cards)
+    assert [t.name for t in fig.data] == ["ins1_mix_d6_l3 (ins1)", "mix_d6_l3 (scratch)"]
+    points = cards[0]["learning_curve"]["points"]
+    assert list(fig.data[0].y) == [max(p["failures"], 0.5) for p in points]
+    out = tmp_path / "reuse.html"
+    result = runner.invoke(app, ["zoo", "reuse", "--plot", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "ins1_mix_d6_l3 (ins1)" in out.read_text() and "plot written" in result.output
+
+
+def test_a_mixed_models_report_carries_the_reuse_comparison(tmp_path: Path) -> None:
+    """`analyse` on a mixed model appends the reuse table and curves over the zoo's mixed cards,
+    marking the model itself; any other task gets no such section."""
+    from types import SimpleNamespace
+
+    from algolens.commands.analyse import zoo_sections
+    from algolens.report import write_report
+
+    def run(task: str, name: str) -> SimpleNamespace:
+        return SimpleNamespace(task=SimpleNamespace(name=task), name=name)
+
+    assert zoo_sections(run("add", "add_d5_l2")) == []
+    [section] = zoo_sections(run("mix", "ins1_mix_d6_l3"))
+    rows = {row[0]: row for row in section.tables[0].rows}
+    assert {"ins1_mix_d6_l3 (this model)", "mix_d6_l3"} <= set(rows)
+    ins1 = rows["ins1_mix_d6_l3 (this model)"]
+    card = zoo.read_card("ins1_mix_d6_l3")
+    assert ins1[1:4] == ["ins1", 0.8, card["training"]["steps"]]
+    assert ins1[4:7] == list(card["learning_curve"]["steps_to"].values())
+    html = write_report(tmp_path / "report.html", "t", [section]).read_text()
+    assert 'id="reuse"' in html and "ins1_mix_d6_l3 (this model)" in html

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,5 +37,19 @@ def analyse(
         raise AlgolensError(f"--questions must be at least 1, got {questions}")
     loaded = load(run)
     out = out or Path("reports") / loaded.name
-    path = report_run(loaded, out, questions=questions, seed=seed, fmt=format, progress=progress)
+    path = report_run(loaded, out, questions=questions, seed=seed, fmt=format, progress=progress,
+                      extra=zoo_sections(loaded))  # fmt: skip
     typer.echo(f"report written to {path}")
+
+
+def zoo_sections(run: Any) -> list[Any]:
+    """Sections a report gets from the zoo's cards: a mixed add/sub model's report carries the
+    reuse comparison over the zoo's mixed models (Quirke, Neo & Barez 2024)."""
+    if run.task.name != "mix":
+        return []
+    from algolens.families.arithmetic.reuse import comparison_section
+    from algolens.runs import zoo_names
+    from algolens.zoo import read_card
+
+    section = comparison_section([read_card(n) for n in zoo_names()], this=run.name)
+    return [section] if section is not None else []

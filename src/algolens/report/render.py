@@ -63,8 +63,9 @@ def figure_files(sections: list[Section]) -> list[tuple[str, Any]]:
 
 
 def report_run(run: Any, out: Path, *, questions: int = 1000, seed: int = 0, fmt: str | None = None,
-               progress: bool = False) -> Path:  # fmt: skip
-    """Analyse a loaded run with its family's analysis and write its report folder."""
+               progress: bool = False, extra: list[Section] | None = None) -> Path:  # fmt: skip
+    """Analyse a loaded run with its family's analysis and write its report folder; ``extra``
+    sections (made by the caller, e.g. from the zoo's cards) go after the family's."""
     from algolens.errors import AlgolensError
     from algolens.families import family_of
 
@@ -72,4 +73,4 @@ def report_run(run: Any, out: Path, *, questions: int = 1000, seed: int = 0, fmt
     if family.analyse is None or family.sections is None:
         raise AlgolensError(f"no analysis report for task {run.task.name!r} yet")
     analysis = run.analyse(questions=questions, seed=seed, progress=progress)
-    return render(analysis, family.sections(run, analysis), out, fmt)
+    return render(analysis, family.sections(run, analysis) + list(extra or []), out, fmt)

@@ -15,6 +15,7 @@ from torch import nn
 
 from algolens.analysis.claims import Claim
 from algolens.families.arithmetic.claims import CONFIRM, MIN_ACCURACY
+from algolens.sections import Section, Table
 from algolens.store import load_weights
 from algolens.tasks.base import SequenceTask
 from algolens.verify import verify
@@ -192,3 +193,64 @@ def comparison_rows(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _spacing(points: list[dict[str, Any]]) -> int | None:
     steps = [p["step"] for p in points]
     return steps[1] - steps[0] if len(steps) > 1 else None
+
+
+def comparison_figure(cards: list[dict[str, Any]]) -> Any:
+    """The reuse comparison as learning curves: wrong answers on each mixed card's fixed curve
+    questions against the training step, one line per model (log scale; a checkpoint with no
+    wrong answer is drawn at 0.5 and marked so on hover)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for card in cards:
+        curve = card.get("learning_curve")
+        if card.get("task", {}).get("name") != "mix" or not curve:
+            continue
+        start = card.get("training", {}).get("init", {}).get("reuse") or "scratch"
+        points = curve["points"]
+        fig.add_trace(go.Scatter(
+            x=[p["step"] for p in points], y=[max(p["failures"], 0.5) for p in points],
+            mode="lines+markers", name=f"{card['name']} ({start})",
+            text=[f"{p['failures']} wrong of {p['questions']:,}" for p in points],
+            hovertemplate="step %{x}: %{text}",
+        ))  # fmt: skip
+    fig.update_layout(
+        yaxis_type="log", xaxis_title="training step", height=460,
+        yaxis_title="wrong answers on the fixed questions (0 drawn at 0.5)",
+        title="Reuse (Quirke, Neo & Barez 2024): from scratch against ins1, ins2 and ins3",
+    )  # fmt: skip
+    return fig
+
+
+def comparison_section(cards: list[dict[str, Any]], this: str = "") -> Section | None:
+    """The reuse comparison as a report section (table and learning curves) over ``cards``,
+    marking the row of the model ``this`` report is about; ``None`` without mixed curves."""
+    rows = comparison_rows(cards)
+    if not rows:
+        return None
+    columns = ["model", "start", "subtraction share", "steps", "99%", "99.9%", "no failure",
+               "uniform add/sub", "training add/sub"]  # fmt: skip
+    table = [
+        [f"{r['model']} (this model)" if r["model"] == this else r["model"], r["start"],
+         r["sub_share"], r["steps"],
+         *(_never(r.get(f"steps_to_{k}")) for k in ("99%", "99.9%", "no failure")),
+         pair_text(r, "uniform"), pair_text(r, "training")]
+        for r in rows
+    ]  # fmt: skip
+    text = ("How the zoo's mixed models learned (Quirke, Neo & Barez 2024's reuse comparison): "
+            "the first kept checkpoint at 99%, 99.9% and no failure on each model's fixed "
+            "enriched questions, and the final failures in a million questions of each "
+            "distribution. One seed each.")  # fmt: skip
+    return Section("Reuse: from scratch against ins1, ins2 and ins3", text,
+                   [comparison_figure(cards)], [Table(columns, table)], ["reuse-curves"],
+                   "reuse")  # fmt: skip
+
+
+def _never(step: int | None) -> Any:
+    return "never" if step is None else step
+
+
+def pair_text(row: dict[str, Any], dist: str) -> str:
+    add, sub = row[f"{dist}_add_sub"]
+    n = row.get(f"{dist}_questions")
+    return f"{add}/{sub} of {n:,}" if n else "-"
