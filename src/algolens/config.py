@@ -107,7 +107,7 @@ class InitConfig:
     """Where the weights start. ``source`` is a run whose weights seed this one where names and
     shapes fit (the papers' model reuse); ``reuse`` names the papers' mode: ``ins1`` copies once,
     ``ins2`` also re-copies the inserted heads the source model needs every ``recopy_every``
-    steps, ``ins3`` re-copies every inserted weight. ``copied`` records what was copied.
+    steps, ``ins3`` those heads and the inserted MLPs. ``copied`` records what was copied.
     ``variant`` and ``family`` hold a family's own initialisation (LEGO: the encoder variant
     and its mimic init)."""
 

@@ -310,7 +310,7 @@ def _reuse(
 ) -> tuple[InitConfig, tuple[Any, ...]]:
     """Copy the source's weights in (ins1) and set up the papers' re-copies (ins2, ins3) or
     frozen heads; returns the init with what was copied, and the write-backs."""
-    from algolens.train import copy_matching_weights, head_entries
+    from algolens.train import copy_matching_weights, recopy_entries
 
     kinds = model_spec(source.model)["kind"], model_spec(model)["kind"]
     if kinds[0] != kinds[1]:
@@ -320,13 +320,11 @@ def _reuse(
     if not copied:
         raise AlgolensError(f"--init-from {init.source}: none of its weights fits this model")
     recopy: list[str] = []
-    if init.reuse == "ins2":
+    if init.reuse in ("ins2", "ins3"):
         from algolens.analysis.ablation import useful_heads
 
         net: Any = source.model
-        recopy = head_entries(copied, useful_heads(net, source.task))
-    elif init.reuse == "ins3":
-        recopy = list(copied)
+        recopy = recopy_entries(init.reuse, copied, useful_heads(net, source.task))
     init = replace(init, copied=copied, recopy=recopy)
     return init, write_backs(model, source.model, init)
 

@@ -17,7 +17,7 @@ from algolens.hub import HubRun
 from algolens.models import build_model
 from algolens.runs import load, load_run, resume_run, train
 from algolens.store import CHECKPOINT, CONFIG, METRICS, WEIGHTS, atomic_write
-from algolens.train import TaskObjective, copy_matching_weights, lr_at
+from algolens.train import TaskObjective, copy_matching_weights, lr_at, recopy_entries
 
 TASK = {"name": "add", "n_digits": 2}
 
@@ -109,6 +109,28 @@ def test_init_from_copies_matching_weights_and_can_freeze_heads(tmp_path: Path) 
     # frozen heads are exactly the source's; the new heads have trained
     assert torch.equal(d.blocks[0].attn.W_Q[:2], s.blocks[0].attn.W_Q)
     assert not torch.equal(d.embed.W_E, s.embed.W_E)
+
+
+def test_ins3_recopies_useful_heads_and_mlps_never_the_embeddings(tmp_path: Path) -> None:
+    """ins3 (Quirke, Neo & Barez 2024's code: "reset useful heads & MLPs every 100 epochs")
+    writes back the inserted MLPs and heads on every re-copy step; the embeddings, layer norms
+    and unembedding stay free, or the mixed model could never learn to write a `-` sign."""
+    src = train(tmp_path / "src", TASK, tiny_model_spec(n_heads=2), quick(10), progress=False)
+    bigger = tiny_model_spec(n_layers=2, n_heads=2)
+    init = {"source": str(src), "reuse": "ins3", "recopy_every": 5}
+    dst = train(tmp_path / "dst", TASK, bigger, quick(10), init=init, progress=False)
+    recopy = json.loads((dst / CONFIG).read_text())["init"]["recopy"]
+    assert {"blocks.0.mlp.W_in", "blocks.0.mlp.W_out"} <= set(recopy)
+    assert not [
+        e for e in recopy if e.split(".")[0] in ("embed", "pos_embed", "unembed", "ln_final")
+    ]
+    assert not [e for e in recopy if ".ln" in e]
+    s, d = load_run(src).model, load_run(dst).model
+    assert torch.equal(d.blocks[0].mlp.W_in, s.blocks[0].mlp.W_in)  # re-copied at step 10
+    assert not torch.equal(d.embed.W_E, s.embed.W_E)  # trained on
+    ins2 = recopy_entries("ins2", ["blocks.0.attn.W_Q", "blocks.0.mlp.W_in"], [(0, 1)])
+    assert ins2 == ["blocks.0.attn.W_Q[1]"]  # ins2: the useful heads only
+    assert recopy_entries("ins1", ["blocks.0.mlp.W_in"], [(0, 1)]) == []
 
 
 def test_copy_matching_weights_skips_mismatched() -> None:

@@ -62,7 +62,7 @@ ReuseOpt = Annotated[
     str | None,
     Opt(
         help="Reuse mode with --init-from: ins1 (copy once), ins2 (re-copy the inserted heads "
-        "the source needs every 100 steps), ins3 (re-copy every inserted weight)."
+        "the source needs every 100 steps), ins3 (re-copy those heads and the inserted MLPs)."
     ),
 ]
 OutOpt = Annotated[

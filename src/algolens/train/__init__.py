@@ -2,7 +2,7 @@
 
 from algolens.config import TrainConfig
 from algolens.train.objective import Objective, TaskObjective
-from algolens.train.reuse import WriteBack, copy_matching_weights, head_entries
+from algolens.train.reuse import WriteBack, copy_matching_weights, head_entries, recopy_entries
 from algolens.train.schedule import lr_at, lr_factor
 from algolens.train.trainer import Trainer, TrainResult
 
@@ -17,4 +17,5 @@ __all__ = [
     "head_entries",
     "lr_at",
     "lr_factor",
+    "recopy_entries",
 ]

@@ -3,8 +3,9 @@
 ``ins1`` copies every weight whose name and shape fit, once; attention heads are copied head
 by head when only the head count differs, so a 3-head model seeds a 4-head one. ``ins2`` also
 writes the source's values back into the inserted heads the source needs every
-``recopy_every`` steps; ``ins3`` writes back every inserted weight. ``freeze_heads`` holds the
-copied attention weights fixed after every step.
+``recopy_every`` steps; ``ins3`` writes back those heads and the inserted MLPs (the papers'
+code: "reset useful heads & MLPs every 100 epochs"). ``freeze_heads`` holds the copied
+attention weights fixed after every step.
 """
 
 from __future__ import annotations
@@ -52,6 +53,19 @@ def head_entries(copied: list[str], heads: list[tuple[int, int]] | None = None) 
             f"{name}[{h}]" for (lay, h) in heads if lay == layer and (limit is None or h < limit)
         ]
     return out
+
+
+def recopy_entries(reuse: str, copied: list[str], useful: list[tuple[int, int]]) -> list[str]:
+    """What the papers' reuse modes re-copy every ``recopy_every`` steps (Quirke, Neo & Barez
+    2024): ``ins2`` the inserted heads the source needs (``useful``), ``ins3`` those heads and
+    the inserted MLPs. Neither touches the embeddings, layer norms or unembedding, which the
+    mixed task must be free to change (the addition source never wrote a ``-`` sign)."""
+    if reuse not in ("ins2", "ins3"):
+        return []
+    heads = head_entries(copied, useful)
+    if reuse == "ins2":
+        return heads
+    return heads + [entry for entry in copied if ".mlp." in entry]
 
 
 class WriteBack:
