@@ -76,3 +76,20 @@ def test_verify_takes_a_device(tmp_path: Path, capsys) -> None:
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out) == on_cpu
     assert main(["verify", str(run), "--device", "tpu"]) == 2
+
+
+def test_lego_commands_take_a_device(tmp_path: Path, capsys) -> None:
+    """`lego train` and `lego compare` record --device in the run's config and refuse a bad or
+    absent one in one line, before anything is written."""
+    small = ["--n-vars", "3", "--train-k", "3", "--max-vars", "4", "--layers", "1",
+             "--d-model", "16", "--d-mlp", "32", "--steps", "2", "--log-every", "1",
+             "--no-progress"]  # fmt: skip
+    out = tmp_path / "lego"
+    assert main(["lego", "train", *small, "--device", "auto", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["device"] == "auto"
+    assert main(["lego", "train", *small, "--device", "tpu", "--out", str(tmp_path / "x")]) == 2
+    if not torch.cuda.is_available():
+        where = tmp_path / "cmp"
+        args = ["lego", "compare", *small, "--variants", "random", "--device", "cuda"]
+        assert main([*args, "--out", str(where)]) == 2
+        assert "no CUDA GPU" in capsys.readouterr().err and not (where / "random_s0").exists()

@@ -63,6 +63,9 @@ ParentOpt = Annotated[
 NamesOpt = Annotated[str, typer.Option(help="Names by chain position: any or split (a-m/n-z).")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed for weights and data.")]
+DeviceOpt = Annotated[
+    str, typer.Option(help="Where to train: cpu, cuda, cuda:N or auto (CUDA when present).")
+]
 
 
 API: Any = None  # the run functions, handed over by register()
@@ -105,6 +108,33 @@ def specs(
     if conv_kernel:
         model["conv_kernel"] = conv_kernel
     return task, model
+
+
+def train_config(
+    steps: int,
+    batch_size: int,
+    lr: float,
+    log_every: int,
+    stop_when: str,
+    layer_loss: float,
+    device: str,
+    seed: int = 0,
+) -> Any:
+    """The training settings the lego commands share: a 5% warm-up, one final checkpoint."""
+    from algolens.config import TrainConfig
+
+    return TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        warmup_frac=0.05,
+        log_every=log_every,
+        seed=seed,
+        stop_when=stop_when,
+        checkpoint_every=max(steps, 1),
+        layer_loss=layer_loss,
+        device=device,
+    )
 
 
 def run_config(
@@ -155,25 +185,14 @@ def train(
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
+    device: DeviceOpt = "cpu",
     progress: ProgressOpt = True,
 ) -> None:
     """Train one LEGO encoder variant (mimic and parent first run their mimic init)."""
-    from algolens.config import TrainConfig
-
     task, model = specs(
         n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp, conv_kernel
     )
-    cfg = TrainConfig(
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        warmup_frac=0.05,
-        log_every=log_every,
-        seed=seed,
-        stop_when=stop_when,
-        checkpoint_every=max(steps, 1),
-        layer_loss=layer_loss,
-    )
+    cfg = train_config(steps, batch_size, lr, log_every, stop_when, layer_loss, device, seed)
     mimic = {
         "steps": mimic_steps,
         "lr": mimic_lr,
@@ -215,11 +234,10 @@ def compare(
     out: Annotated[Path, typer.Option(help="Folder for the runs and the comparison.")] = Path(
         "runs/lego_compare"
     ),
+    device: DeviceOpt = "cpu",
     progress: ProgressOpt = True,
 ) -> None:
     """Train the variants on the same seeds; write comparison.json and report.html into OUT."""
-    from algolens.config import TrainConfig
-
     chosen = tuple(v.strip() for v in variants.split(",") if v.strip())
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
@@ -230,16 +248,7 @@ def compare(
     task, model = specs(
         n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp, conv_kernel
     )
-    cfg = TrainConfig(
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        warmup_frac=0.05,
-        log_every=log_every,
-        stop_when=stop_when,
-        checkpoint_every=max(steps, 1),
-        layer_loss=layer_loss,
-    )
+    cfg = train_config(steps, batch_size, lr, log_every, stop_when, layer_loss, device)
     mimic = {"steps": mimic_steps, "lr": mimic_lr, "window": window, "n_parent": parent_heads}
     result = compare_variants(
         API, out, task, model, cfg, chosen, seed_list, mimic, n_eval, progress
