@@ -227,4 +227,4 @@ def test_a_mixed_models_report_carries_the_reuse_comparison(tmp_path: Path) -> N
     assert ins1[1:4] == ["ins1", 0.8, card["training"]["steps"]]
     assert ins1[4:7] == list(card["learning_curve"]["steps_to"].values())
     html = write_report(tmp_path / "report.html", "t", [section]).read_text()
-    assert 'id="reuse"' in html and "ins1_mix_d6_l3 (this model)" in html
+    assert 'id="reuse-comparison"' in html and "ins1_mix_d6_l3 (this model)" in html

@@ -243,7 +243,7 @@ def comparison_section(cards: list[dict[str, Any]], this: str = "") -> Section |
             "distribution. One seed each.")  # fmt: skip
     return Section("Reuse: from scratch against ins1, ins2 and ins3", text,
                    [comparison_figure(cards)], [Table(columns, table)], ["reuse-curves"],
-                   "reuse")  # fmt: skip
+                   "reuse-comparison")  # fmt: skip
 
 
 def _never(step: int | None) -> Any:
