@@ -45,7 +45,7 @@ print(f"verify: {res.questions:,} questions in {seconds:.1f} s, {res.questions /
 EOF
 
 start=$(date +%s.%N)
-"$PY" -m algolens analyse "$work/add" --questions 500 --out "$work/report" --no-progress >/dev/null
+"$PY" -m algolens analyse "$work/add" --questions 500 --out "$work/report" --no-progress --device "$DEVICE" >/dev/null
 end=$(date +%s.%N)
-"$PY" -c "import sys; print(f'analyse: report in {float(sys.argv[2]) - float(sys.argv[1]):.1f} s (the analysis runs on the CPU)')" "$start" "$end"
+"$PY" -c "import sys; print(f'analyse: report in {float(sys.argv[2]) - float(sys.argv[1]):.1f} s on {sys.argv[3]}')" "$start" "$end" "$DEVICE"
 echo "gpu_smoke: ok on $DEVICE"

@@ -20,7 +20,7 @@ from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig
 from algolens.errors import AlgolensError
 from algolens.families import family_of, make_task
 from algolens.models import build_model, model_spec
-from algolens.tasks.base import Task, check_model_fits, resolve_device
+from algolens.tasks.base import Task, check_model_fits, model_device, resolve_device
 
 ZOO_DIR = Path(__file__).parent / "zoo" / "models"
 
@@ -52,17 +52,28 @@ class Run:
 
         return verify(self.model, self.task, questions, distribution, seed)  # type: ignore[arg-type]
 
-    def analyse(self, questions: int = 1000, seed: int = 0, progress: bool = False) -> Any:
+    def analyse(
+        self, questions: int = 1000, seed: int = 0, progress: bool = False,
+        device: str | None = None,
+    ) -> Any:  # fmt: skip
         """The family's analysis (``algolens analyse`` without the report): ``.claims`` each
-        with ``.passed`` and its evidence, and ``.data``, the family's results."""
+        with ``.passed`` and its evidence, and ``.data``, the family's results.
+
+        ``device`` (``cpu``, ``cuda``, ``auto``; default: where the model is) moves the model
+        there and runs the analysis there; the results come back on the CPU."""
+        from algolens.analysis.devices import run_on
+
         family = family_of(self.task.name)
         if family.analyse is None:
             raise AlgolensError(f"no analysis for task {self.task.name!r} yet")
+        where = resolve_device(device) if device is not None else model_device(self.model)
+        self.model.to(where)
         # a reused model: its source's confirmed jobs are checked in it
         source = load(self.config.init.source) if self.config.init.source is not None else None
-        return family.analyse(
-            self, questions=questions, seed=seed, progress=progress, source=source
-        )
+        if source is not None:
+            source.model.to(where)
+        return run_on(where, family.analyse, self, questions=questions, seed=seed,
+                      progress=progress, source=source)  # fmt: skip
 
     def run_with_cache(self, questions: str | list[str], **kwargs: Any) -> tuple[Tensor, Any]:
         """Logits and TransformerLens ``ActivationCache`` for questions written as text."""

@@ -93,3 +93,70 @@ def test_lego_commands_take_a_device(tmp_path: Path, capsys) -> None:
         args = ["lego", "compare", *small, "--variants", "random", "--device", "cuda"]
         assert main([*args, "--out", str(where)]) == 2
         assert "no CUDA GPU" in capsys.readouterr().err and not (where / "random_s0").exists()
+
+
+# ---- analysis on a device -----------------------------------------------------------------------
+QUESTION_MAKERS = [
+    ({"name": "add", "n_digits": 3}, ("sample", "sample_uniform", "sample_independent")),
+    ({"name": "mix", "n_digits": 3}, ("sample", "sample_uniform", "sample_independent")),
+    ({"name": "sort", "n_items": 4}, ("sample", "sample_uniform", "sample_independent")),
+    ({"name": "lego", "n_vars": 4}, ("sample",)),
+    ({"name": "modadd", "p": 7, "train_frac": 0.5, "input": "tokens"}, ("sample",)),
+]
+
+
+@pytest.mark.parametrize(("spec", "makers"), QUESTION_MAKERS, ids=lambda x: str(x)[:30])
+def test_questions_are_made_on_the_cpu_whatever_the_default_device(spec, makers) -> None:
+    """An analysis runs under ``torch.device(model's device)``; the tasks' question makers must
+    still draw on the CPU with CPU generators (the same questions on every device). Under a meta
+    default device, any factory call they make without a device would give a meta tensor."""
+    from algolens.families import make_task
+
+    task = make_task(spec)
+    expected = {m: getattr(task, m)(16, torch.Generator().manual_seed(0)) for m in makers}
+    with torch.device("meta"):
+        for m in makers:
+            batch = getattr(task, m)(16, torch.Generator().manual_seed(0))
+            assert batch.inputs.device.type == "cpu", m
+            assert torch.equal(batch.inputs, expected[m].inputs), m
+            assert all(v.device.type == "cpu" for v in batch.labels.values()), m
+
+
+def test_analysis_runs_under_its_device_and_comes_back_on_the_cpu() -> None:
+    """``run_on`` makes the device the default for the analysis's own tensors; ``to_cpu`` walks
+    the result's dataclasses, dicts, lists and tuples."""
+    from dataclasses import dataclass
+    from typing import NamedTuple
+
+    from algolens.analysis.devices import run_on, to_cpu
+
+    assert run_on(torch.device("meta"), torch.get_default_device) == torch.device("meta")
+    assert torch.empty(1).device.type == "cpu"  # the context ends with the call
+
+    class Pair(NamedTuple):
+        a: torch.Tensor
+        b: int
+
+    @dataclass(frozen=True)
+    class Result:
+        x: torch.Tensor
+        parts: dict
+
+    res = Result(torch.ones(2), {"p": [Pair(torch.zeros(1), 3)], "t": (torch.ones(1), "s")})
+    out = to_cpu(res)
+    assert out is res and isinstance(out.parts["p"][0], Pair) and out.parts["p"][0].b == 3
+    assert out.parts["t"][1] == "s" and torch.equal(out.x, torch.ones(2))
+
+
+def test_analyse_takes_a_device(tmp_path: Path, capsys) -> None:
+    run = load(Path(__file__).parents[1] / "data" / "add_d2")
+    same = run.analyse(questions=60, device="auto" if not torch.cuda.is_available() else "cpu")
+    base = load(Path(__file__).parents[1] / "data" / "add_d2").analyse(questions=60)
+    assert [(c.claim, c.passed, c.measured) for c in same.claims] == [
+        (c.claim, c.passed, c.measured) for c in base.claims
+    ]
+    if not torch.cuda.is_available():
+        out = tmp_path / "rep"
+        args = ["analyse", "tests/data/add_d2", "--device", "cuda", "--out", str(out)]
+        assert main(args) == 2
+        assert "no CUDA GPU" in capsys.readouterr().err and not out.exists()

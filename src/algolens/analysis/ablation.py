@@ -33,7 +33,7 @@ from algolens.analysis.nodes import (
     score_answer_logits,
 )
 from algolens.models.transformer import Transformer
-from algolens.tasks.base import Batch, SequenceTask
+from algolens.tasks.base import Batch, SequenceTask, model_device
 
 Mode = Literal["mean", "zero"]
 
@@ -359,7 +359,7 @@ def useful_heads(
     """The heads ``(layer, head)`` whose mean ablation at some position adds failures in more
     than ``threshold`` of ``questions`` training questions: the heads a model needs (the
     papers' ins2 re-copies the inserted ones)."""
-    batch = task.sample(questions, torch.Generator().manual_seed(seed))
+    batch = task.sample(questions, torch.Generator().manual_seed(seed)).to(model_device(model))
     res = node_ablation(model, task, batch, "mean", kinds=("head",))
     rates = res.extra_failure_rate().tolist()
     useful = {(n.layer, n.head) for n, r in zip(res.nodes, rates, strict=True) if r > threshold}

@@ -26,19 +26,24 @@ def analyse(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the sampled questions.")] = 0,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    device: Annotated[
+        str, typer.Option(help="Where the analysis runs: cpu, cuda, cuda:N or auto.")
+    ] = "cpu",
 ) -> None:
     """Analyse RUN and write a self-contained HTML report (and claims.json) into OUT."""
     from algolens.report import report_run
     from algolens.runs import load
+    from algolens.tasks.base import resolve_device
 
     if format not in (None, "png", "svg", "pdf"):
         raise AlgolensError(f"--format must be png, svg or pdf, got {format!r}")
     if questions < 1:
         raise AlgolensError(f"--questions must be at least 1, got {questions}")
+    resolve_device(device)  # an absent GPU is one line, before anything is loaded
     loaded = load(run)
     out = out or Path("reports") / loaded.name
     path = report_run(loaded, out, questions=questions, seed=seed, fmt=format, progress=progress,
-                      extra=zoo_sections(loaded))  # fmt: skip
+                      extra=zoo_sections(loaded), device=device)  # fmt: skip
     typer.echo(f"report written to {path}")
 
 

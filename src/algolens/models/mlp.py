@@ -73,13 +73,14 @@ class MLP(HookedRootModule):
 
     def init_weights(self) -> None:
         gen = torch.Generator().manual_seed(self.cfg.seed)
-        with torch.no_grad():
+        with torch.no_grad(), torch.device("cpu"):  # drawn on the CPU: the same on any device
             for w, b in ((self.W_in, self.b_in), (self.W_out, self.b_out)):
                 bound = 1 / math.sqrt(w.shape[0])
                 w.copy_((torch.rand(w.shape, generator=gen) * 2 - 1) * bound)
                 b.copy_((torch.rand(b.shape, generator=gen) * 2 - 1) * bound)
 
     def forward(self, x: Float[Tensor, "batch d_in"]) -> Float[Tensor, "batch d_out"]:
+        x = x.to(self.W_in.device)  # inputs on another device move to the model's
         pre = self.hook_pre(torch.addmm(self.b_in, x, self.W_in))  # [batch, d_mlp]
         return torch.addmm(self.b_out, self.hook_post(self.act(pre)), self.W_out)
 

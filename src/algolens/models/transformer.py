@@ -320,7 +320,7 @@ class Transformer(HookedRootModule):
         gen = torch.Generator().manual_seed(self.cfg.seed)
         bound = 1 / math.sqrt(self.cfg.conv_kernel or 1)
         for name, p in self.named_parameters():
-            with torch.no_grad():
+            with torch.no_grad(), torch.device("cpu"):  # drawn on the CPU: the same on any device
                 if name.split(".")[-1].startswith("W_"):
                     p.copy_(torch.randn(p.shape, generator=gen) * self.cfg.init_range)
                 elif ".conv_qkv." in name:
@@ -335,8 +335,9 @@ class Transformer(HookedRootModule):
         attention output and MLP, the final LayerNorm and the unembedding run only at the
         positions that predict something (keys and values still come from every position).
         The last block's hooks then see those positions only, so analysis calls it without.
+        Tokens on another device are moved to the model's, as TransformerLens does.
         """
-        resid = self._embed(tokens)
+        resid = self._embed(tokens.to(self.embed.W_E.device))
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             resid = block(resid, readout if i == last else None)

@@ -63,14 +63,16 @@ def figure_files(sections: list[Section]) -> list[tuple[str, Any]]:
 
 
 def report_run(run: Any, out: Path, *, questions: int = 1000, seed: int = 0, fmt: str | None = None,
-               progress: bool = False, extra: list[Section] | None = None) -> Path:  # fmt: skip
-    """Analyse a loaded run with its family's analysis and write its report folder; ``extra``
-    sections (made by the caller, e.g. from the zoo's cards) go after the family's."""
+               progress: bool = False, extra: list[Section] | None = None,
+               device: str | None = None) -> Path:  # fmt: skip
+    """Analyse a loaded run with its family's analysis (on ``device``; default where the model
+    is) and write its report folder; ``extra`` sections (made by the caller, e.g. from the zoo's
+    cards) go after the family's."""
     from algolens.errors import AlgolensError
     from algolens.families import family_of
 
     family = family_of(run.task.name)
     if family.analyse is None or family.sections is None:
         raise AlgolensError(f"no analysis report for task {run.task.name!r} yet")
-    analysis = run.analyse(questions=questions, seed=seed, progress=progress)
+    analysis = run.analyse(questions=questions, seed=seed, progress=progress, device=device)
     return render(analysis, family.sections(run, analysis) + list(extra or []), out, fmt)

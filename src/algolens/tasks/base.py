@@ -8,6 +8,8 @@ sequence) and never ask what family a task belongs to.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -203,8 +205,40 @@ class SequenceTask(Task, Protocol):
         ...
 
 
+# The methods that make questions. They run on the CPU, with CPU generators, whatever the default
+# device is (an analysis runs under ``torch.device(model's device)``): the same questions on every
+# device, and the caller moves the batch.
+GENERATORS = ("sample", "sample_uniform", "sample_independent", "exhaustive_batch",
+              "encode_batch", "tokenize")  # fmt: skip
+
+
+def on_cpu(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with the CPU as the default device for the tensors it makes."""
+    if getattr(fn, "_on_cpu", False):
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if torch.get_default_device().type == "cpu":  # the device context costs time per op
+            return fn(*args, **kwargs)
+        with torch.device("cpu"):
+            return fn(*args, **kwargs)
+
+    wrapper._on_cpu = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 class TaskBase:
-    """Neutral defaults for the optional parts of the :class:`Task` contract."""
+    """Neutral defaults for the optional parts of the :class:`Task` contract.
+
+    A subclass's question makers (:data:`GENERATORS`) run on the CPU (see :func:`on_cpu`).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in GENERATORS:
+            if name in cls.__dict__ and callable(cls.__dict__[name]):
+                setattr(cls, name, on_cpu(cls.__dict__[name]))
 
     @property
     def readout(self) -> slice | None:

@@ -127,7 +127,9 @@ def store_pairs(batch: Batch, seed: int = 0) -> tuple[Batch, Batch]:
     for op in (False, True):
         rows = idx[batch.labels["is_sub"] == op]
         if len(rows):
-            perm[rows] = rows[torch.randperm(len(rows), generator=gen)]
+            # the CPU generator draws on the CPU (the same pairs on every device)
+            pick = torch.randperm(len(rows), generator=gen, device="cpu")
+            perm[rows] = rows[pick.to(rows.device)]
     return batch, _take(batch, perm)
 
 

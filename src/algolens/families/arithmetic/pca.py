@@ -67,8 +67,8 @@ def head_pca(
     seed: int = 0,
 ) -> PcaResult:
     """PCA of the head's output at its position, scored against the column's tri-case."""
-    acts = head_output(model, batch.inputs, node).double().numpy()
-    labels = tri_case(batch, column).numpy()
+    acts = head_output(model, batch.inputs, node).double().cpu().numpy()
+    labels = tri_case(batch, column).cpu().numpy()
     pca = PCA(n_components=n_components, random_state=seed)
     coords = pca.fit_transform(acts)
     groups = len(set(labels.tolist()))

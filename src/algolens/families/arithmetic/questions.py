@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from algolens.families.arithmetic.task import ArithmeticTask
-from algolens.tasks.base import Batch
+from algolens.tasks.base import Batch, on_cpu
 
 
 def position_name(pos: int) -> str:
@@ -37,12 +37,14 @@ def predicting_position(task: ArithmeticTask, digit: int) -> int:
     return task.answer_start - 1 + (task.n_digits - digit)
 
 
+@on_cpu
 def sample_questions(task: ArithmeticTask, n: int, seed: int = 0) -> Batch:
     """``n`` questions from the task's (enriched) training generator under ``seed``."""
     gen = torch.Generator().manual_seed(seed)
     return task.sample(n, gen) if n else task.sample(1, gen)
 
 
+@on_cpu
 def class_balanced_questions(task: ArithmeticTask, per_class: int, seed: int = 0) -> Batch:
     """Up to ``per_class`` questions of every question class (cascades are rare otherwise)."""
     gen = torch.Generator().manual_seed(seed)

@@ -39,7 +39,7 @@ from algolens.families.lego.mimic import (
     parent_template,
 )
 from algolens.families.lego.task import CLAUSE_LEN, MINUS, ONE, LegoTask
-from algolens.tasks.base import Batch
+from algolens.tasks.base import Batch, model_device
 
 TEMPLATES = ("association", "manipulation", "parent")  # head_similarities' keys, in order
 
@@ -74,11 +74,14 @@ class ProbeResult:
     task: dict[str, Any] = field(default_factory=dict)
 
 
-def fresh_batches(task: LegoTask, n: int, seed: int, batch_size: int = 512) -> Iterator[Batch]:
-    """``n`` fresh sentences from ``seed``, in batches of at most ``batch_size``."""
+def fresh_batches(
+    model: nn.Module, task: LegoTask, n: int, seed: int, batch_size: int = 512
+) -> Iterator[Batch]:
+    """``n`` fresh sentences from ``seed``, in batches of at most ``batch_size``, where
+    ``model`` is."""
     gen = torch.Generator().manual_seed(seed)
     for start in range(0, n, batch_size):
-        yield task.sample(min(batch_size, n - start), gen)
+        yield task.sample(min(batch_size, n - start), gen).to(model_device(model))
 
 
 def position_accuracies(
@@ -88,7 +91,7 @@ def position_accuracies(
     right = torch.zeros(task.n_vars, dtype=torch.float64)
     count = torch.zeros(task.n_vars, dtype=torch.float64)
     with torch.no_grad():
-        for batch in fresh_batches(task, n, seed, batch_size):
+        for batch in fresh_batches(model, task, n, seed, batch_size):
             ok = task.correct(model, batch).to(torch.float64)
             right.index_add_(0, batch.labels["depth"].flatten(), ok.flatten())
             count.index_add_(0, batch.labels["depth"].flatten(), torch.ones_like(ok).flatten())
@@ -106,7 +109,7 @@ def layer_accuracies(
     right = torch.zeros(len(model.blocks), task.n_vars, dtype=torch.float64)  # type: ignore[arg-type]
     count = torch.zeros(task.n_vars, dtype=torch.float64)
     with torch.no_grad():
-        for batch in fresh_batches(task, n, seed, batch_size):
+        for batch in fresh_batches(model, task, n, seed, batch_size):
             lens = model.logit_lens(batch.inputs, readout=task.readout)  # type: ignore[operator]
             ok = (lens.argmax(-1) == batch.targets).to(torch.float64)  # [layer, batch, n]
             depth = batch.labels["depth"].flatten()
@@ -164,7 +167,7 @@ def classify_heads(
 ) -> list[HeadClass]:
     """Every head's class (association / manipulation / parent / other) on ``n`` fresh
     sentences."""
-    tokens = task.sample(n, torch.Generator().manual_seed(seed)).inputs
+    tokens = task.sample(n, torch.Generator().manual_seed(seed)).to(model_device(model)).inputs
     sims = head_similarities(model, tokens, window)
     n_layers, n_heads = sims["association"].shape
     out = []
@@ -265,7 +268,7 @@ def root_rule_agreement(
     model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0
 ) -> list[float]:
     """Per chain position, the share of the model's answers equal to :func:`root_rule`'s."""
-    batch = task.sample(n, torch.Generator().manual_seed(seed))
+    batch = task.sample(n, torch.Generator().manual_seed(seed)).to(model_device(model))
     with torch.no_grad():
         pred = task.answer_logits(model(batch.inputs)).argmax(-1)
     same = (pred == root_rule(batch.inputs)).to(torch.float64)
@@ -282,7 +285,7 @@ def mean_attention(
     model: nn.Module, task: LegoTask, n: int = 256, seed: int = 0
 ) -> Float[Tensor, "layer head pos pos"]:
     """Every head's attention pattern averaged over ``n`` fresh sentences."""
-    tokens = task.sample(n, torch.Generator().manual_seed(seed)).inputs
+    tokens = task.sample(n, torch.Generator().manual_seed(seed)).to(model_device(model)).inputs
     with torch.no_grad():
         return attention_patterns(model, tokens).mean(1)
 

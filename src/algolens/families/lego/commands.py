@@ -272,7 +272,9 @@ def compare_variants(
     """Train every variant on every seed under ``out/<variant>_s<seed>`` and measure them."""
     import time
 
+    from algolens.analysis.devices import run_on
     from algolens.families.lego.analysis import evaluate
+    from algolens.tasks.base import resolve_device
 
     configs = {
         (v, s): run_config(api, v, task, model, replace(train_cfg, seed=s), {**mimic, "seed": s})
@@ -292,7 +294,9 @@ def compare_variants(
             "steps": trained.steps,
             "wall_seconds": trained.seconds,
         }
-        row.update(evaluate(run.model, run.task, n_eval, seed=10_000 + seed))
+        where = resolve_device(config.train.device)  # evaluated where it was trained
+        run.model.to(where)
+        row.update(run_on(where, evaluate, run.model, run.task, n_eval, seed=10_000 + seed))
         results[variant].append(row)
     return {
         "task": task,

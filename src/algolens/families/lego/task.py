@@ -36,7 +36,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from algolens.errors import AlgolensError
-from algolens.tasks.base import Batch, TaskBase, answer_output, sequence_model_only
+from algolens.tasks.base import Batch, TaskBase, answer_output, model_device, sequence_model_only
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 VOCAB = [*LETTERS, "=", "+", "-", "1", ";"]
@@ -299,6 +299,7 @@ class LegoTask(TaskBase):
         if not self.eval_size:
             return {}
         batch = self.sample(self.eval_size, torch.Generator().manual_seed(self.eval_seed))
+        batch = batch.to(model_device(model))
         with torch.no_grad():
             right = self.correct(model, batch)
         acc = position_accuracy(right, batch.labels["depth"], self.k)

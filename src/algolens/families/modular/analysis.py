@@ -87,8 +87,9 @@ def progress_for(run: Any, freqs: list[int]) -> Progress:
     steps_logits = _checkpoint_logits(run)
     if not steps_logits and saved is not None and saved.exists():
         return Progress(**store.read_json(saved, "progress measures"))
-    task = run.task
-    return progress_measures(steps_logits, task.all_targets(), freqs, task.train_idx, task.val_idx)
+    task, here = run.task, torch.get_default_device()  # the analysis's device
+    targets, train, val = (t.to(here) for t in (task.all_targets(), task.train_idx, task.val_idx))
+    return progress_measures([(s, x.to(here)) for s, x in steps_logits], targets, freqs, train, val)
 
 
 def _checkpoint_logits(run: Any) -> list[tuple[int, torch.Tensor]]:

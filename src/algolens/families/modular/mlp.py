@@ -143,8 +143,8 @@ def replacement_curve(
     for frac in fractions:
         accs = []
         for s in range(seeds):
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(s))
-            chosen = order[: round(frac * n)]
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(s), device="cpu")
+            chosen = order[: round(frac * n)].to(W_out.device)
             w_in, w_out = replace_with_fits(W_in, W_out, fits, chosen)
             accs.append(mlp_accuracy(w_in, b_in, w_out, b_out))
         out.append(sum(accs) / len(accs))
@@ -170,10 +170,11 @@ def cosine_network(
     ``rule="difference"`` uses ``s1 - s2`` for the output phase instead: the wrong algorithm,
     a negative control for the construction claims.
     """
-    gen = torch.Generator().manual_seed(seed)
-    k = torch.randint(0, p + 1, (n,), generator=gen).double()
-    s1 = torch.rand(n, generator=gen, dtype=torch.float64) * phase_range
-    s2 = torch.rand(n, generator=gen, dtype=torch.float64) * phase_range
+    gen = torch.Generator().manual_seed(seed)  # drawn on the CPU: the same network on any device
+    here = torch.get_default_device()
+    k = torch.randint(0, p + 1, (n,), generator=gen, device="cpu").double().to(here)
+    s1 = torch.rand(n, generator=gen, dtype=torch.float64, device="cpu").to(here) * phase_range
+    s2 = torch.rand(n, generator=gen, dtype=torch.float64, device="cpu").to(here) * phase_range
     x = torch.arange(p, dtype=torch.float64)[:, None]
     w = 2 * math.pi * k / p  # [n]
     W_in = torch.cat([scale * torch.cos(w * x + s1), scale * torch.cos(w * x + s2)])  # [2p, n]

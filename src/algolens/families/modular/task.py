@@ -23,7 +23,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from algolens.errors import AlgolensError
-from algolens.tasks.base import Batch, TaskBase, answer_output
+from algolens.tasks.base import Batch, TaskBase, answer_output, on_cpu
 
 INPUTS = ("onehot", "tokens")
 
@@ -123,16 +123,19 @@ class ModAddTask(TaskBase):
         x[torch.arange(len(a)), self.p + b] = 1.0
         return x
 
+    @on_cpu
     def all_inputs(self) -> Tensor:
         """Inputs of all ``p * p`` pairs in the order ``a * p + b`` (cached)."""
         if "inputs" not in self._cache:
             self._cache["inputs"] = self.encode(*self.pairs())
         return self._cache["inputs"]
 
+    @on_cpu
     def all_targets(self) -> Int[Tensor, " pairs"]:
         a, b = self.pairs()
         return (a + b) % self.p
 
+    @on_cpu
     def batch(self, idx: Int[Tensor, " batch"]) -> Batch:
         """The questions with pair indices ``idx``."""
         a, b = self.pairs(idx)
@@ -222,6 +225,7 @@ def split_metrics(
     logits: Float[Tensor, "pairs p"], targets: Int[Tensor, " pairs"], train: Tensor, val: Tensor
 ) -> dict[str, float]:
     """``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` of full-table logits."""
+    targets, train, val = (t.to(logits.device) for t in (targets, train, val))
     logprobs = torch.log_softmax(logits.to(torch.float64), -1)
     loss = -logprobs.gather(-1, targets[:, None])[:, 0]
     correct = (logits.argmax(-1) == targets).to(torch.float64)
