@@ -250,3 +250,26 @@ def _answers_match(task, batch) -> None:
         text = task.decode(row)
         a, op, b = task.parse(text[: 2 * n + 1])
         assert text[2 * n + 2 :] == oracle(a, b, op, n)
+
+
+@pytest.mark.parametrize("op", ["add", "mix"])
+def test_short_share_draws_short_operands_padded_with_zeros(op: str) -> None:
+    """``short_share``: both operands lose their top z digits (z in 1..n-1) in that share of
+    questions, the answers stay the oracle's, and 0 leaves the training stream as it was."""
+    n = 10
+    plain = make_task(op, n_digits=n)
+    short = make_task(op, n_digits=n, short_share=0.5)
+    for draw in ("sample", "sample_independent"):
+        a = getattr(plain, draw)(4096, torch.Generator().manual_seed(1))
+        b = getattr(short, draw)(4096, torch.Generator().manual_seed(1))
+        lead = (b.inputs[:, 0] == 0) & (b.inputs[:, n + 1] == 0)
+        assert 0.45 <= float(lead.double().mean()) <= 0.56, draw  # 0.5 + 0.5 x 1/100
+        both_top_zero = (b.inputs[:, : n // 2] == 0).all(-1) & (
+            b.inputs[:, n + 1 : n + 1 + n // 2] == 0
+        ).all(-1)
+        assert float(both_top_zero.double().mean()) > 0.2, draw  # z >= 5: 5 of 9 of half
+        _answers_match(short, b)
+        assert not torch.equal(a.inputs, b.inputs)
+    assert make_task(op, n_digits=n, short_share=0.0).to_dict()["short_share"] == 0.0
+    with pytest.raises(AlgolensError, match="short_share"):
+        make_task(op, n_digits=n, short_share=1.5)

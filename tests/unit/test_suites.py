@@ -227,6 +227,29 @@ def test_add_cascade_suite_covers_every_chain(n: int) -> None:
     assert set(lab["depth"].tolist()) == set(range(n))
 
 
+@pytest.mark.parametrize("n", [5, 10])
+def test_add_cascade_suite_asks_every_chain_in_short_operands(n: int) -> None:
+    """Every carry chain (made at column s, through k sum-9 columns) also appears with every
+    other column 0+0: the papers' lists are short questions padded with zeros, and a 10-digit
+    model that passed a suite whose quiet columns were random digits failed 15 of them."""
+    pairs = []
+    for text in suite_questions(make_task("add", n_digits=n), "carry"):
+        a, b = text.split("+")
+        pairs.append([(int(x), int(y)) for x, y in zip(a[::-1], b[::-1], strict=True)])
+    for s in range(n):
+        for k in range(n - s):
+            assert any(_short_chain(cols, s, k) for cols in pairs), (s, k)
+
+
+def _short_chain(cols: list[tuple[int, int]], s: int, k: int) -> bool:
+    """A carry made at column s through k sum-9 columns, every other column 0+0."""
+    return (
+        sum(cols[s]) >= 10
+        and all(sum(cols[c]) == 9 for c in range(s + 1, s + 1 + k))
+        and all(cols[c] == (0, 0) for c in range(len(cols)) if not s <= c <= s + k)
+    )
+
+
 @pytest.mark.parametrize("n", [3, 5])
 def test_sub_cascade_suite_covers_borrow_chains_signs_and_equal_operands(n: int) -> None:
     task = make_task("sub", n_digits=n)

@@ -8,7 +8,8 @@ row; that row's expected answer is 000000, so it is kept here as 0+0.
 
 The complete ``carry`` suite covers every carry chain: a carry made in column s that passes k
 sum-9 columns and lands in column s+k+1 (for every answer digit and every length), every run of
-sum-9 columns with no carry arriving, and the full-length cascade into the top answer digit.
+sum-9 columns with no carry arriving, and the full-length cascade into the top answer digit; then
+every chain once more in short operands (every other column 0+0).
 The complete ``borrow`` suite is its twin for subtraction (see :func:`borrow_questions`).
 Columns outside a chain stay quiet (pair sum <= 8 for addition, top digit > bottom digit for
 subtraction), so each question's ``depth`` label is its chain.
@@ -148,6 +149,15 @@ def carry_questions(n: int, variants: int = 3, seed: int = 0) -> list[str]:
             out.append(f"{_number(cols, 0):0{n}d}+{_number(cols, 1):0{n}d}")
     # the longest cascade: a carry from the units through every column into A_n
     out.append(f"{1:0{n}d}+{10**n - 1:0{n}d}")
+    # every chain again in short operands, each quiet column 0+0: the papers' lists pad short
+    # questions with zeros, which the uniform and training distributions almost never draw
+    seen = set(out)
+    for kinds in _patterns(n, "carry", "nine", "quiet"):
+        cols = [(0, 0) if kind == "quiet" else _pair_add(kind, rng) for kind in kinds]
+        text = f"{_number(cols, 0):0{n}d}+{_number(cols, 1):0{n}d}"
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
     return out
 
 

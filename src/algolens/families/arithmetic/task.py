@@ -79,6 +79,10 @@ class ArithmeticTask(SequenceTaskBase):
     # share of subtraction questions drawn near-equal (b = a +- d, |d| < 10^k, k uniform in
     # 0..n): a - a, a - (a + 1) across trailing nines, long equal prefixes that delay the sign
     hard_share: float = 0.0
+    # share of questions whose operands are short: both lose their top z digits (z uniform in
+    # 1..n-1), as the papers' lists write short questions padded with zeros, which the uniform
+    # and enriched questions almost never are
+    short_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.op not in ("add", "sub", "mix"):
@@ -87,7 +91,14 @@ class ArithmeticTask(SequenceTaskBase):
             raise AlgolensError(f"digits must be 1 to {MAX_DIGITS}, got {self.n_digits}")
         if self.hard_share and self.n_digits > HARD_MAX_DIGITS:
             raise AlgolensError(f"hard_share works up to {HARD_MAX_DIGITS} digits")
-        for name in ("enrich_batch_share", "enrich_pair_share", "sub_share", "hard_share"):
+        shares = (
+            "enrich_batch_share",
+            "enrich_pair_share",
+            "sub_share",
+            "hard_share",
+            "short_share",
+        )
+        for name in shares:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise AlgolensError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
 
@@ -200,6 +211,8 @@ class ArithmeticTask(SequenceTaskBase):
             _force_pairs(x, y, is_sub, forced.view(batch_size, n), swap)
         if self.hard_share:
             _near_operands(x, y, is_sub, self.hard_share, generator)
+        if self.short_share:
+            _short_operands(x, y, self.short_share, generator)
         return self.make_batch(x, y, is_sub)
 
     def sample_independent(self, batch_size: int, generator: torch.Generator) -> Batch:
@@ -220,6 +233,8 @@ class ArithmeticTask(SequenceTaskBase):
         _force_pairs(x, y, is_sub, forced, swap)
         if self.hard_share:
             _near_operands(x, y, is_sub, self.hard_share, generator)
+        if self.short_share:
+            _short_operands(x, y, self.short_share, generator)
         return self.make_batch(x, y, is_sub)
 
     def sample_uniform(self, batch_size: int, generator: torch.Generator) -> Batch:
@@ -383,6 +398,19 @@ def _near_operands(
     b = torch.where((b < 0) | (b >= 10**n), (a - d).abs(), b)  # only when k = n
     b_digits = (b[:, None] // powers) % 10
     y.copy_(torch.where(hard[:, None], b_digits, y))
+
+
+def _short_operands(x: Tensor, y: Tensor, share: float, generator: torch.Generator) -> None:
+    """Zero, in place, the top z digits of both operands (z uniform in 1..n-1) in a share of the
+    rows: short questions padded with zeros."""
+    bsz, n = x.shape
+    if n < 2:
+        return
+    short = torch.rand(bsz, generator=generator) < share
+    z = torch.randint(1, n, (bsz, 1), generator=generator)
+    top = (torch.arange(n)[None] < z) & short[:, None]  # digits are MSD first
+    x.masked_fill_(top, 0)
+    y.masked_fill_(top, 0)
 
 
 def _masked_mean(out: dict[str, float], key: str, values: Tensor, mask: Tensor) -> None:
