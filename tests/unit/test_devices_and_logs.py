@@ -149,14 +149,16 @@ def test_analysis_runs_under_its_device_and_comes_back_on_the_cpu() -> None:
 
 
 def test_analyse_takes_a_device(tmp_path: Path, capsys) -> None:
-    run = load(Path(__file__).parents[1] / "data" / "add_d2")
-    same = run.analyse(questions=60, device="auto" if not torch.cuda.is_available() else "cpu")
-    base = load(Path(__file__).parents[1] / "data" / "add_d2").analyse(questions=60)
+    data = Path(__file__).parents[1] / "data" / "add_d2"
+    same = load(data).analyse(
+        questions=60, device="auto" if not torch.cuda.is_available() else "cpu"
+    )
+    base = load(data).analyse(questions=60)
     assert [(c.claim, c.passed, c.measured) for c in same.claims] == [
         (c.claim, c.passed, c.measured) for c in base.claims
     ]
     if not torch.cuda.is_available():
         out = tmp_path / "rep"
-        args = ["analyse", "tests/data/add_d2", "--device", "cuda", "--out", str(out)]
+        args = ["analyse", str(data), "--device", "cuda", "--out", str(out)]
         assert main(args) == 2
         assert "no CUDA GPU" in capsys.readouterr().err and not out.exists()

@@ -228,3 +228,12 @@ def test_a_mixed_models_report_carries_the_reuse_comparison(tmp_path: Path) -> N
     assert ins1[4:7] == list(card["learning_curve"]["steps_to"].values())
     html = write_report(tmp_path / "report.html", "t", [section]).read_text()
     assert 'id="reuse-comparison"' in html and "ins1_mix_d6_l3 (this model)" in html
+
+
+def test_zoo_show_prints_the_recipe_across_seeds() -> None:
+    """A card with a seed spread (sub_d6_l2: three seeds of its recipe) shows one line per seed;
+    a card without one shows none."""
+    shown = runner.invoke(app, ["zoo", "show", "sub_d6_l2"]).stdout
+    assert "the recipe across seeds: 3 of 3 seeds" in shown
+    assert sum(line.startswith("  seed ") for line in shown.splitlines()) == 3
+    assert "across seeds" not in runner.invoke(app, ["zoo", "show", "add_d6_l2"]).stdout

@@ -124,6 +124,17 @@ def _verification_lines(ver: dict[str, Any]) -> list[str]:
     return out
 
 
+def _seed_lines(spread: dict[str, Any]) -> list[str]:
+    """The recipe trained with other seeds: one line per seed."""
+    out = [f"the recipe across seeds: {spread.get('verified', '')} ({spread.get('command', '')})"]
+    for row in spread.get("seeds", []):
+        out.append(
+            f"  seed {row['seed']}: {row['failures_per_million']:,.0f} per million, "
+            f"suite {row['suite_failures']} wrong, {row['train_seconds']:,.0f} s of training"
+        )
+    return out
+
+
 def card_lines(card: dict[str, Any]) -> list[str]:
     """A card as readable lines; ``--json`` gives everything, examples and breakdowns too."""
     out = [f"{card['name']}: {card.get('description', '')}", f"task: {_words(card['task'])}"]
@@ -135,6 +146,8 @@ def card_lines(card: dict[str, Any]) -> list[str]:
         out += _verification_lines(card["verification"])
     if isinstance(card.get("evaluation"), dict):
         out.append(f"evaluation: {_words(card['evaluation'])}")
+    if isinstance(card.get("seed_spread"), dict):
+        out += _seed_lines(card["seed_spread"])
     if isinstance(card.get("paper_reference"), dict):
         out.append(f"the papers' model: {_words(card['paper_reference'])}")
     if card.get("notes"):
