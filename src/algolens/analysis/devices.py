@@ -12,16 +12,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from algolens.tasks.base import Batch, model_device
+from algolens.tasks.base import Batch
 
 T = TypeVar("T")
-
-
-def on_model(model: nn.Module, batch: Batch) -> Batch:
-    """``batch`` where ``model``'s weights are (itself when it is there already)."""
-    return batch.to(model_device(model))
 
 
 def run_on(device: torch.device, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -18,9 +18,9 @@ from plotly.subplots import make_subplots
 
 from algolens.analysis.ablation import AblationResult, node_ablation, position_ablation
 from algolens.analysis.attention import mean_attention
-from algolens.analysis.devices import on_model
 from algolens.families.base import Analysis
 from algolens.sections import Section, Table
+from algolens.tasks.base import model_device
 from algolens.verify import DISTRIBUTIONS, verify
 
 
@@ -39,7 +39,8 @@ def analyse(
 ) -> Analysis:
     """Verification on both distributions, position and node ablations, mean attention."""
     model, task = run.model, run.task
-    batch = on_model(model, task.sample_independent(questions, torch.Generator().manual_seed(seed)))
+    batch = task.sample_independent(questions, torch.Generator().manual_seed(seed))
+    batch = batch.to(model_device(model))
     rates: dict[str, tuple[int, int]] = {}
     for dist in DISTRIBUTIONS:
         res = verify(model, task, max(questions, 1000), dist, seed)

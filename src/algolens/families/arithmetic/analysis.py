@@ -16,7 +16,6 @@ from torch import Tensor
 from algolens.analysis.ablation import AblationResult, node_ablation, position_ablation
 from algolens.analysis.attention import attention_patterns, mean_attention
 from algolens.analysis.claims import Claim
-from algolens.analysis.devices import on_model
 from algolens.analysis.interchange import interchange
 from algolens.analysis.nodes import Node, class_index
 from algolens.analysis.progress import Stages
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
     from algolens.families.arithmetic.reuse import ReuseResult
     from algolens.families.arithmetic.subtraction import SignResult
 from algolens.models.transformer import Transformer
-from algolens.tasks.base import Batch
+from algolens.tasks.base import Batch, model_device
 from algolens.verify import DISTRIBUTIONS, PREFIXES, verify
 
 
@@ -155,8 +154,8 @@ def analyse_arithmetic(
     from algolens.families.arithmetic.subtraction import sign_analysis
 
     model.eval()
-    batch = on_model(model, sample_questions(task, n_questions, seed))
-    balanced = on_model(model, class_balanced_questions(task, per_class, seed + 1))
+    batch = sample_questions(task, n_questions, seed).to(model_device(model))
+    balanced = class_balanced_questions(task, per_class, seed + 1).to(model_device(model))
     samples, sample_classes = _one_per_class(task, balanced)
     with Stages("arithmetic analysis", 9, progress) as stages:
         positions = stages.run(
