@@ -44,13 +44,20 @@ class Run:
         return list(self.task.predict(self.model, questions))
 
     def verify(
-        self, questions: int = 100_000, distribution: str = "training", seed: int = 0
+        self,
+        questions: int = 100_000,
+        distribution: str = "training",
+        seed: int = 0,
+        precision: str = "auto",
     ) -> Any:
         """Exact-match verdict on seeded random questions (``algolens verify``): ``.failures``,
-        ``.questions``, ``.interval`` and failures by class."""
+        ``.questions``, ``.interval`` and failures by class. ``precision`` as in
+        :func:`algolens.verify.verify_batches` (the bfloat16 screen: same verdicts)."""
+        from algolens.screen import check_precision
         from algolens.verify import verify
 
-        return verify(self.model, self.task, questions, distribution, seed)  # type: ignore[arg-type]
+        prec = check_precision(precision)
+        return verify(self.model, self.task, questions, distribution, seed, precision=prec)  # type: ignore[arg-type]
 
     def analyse(
         self, questions: int = 1000, seed: int = 0, progress: bool = False,

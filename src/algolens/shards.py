@@ -20,6 +20,7 @@ from typing import Any
 
 from algolens import store
 from algolens.errors import AlgolensError
+from algolens.screen import Precision
 from algolens.verify import VerifyResult, default_batch_size, model_fingerprint, verify_batches
 
 
@@ -32,13 +33,19 @@ def shard_ranges(size: int, shards: int) -> list[tuple[int, int]]:
 
 
 def verify_range(
-    model: Any, task: Any, start: int, stop: int, batch_size: int, examples: int
+    model: Any,
+    task: Any,
+    start: int,
+    stop: int,
+    batch_size: int,
+    examples: int,
+    precision: Precision = "auto",
 ) -> VerifyResult:
     """Questions ``start`` to ``stop`` of the exhaustive order, verified."""
     res = VerifyResult(f"questions {start:,}-{stop:,}", task.answer_names, max_examples=examples)
     for lo in range(start, stop, batch_size):
         batch = task.exhaustive_batch(lo, min(lo + batch_size, stop))
-        verify_batches(model, task, [batch], res.source, examples, result=res)
+        verify_batches(model, task, [batch], res.source, examples, res, precision)
     return res
 
 
@@ -57,14 +64,20 @@ def merge(parts: list[VerifyResult], source: str, examples: int) -> VerifyResult
             a + b for a, b in zip(out.digit_failures, part.digit_failures, strict=True)
         ]
         out.examples += part.examples[: examples - len(out.examples)]
+        out.rechecked += part.rechecked
+        if part.rechecked or part.precision != "float32":
+            out.precision = part.precision
     return out
 
 
-def _run_shard(run: str, start: int, stop: int, batch_size: int, examples: int) -> dict[str, Any]:
+def _run_shard(
+    run: str, start: int, stop: int, batch_size: int, examples: int, precision: Precision
+) -> dict[str, Any]:
     from algolens.runs import load
 
     loaded = load(run)
-    return verify_range(loaded.model, loaded.task, start, stop, batch_size, examples).state()
+    model, task = loaded.model, loaded.task
+    return verify_range(model, task, start, stop, batch_size, examples, precision).state()
 
 
 def verify_sharded(
@@ -76,6 +89,7 @@ def verify_sharded(
     address: str | None = None,
     examples: int = 10,
     progress: bool = False,
+    precision: Precision = "auto",
 ) -> VerifyResult:
     """Every question of ``run``, in ``shards`` Ray tasks; finished shards are kept in
     ``state_dir`` (one JSON file each) and skipped when the same run is verified again."""
@@ -89,8 +103,8 @@ def verify_sharded(
     done = {i: _saved(state_dir, i, key) for i in range(len(ranges))}
     todo = [i for i, res in done.items() if res is None]
     if todo:
-        results = _on_ray(run, [ranges[i] for i in todo], batch_size, examples, workers, address,
-                          progress)  # fmt: skip
+        results = _on_ray(run, [ranges[i] for i in todo], (batch_size, examples, precision),
+                          workers, address, progress)  # fmt: skip
         for i, state in zip(todo, results, strict=True):
             state_dir.mkdir(parents=True, exist_ok=True)
             store.write_json(state_dir / f"shard_{i:04d}.json", {"key": key, "result": state})
@@ -125,8 +139,7 @@ def start_ray(workers: int | None, address: str | None, missing: str) -> Any:
 def _on_ray(
     run: str,
     ranges: list[tuple[int, int]],
-    batch_size: int,
-    examples: int,
+    settings: tuple[int, int, Precision],  # batch size, examples, precision
     workers: int | None,
     address: str | None,
     progress: bool,
@@ -136,7 +149,7 @@ def _on_ray(
 
     ray = start_ray(workers, address, "sharded verification needs Ray: pip install 'ray>=2.9'")
     task = ray.remote(num_cpus=1)(_run_shard)
-    refs = [task.remote(run, a, b, batch_size, examples) for a, b in ranges]
+    refs = [task.remote(run, a, b, *settings) for a, b in ranges]
     out: dict[Any, dict[str, Any]] = {}
     with tqdm(total=len(refs), disable=not progress, desc="shards", unit="shard") as bar:
         pending = list(refs)

@@ -30,14 +30,9 @@ from tqdm.auto import tqdm
 
 from algolens import store
 from algolens.errors import AlgolensError
+from algolens.screen import Precision, readout_logits, screen_for, screened_argmax
 from algolens.stats import clopper_pearson, nines
-from algolens.tasks.base import (
-    Batch,
-    SequenceTask,
-    answer_output,
-    greedy_answers,
-    model_device,
-)
+from algolens.tasks.base import Batch, SequenceTask, greedy_answers, model_device
 
 Distribution = Literal["uniform", "training"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("uniform", "training")
@@ -77,9 +72,7 @@ def fast_answer_argmax(
     path runs the last layer's queries, MLP and unembedding at the answer positions only.
     Rounding can differ from the full forward in the last bits; tests check equal verdicts.
     """
-    if getattr(getattr(model, "cfg", None), "causal", False):
-        tokens = tokens[:, :-1]
-    return answer_output(task, model, tokens).argmax(-1)
+    return readout_logits(model, task, tokens).argmax(-1)
 
 
 @dataclass
@@ -119,6 +112,8 @@ class VerifyResult:
     complete: bool = True
     separator: str = "="  # between a question and its answer in the examples
     prefix: list[list[int]] | None = None  # [questions, failures] at each of PREFIXES
+    precision: str = "float32"  # or "bfloat16 screen": see algolens.screen
+    rechecked: int = 0  # questions the screen handed back to float32
 
     def __post_init__(self) -> None:
         if not self.digit_failures:
@@ -156,6 +151,8 @@ class VerifyResult:
             "by_class": {k: Tally(*v).to_dict() for k, v in self.by_class.items()},
             "by_digit": self.by_digit,
             "prefix": self.prefix,
+            "precision": self.precision,
+            "rechecked": self.rechecked,
             "examples": self.examples,
         }
 
@@ -172,6 +169,8 @@ class VerifyResult:
                 "  by group: "
                 + ", ".join(f"{g} {v[1]:,}/{v[0]:,}" for g, v in self.by_group.items())
             )
+        if self.rechecked:
+            lines.append(f"  {self.precision}: {self.rechecked:,} questions re-checked in float32")
         parts = [f"{c} {v[1]:,}/{v[0]:,}" for c, v in self.by_class.items()]
         lines.append("  by class (failures/questions): " + ", ".join(parts))
         if self.failures:
@@ -245,16 +244,27 @@ def verify_batches(
     source: str,
     examples: int = 10,
     result: VerifyResult | None = None,
+    precision: Precision = "auto",
 ) -> VerifyResult:
-    """Fold every batch into a :class:`VerifyResult` (exact float32 argmax vs the oracle)."""
+    """Fold every batch into a :class:`VerifyResult` (exact float32 argmax vs the oracle).
+
+    ``precision`` ``auto`` screens with a bfloat16 copy of the model where the hardware has
+    native bfloat16, re-checking in float32 every answer it is unsure of (same verdicts: see
+    :mod:`algolens.screen`); ``float32`` runs float32 alone; ``bfloat16`` forces the screen.
+    """
     task = require_sequence(task)
     model.eval()
     res = result or VerifyResult(source, task.answer_names, max_examples=examples)
     res.separator = task.predict_separator
     device = model_device(model)
+    screen = screen_for(model, precision)
     for batch in batches:
         batch = batch.to(device)
-        pred = fast_answer_argmax(model, task, batch.inputs)
+        if screen is None:
+            pred = fast_answer_argmax(model, task, batch.inputs)
+        else:
+            pred, again = screened_argmax(model, screen, task, batch.inputs, batch.targets)
+            res.precision, res.rechecked = "bfloat16 screen", res.rechecked + again
         before = len(res.examples)
         res.add(task, batch, pred)
         if len(res.examples) > before:
@@ -326,6 +336,7 @@ def verify(
     batch_size: int | None = None,
     examples: int = 10,
     progress: bool = False,
+    precision: Precision = "auto",
 ) -> VerifyResult:
     """Exact-match verdict on ``questions`` seeded random questions (the papers' 1M check).
 
@@ -340,7 +351,7 @@ def verify(
     source = f"{questions:,} {distribution} questions (seed {seed})"
     res = VerifyResult(source, task.answer_names, max_examples=examples)
     for batch in batches:
-        verify_batches(model, task, [batch], source, examples, result=res)
+        verify_batches(model, task, [batch], source, examples, res, precision)
         bar.update(len(batch))
         if res.questions in PREFIXES:
             res.prefix = [*(res.prefix or []), [res.questions, res.failures]]
@@ -375,6 +386,7 @@ def verify_exhaustive(
     examples: int = 10,
     progress: bool = False,
     stop_after: int | None = None,
+    precision: Precision = "auto",
 ) -> VerifyResult:
     """Every question (at most 10^8), resumable: progress is saved to ``state_path`` every few
     seconds and when interrupted (Ctrl-C), and a later call with the same model, task and batch
@@ -404,7 +416,7 @@ def verify_exhaustive(
         for i, batch in enumerate(exhaustive_batches(task, batch_size, done_batches)):
             if stop_after is not None and i >= stop_after:
                 break
-            verify_batches(model, task, [batch], res.source, examples, result=res)
+            verify_batches(model, task, [batch], res.source, examples, res, precision)
             done_batches += 1
             snapshot = {"key": key, "batches": done_batches, "result": res.state()}
             if state_path is not None and time.monotonic() - last_write > 2.0:

@@ -27,6 +27,13 @@ def _failing_copy(tmp: Path) -> Path:
     return run
 
 
+def _verdict(state: dict, source: bool = True) -> dict:
+    """Everything but how many questions the bfloat16 screen handed back to float32 (each
+    shard calibrates its own screen, so that count differs; the verdicts may not)."""
+    out = {k: v for k, v in state.items() if k != "rechecked"}
+    return out if source else {**out, "source": ""}
+
+
 def test_shard_ranges_cover_the_space_once() -> None:
     assert shard_ranges(10, 3) == [(0, 3), (3, 6), (6, 10)]
     assert shard_ranges(2, 5) == [(0, 1), (1, 2)]
@@ -38,7 +45,8 @@ def test_merged_shards_equal_the_unsharded_result_without_ray(tmp_path: Path) ->
     assert 0 < whole.failures < whole.questions
     parts = [verify_range(run.model, run.task, a, b, 256, 7) for a, b in shard_ranges(10_000, 4)]
     merged = merge(parts, whole.source, 7)
-    assert merged.state() == whole.state()
+    assert _verdict(merged.state()) == _verdict(whole.state())
+    assert merged.precision == whole.precision
 
 
 @pytest.mark.slow  # a local Ray instance takes tens of seconds to start here
@@ -52,10 +60,10 @@ def test_sharded_verification_on_ray_equals_unsharded_and_resumes(tmp_path: Path
     state = tmp_path / "shards"
     try:
         sharded = verify_sharded(str(path), 3, state, workers=2, examples=7)
-        assert {**sharded.state(), "source": ""} == {**whole.state(), "source": ""}
+        assert _verdict(sharded.state(), source=False) == _verdict(whole.state(), source=False)
         assert len(list(state.glob("shard_*.json"))) == 3
         (state / "shard_0001.json").unlink()  # as if that shard had been interrupted
         again = verify_sharded(str(path), 3, state, workers=2, examples=7)
-        assert again.state() == sharded.state()
+        assert _verdict(again.state()) == _verdict(sharded.state())
     finally:
         ray.shutdown()

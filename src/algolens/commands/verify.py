@@ -50,6 +50,14 @@ WorkersOpt = Annotated[
 AddressOpt = Annotated[
     str | None, typer.Option(help="Join this Ray cluster (e.g. ray://host:10001) for --shards.")
 ]
+PrecisionOpt = Annotated[
+    str,
+    typer.Option(
+        help="auto: answer with a bfloat16 copy of the model first where the hardware has "
+        "native bfloat16, re-checking in float32 every answer it is unsure of or gets wrong "
+        "(same verdicts, about twice as fast); float32: float32 alone; bfloat16: force the screen."
+    ),
+]
 StateOpt = Annotated[
     Path | None,
     typer.Option(help="Progress file for --exhaustive (default: in the run directory)."),
@@ -93,6 +101,7 @@ def verify(
     shards: ShardsOpt = 0,
     workers: WorkersOpt = None,
     address: AddressOpt = None,
+    precision: PrecisionOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     device: Annotated[
@@ -102,9 +111,11 @@ def verify(
     """Check that RUN gives every answer token right (float32 argmax against the oracle)."""
     from algolens import verify as v
     from algolens.runs import load
+    from algolens.screen import check_precision
     from algolens.tasks.base import resolve_device
 
     _check_args(questions, examples, batch_size, distribution)
+    prec = check_precision(precision)
     if exhaustive and suite:
         raise AlgolensError("choose one of --exhaustive and --suite")
     if shards and not exhaustive:
@@ -114,44 +125,53 @@ def verify(
     loaded.model.to(where)
     v.require_sequence(loaded.task)
     if suite is not None:
-        results = {"suite": _suite(loaded, suite, examples)}
+        results = {"suite": _suite(loaded, suite, examples, prec)}
     elif exhaustive and shards:
         from algolens.shards import verify_sharded
 
         path = _state_path(loaded.path, loaded.name, state)
         shard_dir = path.with_name(path.stem + "_shards")
         results = {"all": verify_sharded(run, shards, shard_dir, workers=workers, address=address,
-                                         examples=examples, progress=progress)}  # fmt: skip
+                                         examples=examples, progress=progress,
+                                         precision=prec)}  # fmt: skip
     elif exhaustive:
         path = _state_path(loaded.path, loaded.name, state)
-        results = {"all": _exhaustive(loaded, path, batch_size, examples, progress)}
+        results = {"all": _exhaustive(loaded, path, batch_size, examples, progress, prec)}
     else:
         dists: tuple[Any, ...] = v.DISTRIBUTIONS if distribution == "both" else (distribution,)
         model, task = loaded.model, loaded.task
         results = {
-            d: v.verify(model, task, questions, d, seed, batch_size, examples, progress)
+            d: v.verify(model, task, questions, d, seed, batch_size, examples, progress, prec)
             for d in dists
         }
     _print(loaded.name, results, as_json, random=not (suite or exhaustive))
 
 
-def _suite(loaded: Any, suite: str, examples: int) -> Any:
+def _suite(loaded: Any, suite: str, examples: int, precision: Any) -> Any:
     from algolens.families import family_of
 
     family = family_of(loaded.task.name)
     if suite not in family.suite_names or family.suite is None:
         have = ", ".join(family.suite_names) or "none"
         raise AlgolensError(f"unknown suite {suite!r} for {loaded.task.name}: choose from {have}")
-    return family.suite(loaded.model, loaded.task, suite, examples=examples)
+    return family.suite(loaded.model, loaded.task, suite, examples=examples, precision=precision)
 
 
 def _exhaustive(
-    loaded: Any, path: Path, batch_size: int | None, examples: int, progress: bool
+    loaded: Any,
+    path: Path,
+    batch_size: int | None,
+    examples: int,
+    progress: bool,
+    precision: Any,
 ) -> Any:
     from algolens.verify import verify_exhaustive
 
     try:
-        return verify_exhaustive(loaded.model, loaded.task, path, batch_size, examples, progress)
+        model, task = loaded.model, loaded.task
+        return verify_exhaustive(
+            model, task, path, batch_size, examples, progress, precision=precision
+        )
     except KeyboardInterrupt:
         typer.echo(f"interrupted; progress saved in {path}: run again to resume", err=True)
         raise typer.Exit(130) from None

@@ -24,6 +24,7 @@ from torch import nn
 
 from algolens.errors import AlgolensError
 from algolens.families.arithmetic.task import ArithmeticTask
+from algolens.screen import Precision
 from algolens.tasks.base import Batch
 from algolens.verify import VerifyResult, verify_batches
 
@@ -262,7 +263,12 @@ def suite_batch(task: ArithmeticTask, name: str) -> Batch:
 
 
 def verify_suite(
-    model: nn.Module, task: ArithmeticTask, name: str, examples: int = 10
+    model: nn.Module,
+    task: ArithmeticTask,
+    name: str,
+    examples: int = 10,
+    precision: Precision = "auto",
 ) -> VerifyResult:
     """Exact-match verdict on suite ``name`` (the papers' lists or a complete suite)."""
-    return verify_batches(model, task, [suite_batch(task, name)], f"suite {name}", examples)
+    batch = suite_batch(task, name)
+    return verify_batches(model, task, [batch], f"suite {name}", examples, precision=precision)
