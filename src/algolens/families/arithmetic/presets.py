@@ -111,17 +111,17 @@ ZOO: dict[str, Preset] = {
                              "about 30 min on 2 CPU cores",
                              {"source": "zoo:add_d6_l2", "reuse": "ins2"}),
     "ins3_mix_d6_l4": Preset({"name": "mix", **MIXED, "sub_share": 0.8}, cpu_model(4, 3),
-                             {**LONG, "steps": 8_500},
+                             {**LONG, "steps": 12_000},
                              "4-layer 3-head mixed add/sub from add_d6_l2, the inserted heads "
                              "add_d6_l2 needs and its MLPs re-copied every 100 steps (ins3)",
-                             "about 30 min on 2 CPU cores",
+                             "about 27 min on 2 CPU cores",
                              {"source": "zoo:add_d6_l2", "reuse": "ins3"}),
     "add_d5_l1_paper": Preset(_task("add", 5), paper_model(1, 3, 510, d_mlp=2040),
                               {**PAPER_TRAIN, "steps": 30_000, "log_every": 200,
                                "checkpoint_every": 2000},
                               "the first paper's exact 1-layer model and recipe: d_model 510, "
                               "3 heads, d_mlp 2040, batch 64, AdamW 8e-5, 30,000 steps",
-                              "about 60 min on 2 CPU cores"),
+                              "about 90 min on 2 CPU cores (estimated)"),
 }  # fmt: skip
 
 
