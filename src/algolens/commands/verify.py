@@ -55,7 +55,8 @@ PrecisionOpt = Annotated[
     typer.Option(
         help="auto: answer with a bfloat16 copy of the model first where the hardware has "
         "native bfloat16, re-checking in float32 every answer it is unsure of or gets wrong "
-        "(same verdicts, about twice as fast); float32: float32 alone; bfloat16: force the screen."
+        "(same verdicts; 1.3x to 2x faster here); float32: float32 alone; bfloat16: force "
+        "the screen."
     ),
 ]
 StateOpt = Annotated[
