@@ -65,7 +65,7 @@ def merge(parts: list[VerifyResult], source: str, examples: int) -> VerifyResult
         ]
         out.examples += part.examples[: examples - len(out.examples)]
         out.rechecked += part.rechecked
-        if part.rechecked or part.precision != "float32":
+        if part.precision != "float32":  # any shard the screen ran on
             out.precision = part.precision
     return out
 

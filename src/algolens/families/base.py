@@ -103,9 +103,8 @@ class Family:
     initialise: Callable[..., dict[str, Any]] | None = None
     prepare_model: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
     commands: Callable[..., None] | None = None
-    suite: Callable[..., Any] | None = (
-        None  # (model, task, name, examples, precision) -> VerifyResult
-    )
+    # (model, task, name, examples, precision) -> VerifyResult
+    suite: Callable[..., Any] | None = None
     suite_names: tuple[str, ...] = ()
     cli_options: tuple[CliOption, ...] = ()
     description: str = ""
