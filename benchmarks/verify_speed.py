@@ -2,7 +2,7 @@
 
 For each 5-digit addition model (the zoo's trained ``add_d5_l2``, d_model 96; and the papers'
 size, 2 layers, 3 heads, d_model 510, randomly initialised, as no such model is trained here)
-four ways of checking questions are timed, interleaved in rounds so that machine load hits all
+five ways of checking questions are timed, interleaved in rounds so that machine load hits all
 alike:
 
 - ``seed``: the notebook's loop, 64 questions per forward pass, a float64 log-softmax over the
@@ -10,9 +10,11 @@ alike:
 - ``full``: big batches, the full forward, argmax vs the oracle tokens (no per-question Python);
 - ``float32``: :func:`algolens.verify.verify` in float32 alone (big batches, the answer-only
   forward);
-- ``ours``: :func:`algolens.verify.verify` as it runs by default: a bfloat16 screen where the
-  CPU multiplies bfloat16 natively, re-checking in float32 whatever it is unsure of or gets
-  wrong (an untrained model fails everything, so there the screen steps aside).
+- ``one process``: :func:`algolens.verify.verify` with a bfloat16 screen where the CPU
+  multiplies bfloat16 natively, re-checking in float32 whatever it is unsure of or gets wrong
+  (an untrained model fails everything, so there the screen steps aside), in this process;
+- ``ours``: :func:`algolens.verify.verify` as it runs by default: the screen in one one-thread
+  worker process per core, folding the answers in order.
 
 The roof is measured in the same rounds: a 2048 x 2048 x 2048 matrix multiply, float32 and
 bfloat16. One JSON line per measurement: questions/s, the ratio to the seed method, and the
@@ -112,6 +114,7 @@ def methods(model: torch.nn.Module, task, bs: int) -> dict:
         "seed": lambda n: seed_method(model, task, n),
         "full": lambda n: full_forward(model, task, n, bs),
         "float32": lambda n: verify(model, task, n, "training", 1, bs, precision="float32"),
+        "one process": lambda n: verify(model, task, n, "training", 1, bs, workers=1),
         "ours": lambda n: verify(model, task, n, "training", 1, bs),
     }
 
@@ -147,7 +150,7 @@ def main() -> None:
         bf16_roof = rates.pop("roof_bfloat16")
         for key, rate in rates.items():
             flops = flops_per_question(model.cfg, task.n_ctx, task.n_answer,
-                                       fast=key in ("float32", "ours"))  # fmt: skip
+                                       fast=key not in ("seed", "full"))  # fmt: skip
             print(json.dumps({
                 "benchmark": "verify_speed",
                 "model": name,
@@ -176,7 +179,7 @@ def check(task) -> None:
         int((task.answer_logits(model(b.inputs)).argmax(-1) != b.targets).any(-1).sum())
         for b in batches
     )
-    res = verify_batches(model, task, batches, "check")
+    res = verify_batches(model, task, batches, "check", workers=2)
     print(json.dumps({"benchmark": "verify_speed", "check": "same failure count", "plain": plain,
                       "ours": res.failures, "equal": plain == res.failures,
                       "precision": res.precision, "rechecked": res.rechecked}))  # fmt: skip

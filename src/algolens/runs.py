@@ -49,15 +49,18 @@ class Run:
         distribution: str = "training",
         seed: int = 0,
         precision: str = "auto",
+        workers: int | None = None,
     ) -> Any:
         """Exact-match verdict on seeded random questions (``algolens verify``): ``.failures``,
-        ``.questions``, ``.interval`` and failures by class. ``precision`` as in
-        :func:`algolens.verify.verify_batches` (the bfloat16 screen: same verdicts)."""
+        ``.questions``, ``.interval`` and failures by class. ``precision`` and ``workers`` as in
+        :func:`algolens.verify.verify_batches` (the bfloat16 screen and one-thread worker
+        processes: same verdicts; by default one worker per core for 64 batches or more)."""
         from algolens.screen import check_precision
         from algolens.verify import verify
 
         prec = check_precision(precision)
-        return verify(self.model, self.task, questions, distribution, seed, precision=prec)  # type: ignore[arg-type]
+        return verify(self.model, self.task, questions, distribution, seed, precision=prec,  # type: ignore[arg-type]
+                      workers=workers)  # fmt: skip
 
     def analyse(
         self, questions: int = 1000, seed: int = 0, progress: bool = False,

@@ -15,10 +15,11 @@ question class, by group (e.g. operator) and by answer digit, and the first fail
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,10 +30,11 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from algolens import store
+from algolens.answers import answers, auto_workers
 from algolens.errors import AlgolensError
-from algolens.screen import Precision, readout_logits, screen_for, screened_argmax
+from algolens.screen import Precision, readout_logits
 from algolens.stats import clopper_pearson, nines
-from algolens.tasks.base import Batch, SequenceTask, greedy_answers, model_device
+from algolens.tasks.base import Batch, SequenceTask, greedy_answers
 
 Distribution = Literal["uniform", "training"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("uniform", "training")
@@ -236,7 +238,6 @@ class VerifyResult:
 
 
 # ---- drivers ---------------------------------------------------------------------------------
-@torch.inference_mode()
 def verify_batches(
     model: nn.Module,
     task: SequenceTask,
@@ -245,30 +246,31 @@ def verify_batches(
     examples: int = 10,
     result: VerifyResult | None = None,
     precision: Precision = "auto",
+    workers: int = 1,
+    on_batch: Callable[[Batch], None] | None = None,
 ) -> VerifyResult:
     """Fold every batch into a :class:`VerifyResult` (exact float32 argmax vs the oracle).
 
     ``precision`` ``auto`` screens with a bfloat16 copy of the model where the hardware has
     native bfloat16, re-checking in float32 every answer it is unsure of (same verdicts: see
     :mod:`algolens.screen`); ``float32`` runs float32 alone; ``bfloat16`` forces the screen.
+    ``workers`` > 1 answers the batches in that many one-thread CPU processes and folds them in
+    order (same result: see :mod:`algolens.answers`); ``on_batch`` is called after each fold.
     """
     task = require_sequence(task)
     model.eval()
     res = result or VerifyResult(source, task.answer_names, max_examples=examples)
     res.separator = task.predict_separator
-    device = model_device(model)
-    screen = screen_for(model, precision)
-    for batch in batches:
-        batch = batch.to(device)
-        if screen is None:
-            pred = fast_answer_argmax(model, task, batch.inputs)
-        else:
-            pred, again = screened_argmax(model, screen, task, batch.inputs, batch.targets)
+    for batch, pred, again in answers(model, task, batches, precision, workers):
+        if again is not None:
             res.precision, res.rechecked = "bfloat16 screen", res.rechecked + again
         before = len(res.examples)
         res.add(task, batch, pred)
         if len(res.examples) > before:
-            _greedy_examples(model, task, res.examples[before:])
+            with torch.inference_mode():
+                _greedy_examples(model, task, res.examples[before:])
+        if on_batch is not None:
+            on_batch(batch)
     return res
 
 
@@ -337,24 +339,30 @@ def verify(
     examples: int = 10,
     progress: bool = False,
     precision: Precision = "auto",
+    workers: int | None = None,
 ) -> VerifyResult:
     """Exact-match verdict on ``questions`` seeded random questions (the papers' 1M check).
 
     ``prefix`` records the failures among the first 4,096 and 20,480 questions (:data:`PREFIXES`),
     which are the same for any ``questions`` at least that large: a card can be re-checked
     quickly (recorded when a batch ends there, as it does for power-of-two batch sizes).
+    ``workers``: one-thread CPU processes answering batches (default: one per core torch may
+    use, for 64 batches or more; the result is the same for any number).
     """
     task = require_sequence(task)
     bs = batch_size or default_batch_size(model)
     batches = random_batches(task, questions, distribution, seed, bs)
+    workers = auto_workers(model, math.ceil(questions / bs)) if workers is None else workers
     bar = tqdm(total=questions, disable=not progress, unit="q", unit_scale=True, desc=distribution)
     source = f"{questions:,} {distribution} questions (seed {seed})"
     res = VerifyResult(source, task.answer_names, max_examples=examples)
-    for batch in batches:
-        verify_batches(model, task, [batch], source, examples, res, precision)
+
+    def folded(batch: Batch) -> None:
         bar.update(len(batch))
         if res.questions in PREFIXES:
             res.prefix = [*(res.prefix or []), [res.questions, res.failures]]
+
+    verify_batches(model, task, batches, source, examples, res, precision, workers, folded)
     bar.close()
     return res
 
@@ -387,11 +395,13 @@ def verify_exhaustive(
     progress: bool = False,
     stop_after: int | None = None,
     precision: Precision = "auto",
+    workers: int | None = None,
 ) -> VerifyResult:
     """Every question (at most 10^8), resumable: progress is saved to ``state_path`` every few
     seconds and when interrupted (Ctrl-C), and a later call with the same model, task and batch
     size continues from there. ``stop_after`` batches (tests) returns an incomplete result. The
-    state file is removed when done, if it is the state this function wrote.
+    state file is removed when done, if it is the state this function wrote. ``workers`` as in
+    :func:`verify`.
     """
     task = require_sequence(task)
     size = task.exhaustive_size()
@@ -407,31 +417,56 @@ def verify_exhaustive(
         "v": 2,
     }
     res, done_batches = _resume_state(state_path, key, size, task, examples)
+    total_batches = math.ceil(size / batch_size)
+    last = total_batches if stop_after is None else min(total_batches, done_batches + stop_after)
+    workers = auto_workers(model, last - done_batches) if workers is None else workers
+    batches = itertools.islice(
+        exhaustive_batches(task, batch_size, done_batches), last - done_batches
+    )
+    saver = _Saver(state_path, key, done_batches, res)
     bar = tqdm(total=size, initial=res.questions, disable=not progress, unit="q", unit_scale=True)
     bar.set_description("verify (exhaustive)")
     res.complete = False
-    snapshot: dict[str, Any] = {"key": key, "batches": done_batches, "result": res.state()}
-    last_write = time.monotonic()
+
+    def folded(batch: Batch) -> None:
+        saver.folded()
+        bar.update(len(batch))
+
     try:
-        for i, batch in enumerate(exhaustive_batches(task, batch_size, done_batches)):
-            if stop_after is not None and i >= stop_after:
-                break
-            verify_batches(model, task, [batch], res.source, examples, res, precision)
-            done_batches += 1
-            snapshot = {"key": key, "batches": done_batches, "result": res.state()}
-            if state_path is not None and time.monotonic() - last_write > 2.0:
-                store.write_json(state_path, snapshot)
-                last_write = time.monotonic()
-            bar.update(len(batch))
-        else:
-            res.complete = True
+        verify_batches(model, task, batches, res.source, examples, res, precision, workers, folded)
+        res.complete = saver.batches == total_batches
     finally:  # interrupted or stopped: the last whole batch's state, so a rerun resumes there
         bar.close()
-        if state_path is not None and not res.complete:
-            store.write_json(state_path, snapshot)
+        if not res.complete:
+            saver.write()
     if res.complete and state_path is not None and _is_our_state(state_path, key):
         state_path.unlink()
     return res
+
+
+class _Saver:
+    """An exhaustive run's resume state, written every few seconds and when it stops."""
+
+    def __init__(
+        self, path: Path | None, key: dict[str, Any], batches: int, res: VerifyResult
+    ) -> None:
+        self.path, self.key, self.batches, self.res = path, key, batches, res
+        self.snapshot = self._state()
+        self.last_write = time.monotonic()
+
+    def _state(self) -> dict[str, Any]:
+        return {"key": self.key, "batches": self.batches, "result": self.res.state()}
+
+    def folded(self) -> None:
+        self.batches += 1
+        self.snapshot = self._state()
+        if self.path is not None and time.monotonic() - self.last_write > 2.0:
+            self.write()
+
+    def write(self) -> None:
+        if self.path is not None:
+            store.write_json(self.path, self.snapshot)
+            self.last_write = time.monotonic()
 
 
 def _resume_state(

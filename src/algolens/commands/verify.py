@@ -45,7 +45,12 @@ ShardsOpt = Annotated[
     ),
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option(help="CPUs of the local Ray instance (default: all).")
+    int | None,
+    typer.Option(
+        help="Random and --exhaustive questions: one-thread CPU processes answering batches "
+        "(default: one per core for 64 batches or more; the result is the same for any "
+        "number). With --shards: the CPUs of the local Ray instance (default: all)."
+    ),
 ]
 AddressOpt = Annotated[
     str | None, typer.Option(help="Join this Ray cluster (e.g. ray://host:10001) for --shards.")
@@ -121,6 +126,8 @@ def verify(
         raise AlgolensError("choose one of --exhaustive and --suite")
     if shards and not exhaustive:
         raise AlgolensError("--shards splits an exhaustive check: add --exhaustive")
+    if workers is not None and workers < 1:
+        raise AlgolensError(f"--workers must be at least 1, got {workers}")
     where = resolve_device(device)
     loaded = load(run)
     loaded.model.to(where)
@@ -137,14 +144,15 @@ def verify(
                                          precision=prec)}  # fmt: skip
     elif exhaustive:
         path = _state_path(loaded.path, loaded.name, state)
-        results = {"all": _exhaustive(loaded, path, batch_size, examples, progress, prec)}
+        results = {"all": _exhaustive(loaded, path, batch_size, examples, progress, prec, workers)}
     else:
         dists: tuple[Any, ...] = v.DISTRIBUTIONS if distribution == "both" else (distribution,)
         model, task = loaded.model, loaded.task
         results = {
-            d: v.verify(model, task, questions, d, seed, batch_size, examples, progress, prec)
+            d: v.verify(model, task, questions, d, seed, batch_size, examples, progress, prec,
+                        workers)
             for d in dists
-        }
+        }  # fmt: skip
     _print(loaded.name, results, as_json, random=not (suite or exhaustive))
 
 
@@ -165,13 +173,14 @@ def _exhaustive(
     examples: int,
     progress: bool,
     precision: Any,
+    workers: int | None,
 ) -> Any:
     from algolens.verify import verify_exhaustive
 
     try:
         model, task = loaded.model, loaded.task
         return verify_exhaustive(
-            model, task, path, batch_size, examples, progress, precision=precision
+            model, task, path, batch_size, examples, progress, precision=precision, workers=workers
         )
     except KeyboardInterrupt:
         typer.echo(f"interrupted; progress saved in {path}: run again to resume", err=True)
