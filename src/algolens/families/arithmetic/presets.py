@@ -121,7 +121,7 @@ ZOO: dict[str, Preset] = {
                                "checkpoint_every": 2000},
                               "the first paper's exact 1-layer model and recipe: d_model 510, "
                               "3 heads, d_mlp 2040, batch 64, AdamW 8e-5, 30,000 steps",
-                              "about 90 min on 2 CPU cores (estimated)"),
+                              "about 53 min on 2 CPU cores"),
 }  # fmt: skip
 
 
