@@ -99,3 +99,15 @@ def test_reuse_and_sign_claims_on_the_reused_mixed_model() -> None:
     blank.model = build_model(run.config.model).eval()
     claims = {c.claim: c for c in analyse(blank, questions=QUESTIONS, source=source).claims}
     assert not any(c.passed for name, c in claims.items() if "reused" in name or "sign" in name)
+
+
+def test_the_head_layout_holds_on_the_paper_s_own_configuration() -> None:
+    """The narrow add_d5_l1 fails the head layout (above); the paper's exact 1-layer model
+    (d_model 510, d_mlp 2040, 64 x 30K) passes it: its three heads read columns d, d-1, d-2."""
+    run = load("zoo:add_d5_l1_paper")
+    a = _analyse(run.model, run.task)
+    layout = C.head_layout(a, run.task)
+    assert layout is not None and layout.passed, layout
+    assert C.computed_one_token_early(a, run.task).passed
+    assert C.staircase_claim(a, run.task).passed
+    assert not C.no_cascade_failures(a).passed
