@@ -28,6 +28,9 @@ from algolens.screen import Precision, readout_logits, screen_for, screened_argm
 from algolens.tasks.base import Batch, SequenceTask, model_device
 
 AUTO_MIN_BATCHES = 64  # below this, starting workers costs more than they save
+# batches per job: one forward of 4 batches in a one-thread worker (1,024 questions at d_model
+# 96) checked 24,300 q/s against 20,500 for one batch (median of 3 rounds, add_d5_l2, 2 workers)
+GROUP = 4
 _WORKER: dict[str, Any] = {}  # the worker process's model, task and precision
 
 
@@ -78,15 +81,16 @@ def answers(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # this process only draws and folds: idle OpenMP threads would spin
     try:
-        waiting: deque[tuple[Batch, Future[tuple[np.ndarray, int | None]]]] = deque()
-        for batch in batches:
+        waiting: deque[tuple[list[Batch], Future[tuple[np.ndarray, int | None]]]] = deque()
+        for group in _groups(batches, GROUP):
             # as numpy arrays: torch would move each tensor to shared memory (slower here)
-            job = pool.submit(_work, batch.inputs.numpy(), batch.targets.numpy())
-            waiting.append((batch, job))
+            inputs = torch.cat([b.inputs for b in group]).numpy()
+            job = pool.submit(_work, inputs, torch.cat([b.targets for b in group]).numpy())
+            waiting.append((group, job))
             if len(waiting) > 2 * workers:  # a bounded queue: batches are drawn as answered
-                yield _collect(*waiting.popleft())
+                yield from _collect(*waiting.popleft())
         while waiting:
-            yield _collect(*waiting.popleft())
+            yield from _collect(*waiting.popleft())
     finally:  # done, failed or interrupted: no worker outlives the call
         pool.shutdown(wait=True, cancel_futures=True)
         torch.set_num_threads(threads)
@@ -118,7 +122,21 @@ def _work(inputs: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, int | No
 
 
 def _collect(
-    batch: Batch, job: Future[tuple[np.ndarray, int | None]]
-) -> tuple[Batch, Tensor, int | None]:
+    group: list[Batch], job: Future[tuple[np.ndarray, int | None]]
+) -> Iterator[tuple[Batch, Tensor, int | None]]:
+    """Each batch of a group with its rows of the answer (the re-checks counted on the first)."""
     pred, again = job.result()
-    return batch, torch.from_numpy(pred), again
+    rows = torch.from_numpy(pred).split([len(b) for b in group])
+    for i, (batch, part) in enumerate(zip(group, rows, strict=True)):
+        yield batch, part, again if i == 0 or again is None else 0
+
+
+def _groups(batches: Iterable[Batch], size: int) -> Iterator[list[Batch]]:
+    group: list[Batch] = []
+    for batch in batches:
+        group.append(batch)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
