@@ -1,12 +1,14 @@
 """The float32 argmax of every batch, in this process or in worker processes, in order.
 
 On a CPU, one process with two threads answers verification's small batches (17 tokens, d_model
-96) at 1.4-1.8 times the rate of one thread: every matrix multiply is too small to split well.
-Worker processes of one thread each split batches instead of multiplies, and so use every core.
-``answers(..., workers=K)`` hands each batch to one of K processes (forked from this one on
-Linux, so the model is shared, not copied) and yields the answers in the order of the batches,
-so whatever is folded from them is the same as with one process; each worker screens with its
-own bfloat16 copy (:mod:`algolens.screen`), which does not change a verdict.
+96) at about 1.3 times the rate of one thread: every matrix multiply is too small to split well.
+Worker processes of one thread each split the batches instead of the multiplies (about 1.6 times
+one thread on 2 cores, with this process drawing the questions and folding the answers).
+``answers(..., workers=K)`` hands jobs of :data:`GROUP` batches to K processes (forked from this
+one on Linux, so the model is shared, not copied) and yields the answers batch by batch in the
+order of the batches, so whatever is folded from them is the same as with one process; each
+worker screens with its own bfloat16 copy (:mod:`algolens.screen`), which changes no verdict.
+Inside a Ray task of one CPU torch has one thread, so :func:`auto_workers` picks one process.
 """
 
 from __future__ import annotations
