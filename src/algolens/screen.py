@@ -34,6 +34,7 @@ Precision = Literal["auto", "float32", "bfloat16"]
 PRECISIONS: tuple[Precision, ...] = ("auto", "float32", "bfloat16")
 SAFETY = 8.0  # the re-check margin, in multiples of the largest bf16-fp32 logit gap seen
 FLOOR = 1.0  # ... and never below this many logits
+DECIDE_ROWS = 64  # the screen steps aside only on a batch of at least this many questions
 
 
 @dataclass
@@ -111,5 +112,6 @@ def screened_argmax(
     rows = again.nonzero()[:, 0]
     if len(rows):
         pred[rows] = readout_logits(model, task, tokens[rows]).argmax(-1)
-    screen.useful = 2 * len(rows) <= len(tokens)  # float32 alone is faster when most fail
+    if len(tokens) >= DECIDE_ROWS:  # a small last batch that happens to fail decides nothing
+        screen.useful = 2 * len(rows) <= len(tokens)  # float32 alone is faster when most fail
     return pred, len(rows)

@@ -93,6 +93,20 @@ def test_screen_steps_aside_for_a_model_that_fails_most_questions() -> None:
     assert fast.rechecked == 1000  # the calibration batch and the one it gave back
 
 
+def test_a_small_failing_batch_does_not_turn_the_screen_off(weak_model) -> None:
+    """The control is the test above: a full batch that mostly fails does turn it off."""
+    model, task = weak_model
+    screen = screen_for(model, "bfloat16")
+    assert screen is not None
+    batch = next(iter(algolens.verify.random_batches(task, 4096, "training", 5, 4096)))
+    fails = algolens.verify.fast_answer_argmax(model, task, batch.inputs) != batch.targets
+    row = int(fails.any(-1).nonzero()[0, 0])  # one question the model gets wrong
+    one = batch.rows(row, row + 1)
+    res = algolens.verify.verify_batches(model, task, [batch, one], "q", precision="bfloat16")
+    assert res.failures >= 2  # the last batch of one failed, and was re-checked
+    assert screen_for(model, "bfloat16") is screen and screen.useful
+
+
 def test_precision_option_is_checked() -> None:
     result = CliRunner().invoke(app, ["verify", "zoo:add_d5_l1", "--precision", "half"])
     assert result.exit_code == 2
