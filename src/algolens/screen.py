@@ -14,7 +14,8 @@ times the worst gap seen; the tests and ``benchmarks/verify_speed.py`` check equ
 The screen is used where the hardware multiplies bfloat16 natively (CPUs with AVX-512 BF16 or
 AMX through oneDNN, CUDA GPUs with bfloat16) and only for models with an answer-only readout
 path; elsewhere, or with ``precision="float32"``, verification runs in float32 alone. A screen
-that hands back more than half of a batch (a model that fails most questions) steps aside.
+that hands back more than half of a batch of 64 or more (a model that fails most questions)
+steps aside.
 """
 
 from __future__ import annotations
