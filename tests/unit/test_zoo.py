@@ -118,13 +118,15 @@ def test_zoo_check_command_reports_a_changed_card(tiny_zoo: Path) -> None:
     assert "DIFFERS" not in result.output and "same" in result.output
     card_path = zoo.zoo_path("tiny") / "card.json"
     card = json.loads(card_path.read_text())
-    card["verification"]["suites"]["carry"]["failures"] += 1
-    card_path.write_text(json.dumps(card))
-    result = runner.invoke(app, ["zoo", "check", "tiny", "--quick", "--no-progress"])
-    assert result.exit_code == 1
-    assert [line.split()[0] for line in result.output.splitlines() if "suite carry" in line] == [
-        "DIFFERS"
-    ]
+    original = card_path.read_text()
+    for field in ("failures", "questions"):  # a suite's size is checked as well as its failures
+        card = json.loads(original)
+        card["verification"]["suites"]["carry"][field] += 1
+        card_path.write_text(json.dumps(card))
+        result = runner.invoke(app, ["zoo", "check", "tiny", "--quick", "--no-progress"])
+        assert result.exit_code == 1
+        marks = [line.split()[0] for line in result.output.splitlines() if "suite carry" in line]
+        assert marks == ["DIFFERS", "same"], result.output
 
 
 def test_lego_zoo_model_retrains_through_its_variant(

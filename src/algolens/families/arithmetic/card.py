@@ -180,7 +180,10 @@ def recheck(
     for dist in DISTRIBUTIONS:
         rows += _recheck_distribution(run, record[dist], quick, progress)
     for suite, rec in suite_record(run).items():
-        rows.append(_row(f"suite {suite}", record["suites"][suite]["failures"], rec["failures"]))
+        want = record["suites"][suite]
+        pair = [want["questions"], want["failures"]], [rec["questions"], rec["failures"]]
+        rows.append(_row(f"suite {suite} [questions, failures]", *pair))
+        rows.append(_row(f"suite {suite} by class", want["by_class"], rec["by_class"]))
     rows.append(
         _row("paper lists [wrong, total]", record.get("paper_lists"), paper_list_record(run))
     )
