@@ -13,6 +13,7 @@ Inside a Ray task of one CPU torch has one thread, so :func:`auto_workers` picks
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import signal
@@ -84,7 +85,8 @@ def answers(
     torch.set_num_threads(1)  # this process only draws and folds: idle OpenMP threads would spin
     try:
         waiting: deque[tuple[list[Batch], Future[tuple[np.ndarray, int | None]]]] = deque()
-        for group in _groups(batches, GROUP):
+        stream = iter(batches)
+        for group in iter(lambda: list(itertools.islice(stream, GROUP)), []):
             # as numpy arrays: torch would move each tensor to shared memory (slower here)
             inputs = torch.cat([b.inputs for b in group]).numpy()
             job = pool.submit(_work, inputs, torch.cat([b.targets for b in group]).numpy())
@@ -131,14 +133,3 @@ def _collect(
     rows = torch.from_numpy(pred).split([len(b) for b in group])
     for i, (batch, part) in enumerate(zip(group, rows, strict=True)):
         yield batch, part, again if i == 0 or again is None else 0
-
-
-def _groups(batches: Iterable[Batch], size: int) -> Iterator[list[Batch]]:
-    group: list[Batch] = []
-    for batch in batches:
-        group.append(batch)
-        if len(group) == size:
-            yield group
-            group = []
-    if group:
-        yield group

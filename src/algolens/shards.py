@@ -43,10 +43,9 @@ def verify_range(
 ) -> VerifyResult:
     """Questions ``start`` to ``stop`` of the exhaustive order, verified."""
     res = VerifyResult(f"questions {start:,}-{stop:,}", task.answer_names, max_examples=examples)
-    for lo in range(start, stop, batch_size):
-        batch = task.exhaustive_batch(lo, min(lo + batch_size, stop))
-        verify_batches(model, task, [batch], res.source, examples, res, precision)
-    return res
+    batches = (task.exhaustive_batch(lo, min(lo + batch_size, stop))
+               for lo in range(start, stop, batch_size))  # fmt: skip
+    return verify_batches(model, task, batches, res.source, examples, res, precision)
 
 
 def merge(parts: list[VerifyResult], source: str, examples: int) -> VerifyResult:

@@ -6,6 +6,7 @@ written as they are drawn, so memory stays flat for any number and ``| head`` re
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -40,17 +41,6 @@ def _open(path: Path) -> Any:
         raise AlgolensError(f"cannot read questions from {path}: {type(e).__name__}") from None
 
 
-def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 @app.command()
 @friendly
 def predict(
@@ -76,7 +66,7 @@ def predict(
     loaded = load(run)
     sep = getattr(loaded.task, "predict_separator", "=")
     stream = _questions(questions or [], file)
-    for batch in _batches(stream, BATCH):
+    for batch in iter(lambda: list(itertools.islice(stream, BATCH)), []):  # lazily, BATCH at a time
         for q, a in zip(batch, loaded.predict(batch), strict=True):
             typer.echo(
                 json.dumps({"question": q, "answer": a}) if as_json else f"{q.strip()}{sep}{a}"
