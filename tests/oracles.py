@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -53,3 +56,22 @@ class ArithmeticOracle(nn.Module):
             if k == self.digit:
                 logits[:, p, self.never] = float("-inf")
         return logits
+
+
+class StoppingOracle(ArithmeticOracle):
+    """An oracle wrong at answer digit 1 that stops on its ``at``-th forward pass: raises
+    KeyboardInterrupt (Ctrl-C), or with ``kill`` is killed outright. With ``workers_only`` the
+    passes counted are a worker process's, never the test's own."""
+
+    def __init__(self, task, at: int, workers_only: bool = False, kill: bool = False):
+        super().__init__(task, digit=1)
+        self.calls, self.at, self.kill = 0, at, kill
+        self.parent = os.getpid() if workers_only else None
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if os.getpid() != self.parent and self.calls == self.at:
+            if self.kill:
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise KeyboardInterrupt
+        return super().forward(tokens)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import pytest
-import torch
-from tests.oracles import ArithmeticOracle
+from tests.oracles import ArithmeticOracle, StoppingOracle
 from typer.testing import CliRunner
 
 from algolens.answers import AUTO_MIN_BATCHES, auto_workers, check_workers
@@ -91,28 +88,13 @@ def test_cli_workers(add_d5_l1: Any) -> None:
     assert outs[0] == outs[1] and outs[0]["failures"] > 0
 
 
-class FailingInWorkers(ArithmeticOracle):
-    """Stops in a worker process (never in the test's own) on its ``at``-th forward pass there:
-    with Ctrl-C, or killed outright."""
-
-    def __init__(self, task, at: int, kill: bool = False):
-        super().__init__(task, digit=1)
-        self.calls, self.at, self.kill, self.parent = 0, at, kill, os.getpid()
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if os.getpid() != self.parent and self.calls == self.at:
-            if self.kill:
-                os.kill(os.getpid(), signal.SIGKILL)
-            raise KeyboardInterrupt
-        return super().forward(tokens)
-
-
 def test_ctrl_c_in_a_worker_saves_the_batches_folded_and_a_rerun_finishes(tmp_path) -> None:
     task = make_task("add", n_digits=2)
     state = tmp_path / "state.json"
     with pytest.raises(KeyboardInterrupt):
-        verify_exhaustive(FailingInWorkers(task, at=5), task, state, 100, 0, workers=2)
+        verify_exhaustive(
+            StoppingOracle(task, at=5, workers_only=True), task, state, 100, 0, workers=2
+        )
     saved = json.loads(state.read_text())["batches"]
     assert 4 <= saved < 100
     model = ArithmeticOracle(task, digit=1)
@@ -124,4 +106,6 @@ def test_ctrl_c_in_a_worker_saves_the_batches_folded_and_a_rerun_finishes(tmp_pa
 def test_a_killed_worker_fails_the_call_instead_of_hanging() -> None:
     task = make_task("add", n_digits=2)
     with pytest.raises(BrokenProcessPool):
-        verify_exhaustive(FailingInWorkers(task, at=3, kill=True), task, None, 100, 0, workers=2)
+        verify_exhaustive(
+            StoppingOracle(task, at=3, workers_only=True, kill=True), task, None, 100, 0, workers=2
+        )

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from tests.oracles import ArithmeticOracle
+from tests.oracles import ArithmeticOracle, StoppingOracle
 from typer.testing import CliRunner
 
 from algolens.cli import app
@@ -160,25 +160,11 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path) -> None:
         assert result.output.strip().count("\n") == 0 and "error" in result.output
 
 
-class InterruptedModel(ArithmeticOracle):
-    """Raises KeyboardInterrupt (Ctrl-C) on its ``at``-th forward pass."""
-
-    def __init__(self, task, at: int):
-        super().__init__(task, digit=1)
-        self.calls, self.at = 0, at
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        return super().forward(tokens)
-
-
 def test_ctrl_c_saves_progress_and_a_rerun_finishes(tmp_path) -> None:
     task = make_task("add", n_digits=2)
     state = tmp_path / "state.json"
     with pytest.raises(KeyboardInterrupt):
-        verify_exhaustive(InterruptedModel(task, at=5), task, state, 1000, examples=0)
+        verify_exhaustive(StoppingOracle(task, at=5), task, state, 1000, examples=0)
     assert json.loads(state.read_text())["batches"] == 4
     model = ArithmeticOracle(task, digit=1)
     whole = verify_exhaustive(model, task, state, 1000, examples=0)
