@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,12 +35,12 @@ def sweep(
 ) -> None:
     """Train every configuration of SPEC's grid, then verify it (both distributions and the
     complete suites), each as one Ray task writing an ordinary run directory under
-    OUT/NAME/runs. Results go to results.csv, results.json and sweep.html. Run the same
-    command again to continue: finished runs are skipped, interrupted ones resume from their
-    checkpoint. Ctrl-C stops every run with its checkpoint saved.
+    OUT/NAME/runs. Results go to results.csv, results.json and sweep.html, rewritten as each
+    run finishes. Run the same command again to continue: finished runs are skipped,
+    interrupted ones resume from their checkpoint. Ctrl-C stops every run with its checkpoint
+    saved.
     """
-    from algolens.sweep.page import write_page
-    from algolens.sweep.runner import plan, run_sweep, saved_row, write_results
+    from algolens.sweep.runner import plan, publish, run_sweep, saved_row
     from algolens.sweep.spec import read_spec
 
     if workers is not None and workers < 1:
@@ -54,11 +54,14 @@ def sweep(
             done = " (done)" if saved_row(item.out, parsed.questions) else ""
             typer.echo(f"{item.out}{done}")
         return
-    outcome = run_sweep(parsed, folder, workers=workers, address=address,
-                        gpus_per_run=gpus_per_run, device=device, progress=progress)  # fmt: skip
     total = len(parsed.points())
-    page = write_page(folder, parsed.name, outcome.rows, total)
-    paths = [*write_results(folder, outcome.rows), page]
+
+    def write(rows: list[dict[str, Any]]) -> list[Path]:  # after every run, and at the end
+        return publish(folder, parsed.name, rows, total)
+
+    outcome = run_sweep(parsed, folder, workers=workers, address=address, on_rows=write,
+                        gpus_per_run=gpus_per_run, device=device, progress=progress)  # fmt: skip
+    paths = write(outcome.rows)
     typer.echo(f"{len(outcome.rows)} of {total} runs finished ({outcome.skipped} already were)")
     typer.echo("results: " + ", ".join(str(p) for p in paths))
     for line in outcome.failed:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,9 +104,11 @@ def run_sweep(
     gpus_per_run: float = 0,
     device: str | None = None,
     progress: bool = True,
+    on_rows: Callable[[list[dict[str, Any]]], object] | None = None,
 ) -> SweepOutcome:
     """Every configuration of ``spec`` in ``folder``, one Ray task each; finished runs are
-    skipped. Returns the rows in grid order (finished runs only)."""
+    skipped. Returns the rows in grid order (finished runs only); ``on_rows`` gets them after
+    each run that finishes, so a long sweep's results can be read while it runs."""
     runs = plan(spec, folder, device)
     described = {"name": spec.name, "grid": spec.grid, "questions": spec.questions}
     store.write_json(folder / "spec.json", {**described, "fixed": spec.fixed})
@@ -122,7 +125,7 @@ def run_sweep(
             ray = _ray(workers, address)
             task = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(run_one)
             refs = {task.remote(runs[i], spec.questions): i for i in todo}
-            _collect(ray, refs, rows, runs, outcome, progress, len(runs))
+            _collect(ray, refs, rows, runs, outcome, progress, on_rows)
         finally:  # a caller's own handlers come back
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
@@ -146,19 +149,20 @@ def _collect(
     runs: list[SweepRun],
     outcome: SweepOutcome,
     progress: bool,
-    total: int,
+    on_rows: Callable[[list[dict[str, Any]]], object] | None,
 ) -> None:
     """Wait for the tasks; on Ctrl-C cancel the rest (each saves its checkpoint) and return."""
     from tqdm.auto import tqdm
 
-    pending = list(refs)
+    pending, total = list(refs), len(runs)
     with tqdm(total=total, initial=total - len(pending), disable=not progress, desc="runs",
               unit="run") as bar:  # fmt: skip
         try:
             while pending:  # a short timeout: a blocked wait would never see Ctrl-C
                 ready, pending = ray.wait(pending, num_returns=1, timeout=0.5)
                 for ref in ready:
-                    _take(ray, ref, refs[ref], rows, runs, outcome)
+                    if _take(ray, ref, refs[ref], rows, runs, outcome) and on_rows is not None:
+                        on_rows([rows[i] for i in sorted(rows)])
                     bar.update(1)
         except KeyboardInterrupt:
             outcome.interrupted = True
@@ -167,16 +171,18 @@ def _collect(
 
 def _take(
     ray: Any, ref: Any, i: int, rows: dict[int, Any], runs: list[SweepRun], outcome: SweepOutcome
-) -> None:
+) -> bool:
+    """Fold one finished task into ``rows``; True if it added a row."""
     try:
         row = ray.get(ref)
     except Exception as e:  # a run that fails is reported, the others go on
         outcome.failed.append(f"{runs[i].out.name}: {_cause(e)}")
-        return
+        return False
     if row.get("interrupted"):
         outcome.interrupted = True
-    else:
-        rows[i] = row
+        return False
+    rows[i] = row
+    return True
 
 
 def _cause(error: Exception) -> str:
@@ -208,3 +214,10 @@ def write_results(folder: Path, rows: list[dict[str, Any]]) -> list[Path]:
     store.atomic_write(csv_path, lambda p: p.write_text(buffer.getvalue()))
     store.atomic_write(json_path, lambda p: p.write_text(json.dumps(rows, indent=1) + "\n"))
     return [csv_path, json_path]
+
+
+def publish(folder: Path, name: str, rows: list[dict[str, Any]], planned: int) -> list[Path]:
+    """The results files and the page for ``rows`` (finished runs, grid order)."""
+    from algolens.sweep.page import write_page
+
+    return [*write_results(folder, rows), write_page(folder, name, rows, planned)]

@@ -1,0 +1,93 @@
+"""``algolens sweep`` with Ray's task calls run inline (fast tier): the results table and page
+are rewritten as each run finishes, so a long sweep's results can be read while it runs. The
+real local Ray is tested in tests/integration/test_sweep_ray.py (slow)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from algolens.cli import app
+from algolens.sweep import runner
+
+SPEC = """
+name = "inline"
+questions = 200
+[grid]
+task = "add"
+digits = 2
+layers = 1
+heads = 2
+d_model = 32
+steps = [20, 30, 40]
+[train]
+batch_size = 32
+log_every = 10
+"""
+
+
+class _Call:
+    def __init__(self, fn: Any, args: tuple[Any, ...]) -> None:
+        self.fn, self.args = fn, args
+
+
+class InlineRay:
+    """Ray's calls as the sweep uses them, each task run when its result is asked for; before
+    each, what ``results.csv`` held (its rows' run names)."""
+
+    def __init__(self, folder: Path, fail: int | None = None) -> None:
+        self.folder, self.fail, self.calls = folder, fail, 0
+        self.seen_before: list[list[str]] = []
+
+    def remote(self, **_: Any) -> Any:
+        class Task:
+            def __init__(self, fn: Any) -> None:
+                self.remote = lambda *args: _Call(fn, args)
+
+        return Task
+
+    def wait(self, pending: list[Any], num_returns: int, timeout: float) -> tuple[list, list]:
+        return pending[:1], pending[1:]
+
+    def get(self, call: _Call) -> Any:
+        path = self.folder / "results.csv"
+        names = [r["run"] for r in csv.DictReader(path.open())] if path.exists() else []
+        self.seen_before.append(names)
+        self.calls += 1
+        if self.calls - 1 == self.fail:
+            raise RuntimeError("boom")
+        return call.fn(*call.args)
+
+
+def test_results_are_written_as_each_run_finishes(tmp_path: Path, monkeypatch: Any) -> None:
+    spec = tmp_path / "inline.toml"
+    spec.write_text(SPEC)
+    fake = InlineRay(tmp_path / "sweeps" / "inline")
+    monkeypatch.setattr(runner, "_ray", lambda workers, address: fake)
+    done = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "sweeps"),
+                                    "--no-progress"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    final = list(csv.DictReader((fake.folder / "results.csv").open()))
+    names = [r["run"] for r in final]
+    assert [int(r["steps_done"]) for r in final] == [20, 30, 40]
+    # before the second run, the first was in the table; before the third, the first two
+    assert fake.seen_before == [[], names[:1], names[:2]]
+    assert "3 of 3" in (fake.folder / "sweep.html").read_text()
+
+
+def test_a_failed_run_adds_no_row_and_the_others_go_on(tmp_path: Path, monkeypatch: Any) -> None:
+    spec = tmp_path / "inline.toml"
+    spec.write_text(SPEC)
+    fake = InlineRay(tmp_path / "sweeps" / "inline", fail=1)
+    monkeypatch.setattr(runner, "_ray", lambda workers, address: fake)
+    done = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "sweeps"),
+                                    "--no-progress"])  # fmt: skip
+    assert done.exit_code == 1 and "failed:" in done.output and "boom" in done.output
+    final = list(csv.DictReader((fake.folder / "results.csv").open()))
+    assert [int(r["steps_done"]) for r in final] == [20, 40]
+    first = final[0]["run"]
+    assert fake.seen_before == [[], [first], [first]]
+    assert "2 of 3" in (fake.folder / "sweep.html").read_text()
