@@ -62,13 +62,18 @@ class InlineRay:
         return call.fn(*call.args)
 
 
-def test_results_are_written_as_each_run_finishes(tmp_path: Path, monkeypatch: Any) -> None:
-    spec = tmp_path / "inline.toml"
+def _sweep(tmp: Path, monkeypatch: Any, fail: int | None = None) -> tuple[InlineRay, Any]:
+    """``algolens sweep`` on SPEC with Ray's calls inline: the fake, and the CLI's result."""
+    spec = tmp / "inline.toml"
     spec.write_text(SPEC)
-    fake = InlineRay(tmp_path / "sweeps" / "inline")
+    fake = InlineRay(tmp / "sweeps" / "inline", fail)
     monkeypatch.setattr(runner, "_ray", lambda workers, address: fake)
-    done = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "sweeps"),
-                                    "--no-progress"])  # fmt: skip
+    argv = ["sweep", str(spec), "--out", str(tmp / "sweeps"), "--no-progress"]
+    return fake, CliRunner().invoke(app, argv)
+
+
+def test_results_are_written_as_each_run_finishes(tmp_path: Path, monkeypatch: Any) -> None:
+    fake, done = _sweep(tmp_path, monkeypatch)
     assert done.exit_code == 0, done.output
     final = list(csv.DictReader((fake.folder / "results.csv").open()))
     names = [r["run"] for r in final]
@@ -79,12 +84,7 @@ def test_results_are_written_as_each_run_finishes(tmp_path: Path, monkeypatch: A
 
 
 def test_a_failed_run_adds_no_row_and_the_others_go_on(tmp_path: Path, monkeypatch: Any) -> None:
-    spec = tmp_path / "inline.toml"
-    spec.write_text(SPEC)
-    fake = InlineRay(tmp_path / "sweeps" / "inline", fail=1)
-    monkeypatch.setattr(runner, "_ray", lambda workers, address: fake)
-    done = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "sweeps"),
-                                    "--no-progress"])  # fmt: skip
+    fake, done = _sweep(tmp_path, monkeypatch, fail=1)
     assert done.exit_code == 1 and "failed:" in done.output and "boom" in done.output
     final = list(csv.DictReader((fake.folder / "results.csv").open()))
     assert [int(r["steps_done"]) for r in final] == [20, 40]
