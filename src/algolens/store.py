@@ -294,6 +294,14 @@ def writer_lock(run_dir: Path) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
+def lock_holder(run_dir: Path) -> dict[str, Any] | None:
+    """Who holds ``train.lock`` (pid and host) while it is live; None when free or stale."""
+    path = Path(run_dir) / LOCK
+    if not path.is_file() or _stale(path):
+        return None
+    return _holder(path)
+
+
 def _drop_torn_writes(run_dir: Path) -> None:
     """Remove the temporary files of writes a killed process left unfinished (``.NAME.*.tmp``,
     which :func:`atomic_write` renames into place when a write completes)."""

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import socket
 from pathlib import Path
 
 import pytest
 
+from algolens import store
 from algolens.errors import AlgolensError
 from algolens.sweep.page import write_page
 from algolens.sweep.rows import result_row
-from algolens.sweep.runner import plan, write_results
+from algolens.sweep.runner import RESULT, plan, run_status, write_results
 from algolens.sweep.spec import point_key, read_spec
 
 SPEC = """
@@ -123,3 +126,26 @@ def test_results_files_and_page(tmp_path: Path) -> None:
         (tmp_path / "runs" / name / "metrics.jsonl").write_text('{"step": 1, "loss": 2.0}\n')
     html = write_page(tmp_path, "grid", rows, planned=3).read_text()
     assert "2 of 3" in html and html.count('class="plotly-graph-div"') == 2
+
+
+def test_dry_run_says_where_each_run_stands(tmp_path: Path) -> None:
+    item = plan(read_spec(_spec(tmp_path)), tmp_path / "sweep", device=None)[0]
+    out, steps = item.out, item.config.train.steps
+    assert run_status(item, 500) == "to run"
+    out.mkdir(parents=True)
+    (out / store.METRICS).write_text('{"step": 50, "loss": 2.0}\n{"step": 100, "loss": 1.0}\n')
+    (out / store.CHECKPOINT).write_bytes(b"")
+    assert (
+        run_status(item, 500)
+        == f"interrupted: logged step 100 of {steps:,}; the next sweep resumes it"
+    )
+    with store.writer_lock(out):  # this process trains it
+        assert run_status(item, 500).startswith(f"training now (process {os.getpid()} on ")
+    (out / store.LOCK).write_text(json.dumps({"pid": 2**22 + 7, "host": socket.gethostname()}))
+    assert run_status(item, 500).startswith("interrupted")  # a lock whose process is gone
+    (out / store.CHECKPOINT).unlink()
+    (out / store.WEIGHTS).write_bytes(b"")
+    assert run_status(item, 500) == "trained, not verified"
+    store.write_json(out / RESULT, {"questions": 500, "row": {"run": out.name}})
+    assert run_status(item, 500) == "done"
+    assert run_status(item, 1000) == "trained, not verified"  # verified on other questions

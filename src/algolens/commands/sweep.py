@@ -30,7 +30,7 @@ def sweep(
     device: Annotated[
         str | None, Opt(help="Where each run trains: cpu, cuda, cuda:N or auto.")
     ] = None,
-    dry_run: Annotated[bool, Opt(help="List the runs and exit.")] = False,
+    dry_run: Annotated[bool, Opt(help="List the runs, and where each stands, and exit.")] = False,
     progress: Annotated[bool, Opt(help="Show a progress bar over runs.")] = True,
 ) -> None:
     """Train every configuration of SPEC's grid, then verify it (both distributions and the
@@ -40,7 +40,7 @@ def sweep(
     interrupted ones resume from their checkpoint. Ctrl-C stops every run with its checkpoint
     saved.
     """
-    from algolens.sweep.runner import plan, publish, run_sweep, saved_row
+    from algolens.sweep.runner import plan, publish, run_status, run_sweep
     from algolens.sweep.spec import read_spec
 
     if workers is not None and workers < 1:
@@ -51,8 +51,7 @@ def sweep(
     folder = (out or Path("sweeps")) / parsed.name
     if dry_run:
         for item in plan(parsed, folder, device):
-            done = " (done)" if saved_row(item.out, parsed.questions) else ""
-            typer.echo(f"{item.out}{done}")
+            typer.echo(f"{item.out}: {run_status(item, parsed.questions)}")
         return
     total = len(parsed.points())
 

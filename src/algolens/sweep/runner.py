@@ -66,6 +66,22 @@ def saved_row(out: Path, questions: int) -> dict[str, Any] | None:
     return saved["row"] if saved.get("questions") == questions else None
 
 
+def run_status(item: SweepRun, questions: int) -> str:
+    """Where a run stands, for ``--dry-run``: done, part-trained, trained or not started."""
+    if saved_row(item.out, questions) is not None:
+        return "done"
+    holder = store.lock_holder(item.out)
+    if holder is not None or (item.out / store.CHECKPOINT).exists():
+        rows = store.read_metrics(item.out) if (item.out / store.METRICS).exists() else []
+        logged = f"logged step {rows[-1]['step'] if rows else 0:,} of {item.config.train.steps:,}"
+        if holder is not None:
+            return f"training now (process {holder.get('pid')} on {holder.get('host')}): {logged}"
+        return f"interrupted: {logged}; the next sweep resumes it"
+    if (item.out / store.WEIGHTS).is_file():
+        return "trained, not verified"
+    return "to run"
+
+
 def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
     """Train (or resume, or keep) one run, then verify it; its results row, or
     ``{"interrupted": True}`` when a cancel stopped its training (its checkpoint is saved)."""
