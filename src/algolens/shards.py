@@ -129,10 +129,21 @@ def start_ray(workers: int | None, address: str | None, missing: str) -> Any:
         raise AlgolensError(missing) from None
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-        ray.init(
-            include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR, **kwargs
-        )
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR, **kwargs)  # fmt: skip
+        except ConnectionError as e:
+            cause = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            raise AlgolensError(f"cannot join Ray at {address}: {cause}; {AUTH_HINT}") from None
     return ray
+
+
+# ``ray start --head`` (Ray 2.60) turns on token authentication; a driver sends the token only
+# when asked to (tested in tests/integration/test_ray_address.py)
+AUTH_HINT = (
+    "a cluster with token authentication needs RAY_AUTH_MODE=token here, and its token in "
+    "~/.ray/auth_token or RAY_AUTH_TOKEN"
+)
 
 
 def _on_ray(
