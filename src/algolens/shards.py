@@ -133,6 +133,8 @@ def start_ray(workers: int | None, address: str | None, missing: str) -> Any:
             ray.init(include_dashboard=False, log_to_driver=False,
                      logging_level=logging.ERROR, **kwargs)  # fmt: skip
         except ConnectionError as e:
+            if not address:  # a local instance that would not start: Ray's own error
+                raise
             cause = (str(e).strip().splitlines() or [type(e).__name__])[-1]
             raise AlgolensError(f"cannot join Ray at {address}: {cause}; {AUTH_HINT}") from None
     return ray
