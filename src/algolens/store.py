@@ -276,10 +276,10 @@ def writer_lock(run_dir: Path) -> Iterator[None]:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            if _stale(path):
+            holder = lock_holder(run_dir)
+            if holder is None:  # stale: its process is gone
                 path.unlink(missing_ok=True)
                 continue
-            holder = _holder(path)
             raise AlgolensError(
                 f"{run_dir} is being trained by process {holder.get('pid')} on "
                 f"{holder.get('host')}: one writer per run"

@@ -8,25 +8,11 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from tests.sweeps import tiny_spec
 from typer.testing import CliRunner
 
 from algolens.cli import app
 from algolens.sweep import runner
-
-SPEC = """
-name = "inline"
-questions = 200
-[grid]
-task = "add"
-digits = 2
-layers = 1
-heads = 2
-d_model = 32
-steps = [20, 30, 40]
-[train]
-batch_size = 32
-log_every = 10
-"""
 
 
 class _Call:
@@ -63,10 +49,9 @@ class InlineRay:
 
 
 def _sweep(tmp: Path, monkeypatch: Any, fail: int | None = None) -> tuple[InlineRay, Any]:
-    """``algolens sweep`` on SPEC with Ray's calls inline: the fake, and the CLI's result."""
-    spec = tmp / "inline.toml"
-    spec.write_text(SPEC)
-    fake = InlineRay(tmp / "sweeps" / "inline", fail)
+    """``algolens sweep`` on a tiny spec with Ray's calls inline: the fake, and the CLI's result."""
+    spec = tiny_spec(tmp, [20, 30, 40])
+    fake = InlineRay(tmp / "sweeps" / "tiny", fail)
     monkeypatch.setattr(runner, "_ray", lambda workers, address: fake)
     argv = ["sweep", str(spec), "--out", str(tmp / "sweeps"), "--no-progress"]
     return fake, CliRunner().invoke(app, argv)

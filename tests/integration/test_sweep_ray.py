@@ -15,33 +15,12 @@ from pathlib import Path
 
 import pytest
 from tests.bad_inputs import environment, run_cli
+from tests.sweeps import tiny_spec
 
 from algolens.runs import load_run
 
 pytestmark = pytest.mark.slow  # a local Ray takes tens of seconds to start here
 pytest.importorskip("ray")
-
-TINY = """
-name = "tiny"
-questions = 300
-[grid]
-task = "add"
-digits = 2
-layers = 1
-heads = 2
-d_model = 32
-steps = [STEPS_A, STEPS_B]
-[train]
-batch_size = 32
-log_every = 10
-checkpoint_every = 20
-"""
-
-
-def _spec(tmp: Path, a: int, b: int) -> Path:
-    path = tmp / "tiny.toml"
-    path.write_text(TINY.replace("STEPS_A", str(a)).replace("STEPS_B", str(b)))
-    return path
 
 
 def _sweep(spec: Path, out: Path) -> subprocess.CompletedProcess[str]:
@@ -49,7 +28,7 @@ def _sweep(spec: Path, out: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_two_configurations_train_verify_and_write_results(tmp_path: Path) -> None:
-    spec = _spec(tmp_path, 40, 60)
+    spec = tiny_spec(tmp_path, [40, 60])
     done = _sweep(spec, tmp_path / "sweeps")
     assert done.returncode == 0, done.stderr
     folder = tmp_path / "sweeps" / "tiny"
@@ -92,7 +71,7 @@ def _weights(folder: Path) -> dict[str, bytes]:
 
 
 def test_a_killed_sweep_resumes_to_the_weights_of_an_unbroken_one(tmp_path: Path) -> None:
-    spec = _spec(tmp_path, 400, 401)
+    spec = tiny_spec(tmp_path, [400, 401])
     assert _sweep(spec, tmp_path / "whole").returncode == 0
     proc = _start(spec, tmp_path / "killed")
     _wait_for_steps(tmp_path / "killed" / "tiny", 50)
@@ -107,7 +86,7 @@ def test_a_killed_sweep_resumes_to_the_weights_of_an_unbroken_one(tmp_path: Path
 
 
 def test_ctrl_c_stops_every_run_with_its_checkpoint_saved(tmp_path: Path) -> None:
-    spec = _spec(tmp_path, 5000, 5001)
+    spec = tiny_spec(tmp_path, [5000, 5001])
     proc = _start(spec, tmp_path / "sweeps")
     folder = tmp_path / "sweeps" / "tiny"
     _wait_for_steps(folder, 30)
