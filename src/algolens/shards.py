@@ -128,7 +128,10 @@ def start_ray(workers: int | None, address: str | None, missing: str) -> Any:
     except ImportError:
         raise AlgolensError(missing) from None
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+        # "local": a new instance even where ray_current_cluster names another (or a dead) one
+        kwargs: dict[str, Any] = (
+            {"address": address} if address else {"address": "local", "num_cpus": workers}
+        )
         try:
             ray.init(include_dashboard=False, log_to_driver=False,
                      logging_level=logging.ERROR, **kwargs)  # fmt: skip

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from tests.bad_inputs import environment, run_cli
 from tests.integration.test_shards import _failing_copy, _verdict
-from tests.integration.test_sweep_ray import _spec
+from tests.sweeps import tiny_spec
 
 from algolens.runs import load
 from algolens.verify import verify_exhaustive
@@ -53,6 +53,14 @@ def cluster() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        _forget(port)
+
+
+def _forget(port: int) -> None:
+    """Remove the address ``ray start`` left in /tmp/ray/ray_current_cluster, if it is ours."""
+    current = Path("/tmp/ray/ray_current_cluster")
+    if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+        current.unlink()
 
 
 def _wait_for_port(port: int, head: subprocess.Popen[bytes], timeout: float = 180) -> None:
@@ -76,7 +84,7 @@ def test_without_the_token_mode_joining_is_one_line_with_the_fix(
     tmp_path: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
-    done = run_cli(["sweep", str(_spec(tmp_path, 30, 40)), "--out", str(tmp_path / "s"),
+    done = run_cli(["sweep", str(tiny_spec(tmp_path, [30, 40])), "--out", str(tmp_path / "s"),
                     "--address", cluster, "--no-progress"], 600)  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "RAY_AUTH_MODE=token" in done.stderr.strip().splitlines()[-1]
@@ -104,7 +112,7 @@ def test_a_sweep_through_address_writes_its_results(
     tmp_path: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _with_token(monkeypatch)
-    spec = _spec(tmp_path, 30, 40)
+    spec = tiny_spec(tmp_path, [30, 40])
     argv = ["sweep", str(spec), "--out", str(tmp_path / "sweeps"), "--address", cluster,
             "--no-progress"]  # fmt: skip
     done = run_cli(argv, 600)
