@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from algolens.errors import AlgolensError
+from algolens.memory import keep_freed_memory
 from algolens.screen import Precision, readout_logits, screen_for, screened_argmax
 from algolens.tasks.base import Batch, SequenceTask, model_device
 
@@ -113,6 +114,7 @@ def _pool(
 
 def _start(model: nn.Module, task: SequenceTask, precision: Precision) -> None:
     torch.set_num_threads(1)
+    keep_freed_memory()  # no page faults afresh for every job's activations (algolens.memory)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it ends the pool
     _WORKER.update(model=model.eval(), task=task, precision=precision)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from algolens import store
 from algolens.errors import AlgolensError
+from algolens.memory import keep_freed_memory
 from algolens.screen import Precision
 from algolens.verify import VerifyResult, default_batch_size, model_fingerprint, verify_batches
 
@@ -74,6 +75,7 @@ def _run_shard(
 ) -> dict[str, Any]:
     from algolens.runs import load
 
+    keep_freed_memory()  # a Ray worker process: see algolens.memory
     loaded = load(run)
     model, task = loaded.model, loaded.task
     return verify_range(model, task, start, stop, batch_size, examples, precision).state()

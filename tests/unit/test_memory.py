@@ -1,0 +1,72 @@
+"""Verification's workers keep freed memory: their forwards stop faulting pages in afresh."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from algolens import memory
+from algolens.answers import _pool
+from algolens.families import make_task
+from algolens.runs import load
+
+GLIBC = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
+
+# ten float32 forwards of the zoo's 5-digit model on 1,024 questions, as a worker runs them,
+# then the minor page faults of the last five (the first ones may fault in memory kept after)
+FORWARDS = """
+import json, resource, sys, torch
+from algolens import load, memory
+from algolens.screen import readout_logits
+from algolens.verify import random_batches
+torch.set_num_threads(1)
+if sys.argv[1] == "keep":
+    assert memory.keep_freed_memory()
+run = load("zoo:add_d5_l2")
+model, task = run.model.eval(), run.task
+batches = [b.inputs for b in random_batches(task, 10 * 1024, "training", 1, 1024)]
+with torch.inference_mode():
+    for b in batches[:5]:
+        readout_logits(model, task, b)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for b in batches[5:]:
+        readout_logits(model, task, b)
+print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before))
+"""
+
+
+def _faults(mode: str) -> int:
+    out = subprocess.run([sys.executable, "-c", FORWARDS, mode], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    return int(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
+def test_kept_memory_ends_the_page_faults_of_every_forward() -> None:
+    plain, kept = _faults("plain"), _faults("keep")
+    assert plain > 1_000  # the negative control: glibc's defaults fault in every forward's pages
+    assert kept < plain / 10
+
+
+def _kept() -> list[bool]:
+    return list(memory._DONE)
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
+def test_verification_workers_keep_freed_memory() -> None:
+    task = make_task("add", n_digits=2)
+    pool = _pool(load("zoo:add_d5_l1").model, task, "float32", 1)
+    try:
+        assert pool.submit(_kept).result() == [True]
+    finally:
+        pool.shutdown()
+
+
+def test_keep_freed_memory_is_set_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "_DONE", [])
+    first = memory.keep_freed_memory()
+    assert first == GLIBC and memory.keep_freed_memory() == first and [first] == memory._DONE
