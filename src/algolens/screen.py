@@ -1,7 +1,8 @@
 """A reduced-precision screen for verification, with float32 re-checks: same verdicts, faster.
 
 Verification's verdict is the float32 argmax at every answer position. The screen asks a
-bfloat16 copy of the model first; that copy's argmax is the float32 argmax wherever its top two
+bfloat16 copy of the model first (for a transformer, the faster copy of
+:mod:`algolens.models.frozen`); that copy's argmax is the float32 argmax wherever its top two
 logits are further apart than twice the largest bfloat16-float32 logit gap. So every question
 whose screen answer is wrong, or whose margin at some answer position is below the screen's
 ``margin``, is asked again in float32, and only the rest keep the screen's answer.
@@ -29,6 +30,8 @@ import torch
 from torch import Tensor, nn
 
 from algolens.errors import AlgolensError
+from algolens.models.frozen import FrozenTransformer
+from algolens.models.transformer import Transformer
 from algolens.tasks.base import SequenceTask, answer_output, model_device, readout_ok
 
 Precision = Literal["auto", "float32", "bfloat16"]
@@ -83,7 +86,11 @@ def screen_for(model: nn.Module, precision: Precision = "auto") -> Screen | None
     cached = _SCREENS.get(model)
     if cached is not None and cached.versions == versions:
         return cached if cached.useful else None
-    low = copy.deepcopy(model).to(torch.bfloat16).eval()
+    low = (
+        FrozenTransformer(model)  # faster still: see algolens.models.frozen
+        if isinstance(model, Transformer)
+        else copy.deepcopy(model).to(torch.bfloat16).eval()
+    )
     _SCREENS[model] = screen = Screen(low, versions)
     return screen
 

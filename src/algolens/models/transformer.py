@@ -195,15 +195,17 @@ class Attention(nn.Module):
         )
 
     def forward(
-        self, x: Float[Tensor, "batch pos d_model"], readout: slice | None = None
+        self,
+        x: Float[Tensor, "batch pos d_model"] | None,
+        readout: slice | None = None,
+        qkv: Float[Tensor, "batch pos 3 head d_head"] | None = None,
     ) -> Float[Tensor, "batch query d_model"]:
-        """Attention output at every position, or only at the ``readout`` queries."""
-        bsz, n_pos, _ = x.shape
-        h, dh = self.cfg.n_heads, self.cfg.d_head
-        # q, k and v in one matrix multiply: [d_model, 3 * head * d_head]
-        w_qkv = torch.cat([self.W_Q, self.W_K, self.W_V]).permute(1, 0, 2).flatten(1)
-        b_qkv = torch.cat([self.b_Q, self.b_K, self.b_V]).flatten()
-        qkv = affine(x, w_qkv, b_qkv).view(bsz, n_pos, 3, h, dh)  # [batch, pos, 3, head, d_head]
+        """Attention output at every position, or only at the ``readout`` queries. Given
+        ``qkv`` (q, k and v made already: see :mod:`algolens.models.frozen`), ``x`` is unused."""
+        if qkv is None:
+            assert x is not None
+            qkv = self.project(x)
+        bsz, n_pos, _, h, dh = qkv.shape
         q, k, v = qkv.unbind(2)
         if self.cfg.conv_kernel:
             q, k, v = self._convolve(q, k, v)
@@ -228,6 +230,12 @@ class Attention(nn.Module):
             ).transpose(1, 2)
         z = self.hook_z(z)  # [batch, query, head, d_head]
         return affine(z.reshape(bsz, n_q, h * dh), self.W_O.flatten(0, 1), self.b_O)
+
+    def project(self, x: Float[Tensor, "batch pos d_model"]) -> Tensor:
+        """q, k and v in one matrix multiply: ``[batch, pos, 3, head, d_head]``."""
+        w_qkv = torch.cat([self.W_Q, self.W_K, self.W_V]).permute(1, 0, 2).flatten(1)
+        b_qkv = torch.cat([self.b_Q, self.b_K, self.b_V]).flatten()
+        return affine(x, w_qkv, b_qkv).unflatten(-1, (3, self.cfg.n_heads, self.cfg.d_head))
 
     def _convolve(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         bsz, n_pos, h, dh = q.shape
@@ -267,11 +275,16 @@ class TransformerBlock(nn.Module):
         self.hook_resid_post = HookPoint()
 
     def forward(
-        self, resid: Float[Tensor, "batch pos d_model"], readout: slice | None = None
+        self,
+        resid: Float[Tensor, "batch pos d_model"],
+        readout: slice | None = None,
+        qkv: Tensor | None = None,
     ) -> Float[Tensor, "batch query d_model"]:
-        """The block at every position, or only at ``readout`` (keys and values from all)."""
+        """The block at every position, or only at ``readout`` (keys and values from all);
+        ``qkv``: the attention's q, k and v made already (``ln1`` is then skipped)."""
         resid = self.hook_resid_pre(resid)
-        attn_out = self.hook_attn_out(self.attn(self.ln1(resid), readout))
+        attn_in = None if qkv is not None else self.ln1(resid)
+        attn_out = self.hook_attn_out(self.attn(attn_in, readout, qkv))
         if readout is not None:
             resid = resid[:, readout]
         resid = self.hook_resid_mid(resid + attn_out)
