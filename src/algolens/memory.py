@@ -9,7 +9,8 @@ workers (5-digit addition, d_model 96, bfloat16 screen) that was 1,600 page faul
 time (training, with fewer and larger steps, gained 2-5%, and is left alone).
 
 :func:`keep_freed_memory` is called where algolens owns the process: its verification workers
-and Ray shard tasks. It does nothing off glibc (macOS, musl), where malloc behaves otherwise.
+and its Ray tasks (shards of an exhaustive check, runs of a sweep). It does nothing off glibc
+(macOS, musl), where malloc behaves otherwise.
 """
 
 from __future__ import annotations

@@ -58,8 +58,11 @@ def _sweep(tmp: Path, monkeypatch: Any, fail: int | None = None) -> tuple[Inline
 
 
 def test_results_are_written_as_each_run_finishes(tmp_path: Path, monkeypatch: Any) -> None:
+    kept: list[bool] = []
+    monkeypatch.setattr(runner, "keep_freed_memory", lambda: kept.append(True) or True)
     fake, done = _sweep(tmp_path, monkeypatch)
     assert done.exit_code == 0, done.output
+    assert len(kept) == 3  # each run's Ray task keeps freed memory (algolens.memory)
     final = list(csv.DictReader((fake.folder / "results.csv").open()))
     names = [r["run"] for r in final]
     assert [int(r["steps_done"]) for r in final] == [20, 30, 40]

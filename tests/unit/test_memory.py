@@ -70,3 +70,12 @@ def test_keep_freed_memory_is_set_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "_DONE", [])
     first = memory.keep_freed_memory()
     assert first == GLIBC and memory.keep_freed_memory() == first and [first] == memory._DONE
+
+
+def test_a_shard_task_keeps_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from algolens import shards
+
+    kept: list[bool] = []
+    monkeypatch.setattr(shards, "keep_freed_memory", lambda: kept.append(True) or True)
+    state = shards._run_shard("zoo:add_d5_l1", 0, 256, 128, 3, "float32")
+    assert kept == [True] and state["questions"] == 256

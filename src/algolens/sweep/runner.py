@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from algolens import store
+from algolens.memory import keep_freed_memory
 from algolens.sweep.rows import result_row
 from algolens.sweep.spec import SweepSpec, point_config, point_key
 
@@ -88,6 +89,7 @@ def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
     from algolens.runs import load_run, resume_run, train_run
     from algolens.zoo.build import make_card
 
+    keep_freed_memory()  # a Ray worker process: see algolens.memory
     out = item.out
     started = time.perf_counter()
     if (out / store.CHECKPOINT).exists():
