@@ -133,10 +133,13 @@ class InitConfig:
 
 @dataclass
 class Provenance:
-    """How the run was made: the command line and the versions of what made it."""
+    """How the run was made: the command line, the versions of what made it, and the CPU
+    threads torch trained with (float sums round differently on another count, so the same seed
+    gives other weights there)."""
 
     argv: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    threads: int | None = None  # None: recorded before algolens kept it
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from algolens import store
@@ -206,7 +207,11 @@ def new_config(
         model=model_spec(net),
         train=train,
         init=init,
-        provenance=Provenance(argv=list(argv if argv is not None else sys.argv), versions=versions),
+        provenance=Provenance(
+            argv=list(argv if argv is not None else sys.argv),
+            versions=versions,
+            threads=torch.get_num_threads(),
+        ),
     )
 
 

@@ -311,3 +311,22 @@ def test_one_writer_per_run(tmp_path: Path) -> None:
     resume_run(out, progress=False)  # the lock is released: now it may resume
     assert (out / "model.safetensors").exists() and not (out / "train.lock").exists()
     assert not (out / CHECKPOINT).exists()  # a finished run keeps no resume state
+
+
+def test_the_thread_count_is_recorded_and_a_resume_on_another_is_noted(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from algolens.cli import app
+
+    part = train(tmp_path / "p", TASK, tiny_model_spec(), quick(40), progress=False, stop_after=17)
+    config = json.loads((part / CONFIG).read_text())
+    assert config["provenance"]["threads"] == torch.get_num_threads()
+    same = CliRunner().invoke(app, ["train", "--resume", "--out", str(part), "--no-progress"])
+    assert same.exit_code == 0 and "note:" not in same.output, same.output
+    other = train(tmp_path / "o", TASK, tiny_model_spec(), quick(40), progress=False, stop_after=17)
+    config = json.loads((other / CONFIG).read_text())
+    config["provenance"]["threads"] = torch.get_num_threads() + 1
+    (other / CONFIG).write_text(json.dumps(config))
+    moved = CliRunner().invoke(app, ["train", "--resume", "--out", str(other), "--no-progress"])
+    assert moved.exit_code == 0, moved.output
+    assert f"started on {torch.get_num_threads() + 1} CPU threads" in moved.output

@@ -113,6 +113,7 @@ def train(
     if resume:
         if out is None:
             raise AlgolensError("--resume needs --out, the run directory to continue")
+        _note_threads(out)
         _report(runs.resume_run(out, steps=steps, progress=progress), out)
         return
     if task is None:
@@ -169,6 +170,23 @@ def family_flags(family: Any, extra: list[str]) -> dict[str, Any]:
             wanted = {int: "a whole number", float: "a number"}.get(option.type, "text")
             raise AlgolensError(f"{name} must be {wanted}, got {value!r}") from None
     return out
+
+
+def _note_threads(out: Path) -> None:
+    """One line when the run resumes on another CPU thread count than it started with."""
+    import torch
+
+    from algolens import store
+
+    config = store.read_config(out)
+    was, now = config.provenance.threads, torch.get_num_threads()
+    if was is not None and was != now and not config.train.device.startswith("cuda"):
+        typer.echo(
+            f"note: {out} started on {was} CPU threads and resumes on {now}: float sums round "
+            f"differently, so its weights will not be bit-identical to an unbroken run's "
+            f"(OMP_NUM_THREADS={was} resumes it exactly)",
+            err=True,
+        )
 
 
 def _report(result: Any, out: Path) -> None:
