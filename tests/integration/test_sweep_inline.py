@@ -79,3 +79,25 @@ def test_a_failed_run_adds_no_row_and_the_others_go_on(tmp_path: Path, monkeypat
     first = final[0]["run"]
     assert fake.seen_before == [[], [first], [first]]
     assert "2 of 3" in (fake.folder / "sweep.html").read_text()
+
+
+def test_a_resumed_run_s_total_time_counts_its_earlier_training(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """total_seconds is every training segment plus the verification, not this call's wall
+    time: a run resumed for its last steps after 1,000 s of training reports at least that."""
+    from types import SimpleNamespace
+
+    from tests.conftest import tiny_model_spec
+    from tests.unit.test_train_store import quick
+
+    from algolens import runs, store
+
+    out = runs.train(tmp_path / "r", {"name": "add", "n_digits": 2}, tiny_model_spec(), quick(20),
+                     progress=False)  # fmt: skip
+    (out / store.CHECKPOINT).write_bytes(b"")  # as if stopped before its end
+    resumed = SimpleNamespace(seconds=1000.0, cpu_seconds=900.0, interrupted=False)
+    monkeypatch.setattr(runs, "resume_run", lambda out, progress: resumed)
+    item = runner.SweepRun({"steps": 20}, out, store.read_config(out))
+    row = runner.run_one(item, questions=200)
+    assert row["train_seconds"] == 1000.0 and row["total_seconds"] >= 1000.0

@@ -11,7 +11,6 @@ import pytest
 
 from algolens import memory
 from algolens.answers import _pool
-from algolens.families import make_task
 from algolens.runs import load
 
 GLIBC = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
@@ -58,8 +57,8 @@ def _kept() -> list[bool]:
 
 @pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
 def test_verification_workers_keep_freed_memory() -> None:
-    task = make_task("add", n_digits=2)
-    pool = _pool(load("zoo:add_d5_l1").model, task, "float32", 1)
+    run = load("zoo:add_d5_l1")
+    pool = _pool(run.model, run.task, "float32", 1)
     try:
         assert pool.submit(_kept).result() == [True]
     finally:

@@ -91,7 +91,6 @@ def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
 
     keep_freed_memory()  # a Ray worker process: see algolens.memory
     out = item.out
-    started = time.perf_counter()
     if (out / store.CHECKPOINT).exists():
         result = resume_run(out, progress=False)
     elif not (out / store.WEIGHTS).is_file():
@@ -100,13 +99,15 @@ def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
         result = None  # trained before; only its verification was missing
     if result is not None and result.interrupted:
         return {"interrupted": True}
+    verifying = time.perf_counter()
     run = load_run(out)
-    seconds = result.seconds if result is not None else 0.0
+    seconds = result.seconds if result is not None else 0.0  # every training segment's
     card = make_card(run, seconds, " ".join(item.config.provenance.argv), questions=questions)
     if result is None:  # trained by an earlier call that stopped before its verification
         card["training"]["wall_seconds"] = None
     card["training"]["cpu_seconds"] = round(result.cpu_seconds, 1) if result else None
-    row = result_row(out.name, item.point, card, time.perf_counter() - started)
+    # training over every segment (a resumed run's earlier ones too) plus this verification
+    row = result_row(out.name, item.point, card, seconds + time.perf_counter() - verifying)
     store.write_json(
         out / RESULT, {"questions": questions, "point": item.point, "card": card, "row": row}
     )
