@@ -12,7 +12,7 @@ import difflib
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from algolens.errors import AlgolensError
@@ -38,7 +38,7 @@ def from_dict(cls: type[T], data: Any, what: str) -> T:
     return cls(**values)
 
 
-def unknown_key(key: str, known: set[str] | list[str], what: str) -> str:
+def unknown_key(key: str, known: Collection[str], what: str) -> str:
     close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(known))}"
     return f"unknown {what} {key!r}{hint}"

@@ -149,3 +149,75 @@ def test_dry_run_says_where_each_run_stands(tmp_path: Path) -> None:
     store.write_json(out / RESULT, {"questions": 500, "row": {"run": out.name}})
     assert run_status(item, 500) == "done"
     assert run_status(item, 1000) == "trained, not verified"  # verified on other questions
+
+
+def test_a_spec_without_init_keeps_its_run_folders() -> None:
+    """Folder names are how a rerun finds its runs: the [init] table must not move them."""
+    runs = plan(read_spec(Path("examples/sweeps/papers.toml")), Path("s"), device=None)
+    names = ["add_d5_l2_h3_s0-5d866e46", "add_d5_l2_h4_s0-40e0b978"]
+    assert [r.out.name for r in runs[:2]] == names
+
+
+def test_lego_variant_points_are_the_lego_train_command_s_runs(tmp_path: Path) -> None:
+    """A (variant, seed) point of examples/sweeps/lego_variants.toml is the run that
+    ``algolens lego train --variant V --seed S`` (and ``lego compare``) makes."""
+    from dataclasses import asdict
+
+    from algolens import runs as api
+    from algolens.families.lego.commands import run_config, specs, train_config
+    from algolens.families.lego.mimic import MimicConfig
+
+    items = plan(read_spec(Path("examples/sweeps/lego_variants.toml")), tmp_path, device=None)
+    assert len(items) == 15 and len({i.out.name for i in items}) == 15
+    task, model = specs(12, 6, 14, "any", 6, 4, 128, 256)
+    for item in items:
+        variant, seed = item.point["variant"], item.point["seed"]
+        assert f"_{variant}-" in item.out.name
+        mimic = {"steps": 150, "lr": 3e-3, "window": 3, "n_parent": 0, "seed": seed}
+        train = train_config(1500, 64, 1e-3, 50, "", 1.0, "cpu", seed=seed)
+        ref, got = run_config(api, variant, task, model, train, mimic), item.config
+        assert got.task == ref.task and got.model == ref.model
+        assert asdict(got.train) == {**asdict(ref.train), "checkpoint_every": 1000}
+        assert got.init.variant == ref.init.variant == variant
+        family = got.init.family.get("mimic")
+        assert (family is None) == (variant not in ("mimic", "parent"))
+        if family is not None:  # the mimic init's seed is the run's, as lego train's
+            assert MimicConfig.from_dict(family) == MimicConfig.from_dict(mimic)
+    conv = {i.point["variant"]: i.config.model.get("conv_kernel") for i in items}
+    assert conv["parent"] == 7 and conv["conv"] == 3 and not conv["random"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('task = "lego"', 'task = "add"\ndigits = 2'), "task add has no model variants"),
+        (('"parent"]', '"parnet"]'), "did you mean 'parent'"),
+        (("[init.mimic]", "[init.mimc]"), "did you mean 'mimic'"),
+        (("window = 3", "windw = 3"), "windw"),
+    ],
+)
+def test_a_mistake_in_a_variant_grid_is_one_line(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    text = Path("examples/sweeps/lego_variants.toml").read_text()
+    assert change[0] in text
+    bad = text.replace(*change).replace("[task]\nn_vars", "[task]\n#").replace("train_k", "#k")
+    bad = bad.replace("max_vars", "#m")
+    with pytest.raises(AlgolensError, match=message):
+        read_spec(_spec(tmp_path, bad))
+    init_on_add = SPEC + "[init.mimic]\nsteps = 3\n"
+    with pytest.raises(AlgolensError, match="an \\[init\\] table does not apply"):
+        read_spec(_spec(tmp_path, init_on_add))
+
+
+def test_lego_rows_and_page_show_accuracy_by_chain_position(tmp_path: Path) -> None:
+    evaluation = {"acc_trained": 0.9, "accuracy_by_position": {"pos1": 1.0, "pos2": 0.8},
+                  "head_classes": {"L0.H0": "association"}, "probes": {"parent": 0.5}}  # fmt: skip
+    lego = {**CARD, "verification": {}, "evaluation": evaluation}
+    row = result_row("l1", {"task": "lego", "variant": "parent"}, lego, 1.0)
+    assert row["eval_accuracy_by_position_pos2"] == 0.8 and row["eval_probes_parent"] == 0.5
+    assert not any(k.startswith("eval_head_classes") for k in row)  # words, not numbers
+    html = write_page(tmp_path, "lego", [row], planned=1).read_text()
+    assert "Accuracy by chain position" in html and "Failures per million" not in html
+    html = write_page(tmp_path, "grid", [result_row("r1", {}, CARD, 1.0)], 1).read_text()
+    assert "Failures per million" in html and "Accuracy by chain position" not in html

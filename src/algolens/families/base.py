@@ -86,7 +86,10 @@ class Family:
     ``card(run, questions)`` measures a zoo card's record; ``recheck(run, card, quick)``
     re-measures it for ``zoo check``; ``prepare_model(spec, init)`` adapts the model section
     to the run's initialisation and ``initialise(model, task, init)`` runs a family-specific
-    initialisation before training (LEGO's variants and mimic init); ``commands(app, api,
+    initialisation before training (LEGO's variants and mimic init); ``variants`` name the
+    family's model variants and ``variant_init(variant, options, seed)`` gives a variant's
+    ``init.family`` options for a run with that seed (a sweep's ``variant`` grid key and
+    ``[init]`` table, and the family's own commands, use it); ``commands(app, api,
     friendly)`` adds CLI commands (``api`` hands over the run functions of the floors above);
     ``suite`` verifies a named question list (``suite_names``); ``cli_options`` are the
     family's task flags (``--digits``).
@@ -102,6 +105,8 @@ class Family:
     recheck: Callable[..., list[dict[str, Any]]] | None = None
     initialise: Callable[..., dict[str, Any]] | None = None
     prepare_model: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+    variants: tuple[str, ...] = ()
+    variant_init: Callable[[str, dict[str, Any], int], dict[str, Any]] | None = None
     commands: Callable[..., None] | None = None
     # (model, task, name, examples, precision) -> VerifyResult
     suite: Callable[..., Any] | None = None

@@ -12,6 +12,7 @@ from algolens.sweep.rows import DISTRIBUTIONS
 
 SHOWN = ("run", "steps_done", "train_seconds", "final_loss", "uniform_failures",
          "uniform_questions", "training_failures", "training_questions")  # fmt: skip
+BY_POSITION = "eval_accuracy_by_position_"
 
 
 def failure_figure(rows: list[dict[str, Any]]) -> Any:
@@ -56,22 +57,49 @@ def loss_figure(folder: Path, rows: list[dict[str, Any]]) -> Any:
     return fig
 
 
+def position_figure(rows: list[dict[str, Any]]) -> Any:
+    """Accuracy at each chain position, one line per run (the families that measure it)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for row in rows:
+        accs = [v for k, v in row.items() if k.startswith(BY_POSITION)]
+        fig.add_trace(go.Scatter(x=list(range(1, len(accs) + 1)), y=accs, mode="lines+markers",
+                                 name=row["run"]))  # fmt: skip
+    fig.update_layout(xaxis_title="chain position", yaxis_title="accuracy", height=460,
+                      yaxis_range=[0, 1.02])  # fmt: skip
+    return fig
+
+
 def write_page(folder: Path, name: str, rows: list[dict[str, Any]], planned: int) -> Path:
     """``sweep.html`` in ``folder``: one self-contained page."""
     from algolens.report.html import render_html
 
+    first = rows[0] if rows else {}
     columns = [c for c in SHOWN if any(c in r for r in rows)]
-    columns += [c for c in (rows[0] if rows else {}) if c.startswith(("suite_", "eval_"))]
+    columns += [c for c in first if c.startswith(("suite_", "eval_"))
+                and not c.startswith(BY_POSITION)]  # fmt: skip
     table = Table(columns, [[r.get(c) for c in columns] for r in rows], "one row per run")
     sections = [
-        Section("Results", "Every finished run: results.csv and results.json hold all columns "
-                "(the grid point, the intervals, the suites).", tables=[table], key="results"),
-        Section("Failures per million", "Exact-match failures per million questions, with "
-                "95% Clopper-Pearson intervals; a hatched bar is a run with no failure, drawn "
-                "at its interval's upper end.", [failure_figure(rows)], key="failures"),
-        Section("Loss curves", "Training loss of every run.", [loss_figure(folder, rows)],
-                key="loss"),
-    ]  # fmt: skip
+        Section(
+            "Results",
+            "Every finished run: results.csv and results.json hold all columns "
+            "(the grid point, the intervals, the suites).",
+            tables=[table],
+            key="results",
+        )
+    ]
+    if any(f"{d}_per_million" in r for r in rows for d in DISTRIBUTIONS):
+        sections.append(Section("Failures per million", "Exact-match failures per million "
+                "questions, with 95% Clopper-Pearson intervals; a hatched bar is a run with no "
+                "failure, drawn at its interval's upper end.", [failure_figure(rows)],
+                key="failures"))  # fmt: skip
+    if any(k.startswith(BY_POSITION) for r in rows for k in r):
+        sections.append(Section("Accuracy by chain position", "Each run's accuracy at each "
+                "chain position, on the fresh sentences of its card.", [position_figure(rows)],
+                key="positions"))  # fmt: skip
+    sections.append(Section("Loss curves", "Training loss of every run.",
+                            [loss_figure(folder, rows)], key="loss"))  # fmt: skip
     facts = {"runs finished": f"{len(rows)} of {planned}", "folder": str(folder)}
     html = render_html(f"Sweep {name}", sections, subtitle="algolens sweep", facts=facts)
     path = folder / "sweep.html"

@@ -33,6 +33,16 @@ def result_row(
         row[f"suite_{suite}_questions"] = rec["questions"]
         row[f"suite_{suite}_failures"] = rec["failures"]
     for key, value in card.get("evaluation", {}).items():
-        if isinstance(value, int | float | str) and not isinstance(value, bool):
+        if _scalar(value):
             row[f"eval_{key}"] = value
+        elif isinstance(value, dict):  # LEGO's accuracy by chain position, its probes
+            row.update({f"eval_{key}_{k}": v for k, v in value.items() if _number(v)})
     return row
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, int | float | str) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

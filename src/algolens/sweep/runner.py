@@ -53,7 +53,8 @@ def plan(spec: SweepSpec, folder: Path, device: str | None) -> list[SweepRun]:
     for point in spec.points():
         config = point_config(point, spec, device, argv)
         reused = f"_{config.init.reuse}" if config.init.source else ""
-        out = folder / "runs" / f"{config.name}{reused}-{point_key(point, spec)}"
+        variant = f"_{config.init.variant}" if config.init.variant else ""
+        out = folder / "runs" / f"{config.name}{variant}{reused}-{point_key(point, spec)}"
         runs.append(SweepRun(point, out, config))
     return runs
 

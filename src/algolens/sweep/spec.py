@@ -18,7 +18,12 @@
 Grid keys are the ``train`` command's flags (``task``, ``preset``, ``layers``, ``heads``,
 ``d_model``, ``d_head``, ``d_mlp``, ``steps``, ``batch_size``, ``lr``, ``weight_decay``,
 ``seed``), the reuse settings ``init_from`` and ``reuse`` (``none``, ``ins1``, ``ins2``,
-``ins3``) and each task family's flags (arithmetic's ``digits``). A single value needs no list.
+``ins3``), a family's model ``variant`` (LEGO's encoders: ``random``, ``mimic``, ``tied``,
+``conv``, ``parent``) and each task family's flags (arithmetic's ``digits``, LEGO's
+``n_vars``). A single value needs no list. An ``[init]`` table holds a family's fixed
+initialisation options (LEGO: ``[init.mimic]``, the mimic init's settings; its seed is the
+run's unless given), so a grid of LEGO variants and seeds trains as ``algolens lego train``
+would, each run a Ray task.
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from algolens.options import unknown_key
 
 GIVEN = ("layers", "heads", "d_model", "d_head", "d_mlp", "steps", "batch_size", "lr",
          "weight_decay", "seed")  # fmt: skip
-OWN = ("task", "preset", "init_from", "reuse")
-TOP = {"name", "questions", "grid", "task", "model", "train"}
+OWN = ("task", "preset", "init_from", "reuse", "variant")
+TOP = {"name", "questions", "grid", "task", "model", "train", "init"}
 
 
 @dataclass
@@ -70,17 +75,18 @@ def read_spec(path: Path) -> SweepSpec:
             f"sweep spec 'questions' must be a whole number >= 1, got {questions!r}"
         )
     fixed = {}
-    for part in ("task", "model", "train"):
+    for part in ("task", "model", "train", "init"):
         table = data.get(part, {})
         if not isinstance(table, dict):
             raise AlgolensError(f"sweep spec [{part}] must be a table of options")
-        fixed[part] = table
+        if table or part != "init":  # an absent [init] leaves the runs' folder names as before
+            fixed[part] = table
     name = data.get("name", Path(path).stem)
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
         raise AlgolensError(f"sweep name must be letters, digits, '_' and '-', not {name!r}")
     spec = SweepSpec(name, {k: _values(k, v) for k, v in grid.items()}, questions, fixed)
     for point in spec.points():
-        check_point(point)
+        check_point(point, fixed.get("init"))
     return spec
 
 
@@ -114,11 +120,21 @@ def family_keys(task: str) -> dict[str, str]:
     return {o.flag.lstrip("-").replace("-", "_"): o.key for o in family_of(task).cli_options}
 
 
-def check_point(point: dict[str, Any]) -> None:
+def check_point(point: dict[str, Any], init: dict[str, Any] | None = None) -> None:
     """One line for a key that is not a setting of the point's task."""
     from algolens.families import family_of
 
-    family_of(str(point["task"]))  # an unknown task is one line
+    family = family_of(str(point["task"]))  # an unknown task is one line
+    if ("variant" in point or init) and family.variant_init is None:
+        what = "a 'variant'" if "variant" in point else "an [init] table"
+        raise AlgolensError(f"task {point['task']} has no model variants: {what} does not apply")
+    if "variant" in point:
+        if point["variant"] not in family.variants:
+            raise AlgolensError(unknown_key(point["variant"], family.variants, "variant"))
+        assert family.variant_init is not None
+        family.variant_init(point["variant"], init or {}, 0)  # its options checked now
+    elif init:
+        raise AlgolensError("an [init] table sets a variant's initialisation: add 'variant'")
     own = family_keys(str(point["task"]))
     for key in point:
         if key not in GIVEN and key not in OWN and key not in own:
@@ -145,9 +161,25 @@ def point_config(
     reuse = point.get("reuse")
     scratch = reuse == "none"  # the from-scratch row of a reuse grid, even on a reuse recipe
     init = {} if scratch else {"source": point.get("init_from"), "reuse": reuse}
+    if "variant" in point:
+        init |= _variant(point, spec)
     return recipe_config(
         task, point.get("preset"), given, opts, init, argv=argv, from_scratch=scratch
     )
+
+
+def _variant(point: dict[str, Any], spec: SweepSpec) -> dict[str, Any]:
+    """The point's family variant and its initialisation options (for the run's seed)."""
+    from algolens.families import family_of, resolve_preset
+
+    task = str(point["task"])
+    variant_init = family_of(task).variant_init
+    assert variant_init is not None  # check_point saw to it
+    seed = point.get("seed", spec.fixed.get("train", {}).get("seed"))
+    if seed is None:
+        seed = resolve_preset(task, point.get("preset")).train.get("seed", 0)
+    options = spec.fixed.get("init", {})
+    return {"variant": point["variant"], "family": variant_init(point["variant"], options, seed)}
 
 
 def point_key(point: dict[str, Any], spec: SweepSpec) -> str:

@@ -23,6 +23,7 @@ def _lazy(module: str, name: str) -> Any:
     return lazy(f"algolens.families.lego.{module}", name)
 
 
+VARIANTS = ("random", "mimic", "tied", "conv", "parent")  # the encoders: see .variants
 LEGO_MODEL = {"kind": "transformer", "n_layers": 6, "n_heads": 4, "d_model": 128, "d_mlp": 256}
 LEGO_TRAIN = {"steps": 3000, "batch_size": 128, "lr": 1e-3, "warmup_frac": 0.05, "log_every": 100,
               "layer_loss": 1.0}  # fmt: skip
@@ -52,6 +53,8 @@ FAMILY = Family(
     recheck=_lazy("card", "recheck"),
     initialise=_lazy("variants", "initialise"),
     prepare_model=_lazy("variants", "prepare_model"),
+    variants=VARIANTS,
+    variant_init=_lazy("variants", "variant_init"),
     commands=_lazy("commands", "register"),
     cli_options=(
         CliOption("--n-vars", "n_vars", int, "clauses (variables) per sentence"),

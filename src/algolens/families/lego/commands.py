@@ -148,9 +148,9 @@ def run_config(
 ) -> Any:
     """The config of one variant's run (its mimic settings recorded for a retrain)."""
     from algolens.config import InitConfig
-    from algolens.families.lego.variants import MIMIC_VARIANTS
+    from algolens.families.lego.variants import variant_init
 
-    family = {"mimic": mimic} if variant in MIMIC_VARIANTS else {}
+    family = variant_init(variant, {"mimic": mimic}, train.seed)
     init = InitConfig(source=init_from, variant=variant, family=family)
     return api.new_config(task, model, train, init)
 
@@ -237,7 +237,11 @@ def compare(
     device: DeviceOpt = "cpu",
     progress: ProgressOpt = True,
 ) -> None:
-    """Train the variants on the same seeds; write comparison.json and report.html into OUT."""
+    """Train the variants on the same seeds; write comparison.json and report.html into OUT.
+
+    The runs train one after another; to train them side by side (one Ray task each, on this
+    machine's cores or a cluster), sweep the same grid: algolens sweep
+    examples/sweeps/lego_variants.toml --workers 2."""
     chosen = tuple(v.strip() for v in variants.split(",") if v.strip())
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())

@@ -24,9 +24,10 @@ from typing import Any
 from torch import nn
 
 from algolens.errors import AlgolensError
+from algolens.families.lego import VARIANTS
 from algolens.families.lego.mimic import MimicConfig, mimic_init
+from algolens.options import unknown_key
 
-VARIANTS = ("random", "mimic", "tied", "conv", "parent")
 MIMIC_VARIANTS = ("mimic", "parent")
 PARENT_CONV = 7  # the name token's query must reach its operand, OPERAND = 3 positions on
 
@@ -48,6 +49,22 @@ def variant_model(variant: str, model_spec: dict[str, Any], conv_kernel: int = 3
 def variant_mimic(variant: str, cfg: MimicConfig) -> MimicConfig:
     """The mimic init a variant uses: ``cfg``, with at least one parent head for ``parent``."""
     return replace(cfg, n_parent=cfg.n_parent or 1) if variant == "parent" else cfg
+
+
+def variant_init(variant: str, options: dict[str, Any], seed: int) -> dict[str, Any]:
+    """``Family.variant_init``: the ``init.family`` options of ``variant`` for a run of ``seed``.
+
+    ``options`` may hold ``mimic`` (:class:`MimicConfig` settings, checked here); a mimic init
+    without its own seed takes the run's, as ``algolens lego train`` and ``compare`` do."""
+    if variant not in VARIANTS:
+        raise AlgolensError(unknown_key(variant, VARIANTS, "LEGO variant"))
+    for key in options:
+        if key != "mimic":
+            raise AlgolensError(unknown_key(key, ["mimic"], "LEGO initialisation option"))
+    mimic = dict(options.get("mimic", {}))
+    mimic.setdefault("seed", seed)
+    MimicConfig.from_dict(mimic)  # a mistyped setting is one line now, not after training starts
+    return {"mimic": mimic} if variant in MIMIC_VARIANTS else {}
 
 
 def prepare_model(spec: dict[str, Any], init: dict[str, Any]) -> dict[str, Any]:
