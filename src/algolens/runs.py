@@ -397,6 +397,8 @@ def train_run(
     trainer = Trainer(model, task, config.train, out, after_step=after, progress=progress)
     if config.name == "run":
         config = replace(config, name=out.name)
+    # the threads of the process that trains (a sweep builds its configs elsewhere)
+    config = replace(config, provenance=replace(config.provenance, threads=torch.get_num_threads()))
     store.make_run_dir(out)
     with store.writer_lock(out):
         store.write_config(out, config)

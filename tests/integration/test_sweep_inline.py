@@ -8,7 +8,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from tests.sweeps import tiny_spec
+from tests.sweeps import LEGO_TRAIN, lego_spec, tiny_spec
 from typer.testing import CliRunner
 
 from algolens.cli import app
@@ -103,32 +103,6 @@ def test_a_resumed_run_s_total_time_counts_its_earlier_training(
     assert row["train_seconds"] == 1000.0 and row["total_seconds"] >= 1000.0
 
 
-LEGO = """
-name = "legotiny"
-[grid]
-task = "lego"
-variant = ["random", "parent"]
-seed = 1
-layers = 1
-heads = 3
-d_model = 24
-d_mlp = 32
-steps = 4
-[task]
-n_vars = 4
-train_k = 2
-max_vars = 5
-[train]
-batch_size = 16
-lr = 1e-3
-warmup_frac = 0.05
-log_every = 2
-layer_loss = 1.0
-[init.mimic]
-steps = 2
-"""
-
-
 def test_a_lego_variant_sweep_trains_what_lego_train_does(tmp_path: Path, monkeypatch: Any) -> None:
     """Variants and seeds as grid keys: each run's weights are those of ``algolens lego train``
     with the same settings (the parent variant's mimic init included), and its row holds the
@@ -137,8 +111,7 @@ def test_a_lego_variant_sweep_trains_what_lego_train_does(tmp_path: Path, monkey
 
     from algolens.runs import load_run
 
-    spec = tmp_path / "lego.toml"
-    spec.write_text(LEGO)
+    spec = lego_spec(tmp_path)
     fake = InlineRay(tmp_path / "sweeps" / "legotiny")
     monkeypatch.setattr(runner, "_ray", lambda workers, address: fake)
     argv = ["sweep", str(spec), "--out", str(tmp_path / "sweeps"), "--no-progress"]
@@ -149,11 +122,7 @@ def test_a_lego_variant_sweep_trains_what_lego_train_does(tmp_path: Path, monkey
     assert all(0 <= float(r["eval_accuracy_by_position_pos1"]) <= 1 for r in rows)
     assert "Accuracy by chain position" in (fake.folder / "sweep.html").read_text()
     direct = tmp_path / "direct"
-    args = ["lego", "train", "--variant", "parent", "--seed", "1", "--n-vars", "4", "--train-k",
-            "2", "--max-vars", "5", "--layers", "1", "--heads", "3", "--d-model", "24",
-            "--d-mlp", "32", "--steps", "4", "--batch-size", "16", "--log-every", "2",
-            "--mimic-steps", "2", "--out", str(direct), "--no-progress"]  # fmt: skip
-    assert CliRunner().invoke(app, args).exit_code == 0
+    assert CliRunner().invoke(app, [*LEGO_TRAIN, "--out", str(direct)]).exit_code == 0
     want = load_run(direct).model.state_dict()
     swept = {r["variant"]: load_run(fake.folder / "runs" / r["run"]).model.state_dict()
              for r in rows}  # fmt: skip

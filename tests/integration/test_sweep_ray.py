@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from tests.bad_inputs import environment, run_cli
-from tests.sweeps import tiny_spec
+from tests.sweeps import LEGO_TRAIN, lego_spec, tiny_spec
 
 from algolens.runs import load_run
 
@@ -45,6 +45,35 @@ def test_two_configurations_train_verify_and_write_results(tmp_path: Path) -> No
     assert html.count('class="plotly-graph-div"') == 2 and "2 of 2" in html
     again = _sweep(spec, tmp_path / "sweeps")
     assert again.returncode == 0 and "(2 already were)" in again.stdout
+
+
+def test_lego_variants_on_ray_train_what_lego_train_does_on_one_thread(tmp_path: Path) -> None:
+    """A Ray task trains on one thread: the sweep's parent run has the weights of
+    ``algolens lego train`` on one thread, and not those of the random variant."""
+    import torch
+    from typer.testing import CliRunner
+
+    from algolens.cli import app
+
+    done = _sweep(lego_spec(tmp_path), tmp_path / "sweeps")
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "sweeps" / "legotiny"
+    rows = list(csv.DictReader((folder / "results.csv").open()))
+    assert [r["variant"] for r in rows] == ["random", "parent"]
+    swept = {r["variant"]: load_run(folder / "runs" / r["run"]) for r in rows}
+    assert swept["parent"].config.provenance.threads == 1
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = CliRunner().invoke(app, [*LEGO_TRAIN, "--out", str(tmp_path / "direct")])
+    finally:
+        torch.set_num_threads(threads)
+    assert res.exit_code == 0, res.output
+    want = load_run(tmp_path / "direct").model.state_dict()
+    for variant, same in (("parent", True), ("random", False)):
+        got = swept[variant].model.state_dict()
+        equal = want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+        assert equal is same, variant
 
 
 def _start(spec: Path, out: Path) -> subprocess.Popen[str]:

@@ -330,3 +330,18 @@ def test_the_thread_count_is_recorded_and_a_resume_on_another_is_noted(tmp_path:
     moved = CliRunner().invoke(app, ["train", "--resume", "--out", str(other), "--no-progress"])
     assert moved.exit_code == 0, moved.output
     assert f"started on {torch.get_num_threads() + 1} CPU threads" in moved.output
+
+
+def test_the_threads_recorded_are_the_training_process_s(tmp_path: Path) -> None:
+    """A sweep builds its configs in the driver and trains them in Ray workers on one thread:
+    the run records the threads it trained on, not those of the process that built its config."""
+    from dataclasses import replace
+
+    from algolens.runs import new_config, train_run
+
+    config = new_config(TASK, tiny_model_spec(), quick(5))
+    elsewhere = replace(config, provenance=replace(config.provenance, threads=97))
+    out = train_run(tmp_path / "r", elsewhere, progress=False) and tmp_path / "r"
+    assert (
+        json.loads((out / CONFIG).read_text())["provenance"]["threads"] == torch.get_num_threads()
+    )
