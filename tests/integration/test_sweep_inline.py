@@ -8,9 +8,11 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.sweeps import LEGO_TRAIN, lego_spec, tiny_spec
 from typer.testing import CliRunner
 
+from algolens import store
 from algolens.cli import app
 from algolens.sweep import runner
 
@@ -66,6 +68,12 @@ def test_results_are_written_as_each_run_finishes(tmp_path: Path, monkeypatch: A
     final = list(csv.DictReader((fake.folder / "results.csv").open()))
     names = [r["run"] for r in final]
     assert [int(r["steps_done"]) for r in final] == [20, 30, 40]
+    for r in final:  # the late loss is the run's own metrics' (log_every 10: steps after 5/6)
+        logged = store.read_metrics(fake.folder / "runs" / r["run"])
+        late = [
+            m["loss"] for m in logged if "loss" in m and m["step"] > int(r["steps_done"]) * 5 / 6
+        ]
+        assert late and float(r["late_loss_max"]) == pytest.approx(max(late), rel=1e-12)
     # before the second run, the first was in the table; before the third, the first two
     assert fake.seen_before == [[], names[:1], names[:2]]
     assert "3 of 3" in (fake.folder / "sweep.html").read_text()

@@ -221,3 +221,20 @@ def test_lego_rows_and_page_show_accuracy_by_chain_position(tmp_path: Path) -> N
     assert "Accuracy by chain position" in html and "Failures per million" not in html
     html = write_page(tmp_path, "grid", [result_row("r1", {}, CARD, 1.0)], 1).read_text()
     assert "Failures per million" in html and "Accuracy by chain position" not in html
+
+
+def test_late_loss_max_looks_at_the_last_sixth_only(tmp_path: Path) -> None:
+    from algolens.sweep.rows import late_loss_max
+    from algolens.sweep.runner import saved_row
+
+    logs = [{"step": s, "loss": 1e-6} for s in range(100, 1300, 100)]
+    logs[5]["loss"] = 0.5  # step 600: before the window, ignored
+    assert late_loss_max(logs, 1200) == 1e-6
+    logs[-2]["loss"] = 3e-3  # step 1100: inside (after step 1,000 of 1,200)
+    assert late_loss_max(logs, 1200) == 3e-3
+    assert late_loss_max([{"step": 50, "val_acc": 1.0}], 1200) is None
+    out = tmp_path / "r"  # a row saved before the column existed gets it from the metrics
+    out.mkdir()
+    (out / store.METRICS).write_text("\n".join(json.dumps(m) for m in logs) + "\n")
+    store.write_json(out / RESULT, {"questions": 5, "row": {"run": "r", "steps_done": 1200}})
+    assert saved_row(out, 5) == {"run": "r", "steps_done": 1200, "late_loss_max": 3e-3}

@@ -10,7 +10,7 @@ from algolens import store
 from algolens.sections import Section, Table
 from algolens.sweep.rows import DISTRIBUTIONS
 
-SHOWN = ("run", "steps_done", "train_seconds", "final_loss", "uniform_failures",
+SHOWN = ("run", "steps_done", "train_seconds", "final_loss", "late_loss_max", "uniform_failures",
          "uniform_questions", "training_failures", "training_questions")  # fmt: skip
 BY_POSITION = "eval_accuracy_by_position_"
 
@@ -84,7 +84,9 @@ def write_page(folder: Path, name: str, rows: list[dict[str, Any]], planned: int
         Section(
             "Results",
             "Every finished run: results.csv and results.json hold all columns "
-            "(the grid point, the intervals, the suites).",
+            "(the grid point, the intervals, the suites). late_loss_max is the highest "
+            "training loss logged in the last sixth of training: a loss still jumping there "
+            "is worth a look.",
             tables=[table],
             key="results",
         )

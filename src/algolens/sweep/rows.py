@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 DISTRIBUTIONS = ("uniform", "training")
+LATE = 1 / 6  # the share of training at its end that late_loss_max looks at
 
 
 def result_row(
@@ -46,3 +47,14 @@ def _scalar(value: Any) -> bool:
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def late_loss_max(metrics: list[dict[str, Any]], steps: int) -> float | None:
+    """The highest training loss logged in the last sixth of ``steps`` (None if none was).
+
+    In the papers' sweep here it told the runs that missed from those that did not: the four
+    that did not reach 0 failures logged 2.0e-3 to 6.5e-3 there, the twenty that did 2.6e-4 at
+    most. A loss that still jumps at the end of a decayed schedule is worth a look."""
+    start = steps * (1 - LATE)
+    late = [m["loss"] for m in metrics if "loss" in m and m.get("step", 0) > start]
+    return max(late) if late else None

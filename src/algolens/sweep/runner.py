@@ -21,7 +21,7 @@ from typing import Any
 
 from algolens import store
 from algolens.memory import keep_freed_memory
-from algolens.sweep.rows import result_row
+from algolens.sweep.rows import late_loss_max, result_row
 from algolens.sweep.spec import SweepSpec, point_config, point_key
 
 RESULT = "sweep_result.json"
@@ -65,7 +65,17 @@ def saved_row(out: Path, questions: int) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     saved = store.read_json(path, "sweep result")
-    return saved["row"] if saved.get("questions") == questions else None
+    if saved.get("questions") != questions:
+        return None
+    row: dict[str, Any] = saved["row"]
+    if "late_loss_max" not in row:  # a row written before the column existed
+        row["late_loss_max"] = _late_loss(out, row.get("steps_done") or 0)
+    return row
+
+
+def _late_loss(out: Path, steps: int) -> float | None:
+    metrics = store.read_metrics(out) if (out / store.METRICS).exists() else []
+    return late_loss_max(metrics, steps)
 
 
 def run_status(item: SweepRun, questions: int) -> str:
@@ -109,6 +119,7 @@ def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
     card["training"]["cpu_seconds"] = round(result.cpu_seconds, 1) if result else None
     # training over every segment (a resumed run's earlier ones too) plus this verification
     row = result_row(out.name, item.point, card, seconds + time.perf_counter() - verifying)
+    row["late_loss_max"] = _late_loss(out, card["training"]["steps"])
     store.write_json(
         out / RESULT, {"questions": questions, "point": item.point, "card": card, "row": row}
     )
