@@ -139,7 +139,7 @@ class Provenance:
 
     argv: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
-    threads: int | None = None  # None: recorded before algolens kept it
+    threads: int | None = None  # set by training; None: imported, or older than the field
 
 
 @dataclass

@@ -207,11 +207,7 @@ def new_config(
         model=model_spec(net),
         train=train,
         init=init,
-        provenance=Provenance(
-            argv=list(argv if argv is not None else sys.argv),
-            versions=versions,
-            threads=torch.get_num_threads(),
-        ),
+        provenance=Provenance(argv=list(argv if argv is not None else sys.argv), versions=versions),
     )
 
 
@@ -397,7 +393,7 @@ def train_run(
     trainer = Trainer(model, task, config.train, out, after_step=after, progress=progress)
     if config.name == "run":
         config = replace(config, name=out.name)
-    # the threads of the process that trains (a sweep builds its configs elsewhere)
+    # recorded where training happens: a sweep builds its configs in another process
     config = replace(config, provenance=replace(config.provenance, threads=torch.get_num_threads()))
     store.make_run_dir(out)
     with store.writer_lock(out):

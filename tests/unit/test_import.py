@@ -33,6 +33,7 @@ def test_import_gives_a_run_with_the_same_answers(tmp_path: Path, capsys) -> Non
     assert run.predict(questions) == zoo.predict(questions)
     for name, value in zoo.model.state_dict().items():
         assert torch.equal(run.model.state_dict()[name], value), name
+    assert run.config.provenance.threads is None  # not trained here: no thread count to claim
 
 
 def test_import_refuses_a_shape_the_task_cannot_use(tmp_path: Path, capsys) -> None:
