@@ -42,7 +42,7 @@ def result_row(
 
 
 def _scalar(value: Any) -> bool:
-    return isinstance(value, int | float | str) and not isinstance(value, bool)
+    return _number(value) or isinstance(value, str)
 
 
 def _number(value: Any) -> bool:
