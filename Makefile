@@ -5,21 +5,22 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: install demo test test-all check lint format bench clean
+.PHONY: install demo test test-all check lint format bench docs clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) torch==2.13.0
-	$(PIP_INSTALL) -e '.[dev,export,notebooks,logs,cluster]'
+	$(PIP_INSTALL) -e '.[dev,export,notebooks,logs,cluster,docs]'
 	touch $(STAMP)
 
 demo: install
 	$(VENV)/bin/algolens demo
 
-# the fast tier and every notebook; test-all adds the slow tier (convergence runs, kill tests)
-test: install
+# the fast tier, every notebook and the docs site's strict build; test-all adds the slow tier
+# (convergence runs, kill tests)
+test: install docs
 	$(PY) -m pytest -q -m "not slow" tests --nbmake examples $(PYTEST_ARGS)
 
 test-all: install
@@ -38,8 +39,12 @@ check: lint
 	$(VENV)/bin/mypy
 	$(MAKE) test
 
+# the docs site (mkdocs-material, mkdocstrings) into site/; --strict turns every warning into a failure
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 bench: install
 	for b in benchmarks/*.py; do $(PY) $$b; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

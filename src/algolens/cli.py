@@ -60,4 +60,15 @@ def _click_exceptions() -> Any:
 
 _register_command_modules()
 
+
+def __getattr__(name: str) -> Any:
+    """``click_command``: the click command typer builds from :data:`app`, for the docs site's
+    CLI reference (mkdocs-click), built on first use so that start-up stays light."""
+    if name == "click_command":
+        import typer
+
+        return typer.main.get_command(app)
+    raise AttributeError(f"module 'algolens.cli' has no attribute {name!r}")
+
+
 __all__ = ["app", "friendly", "main", "parse_options"]
