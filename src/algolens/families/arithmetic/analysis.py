@@ -15,7 +15,7 @@ from torch import Tensor
 
 from algolens.analysis.ablation import AblationResult, node_ablation, position_ablation
 from algolens.analysis.attention import attention_patterns, mean_attention
-from algolens.analysis.claims import Claim
+from algolens.analysis.claims import Claim, tally
 from algolens.analysis.interchange import interchange
 from algolens.analysis.nodes import Node, class_index
 from algolens.analysis.progress import Stages
@@ -293,7 +293,7 @@ def analyse(
         "questions": f"{len(a.questions):,}",
         "accuracy": f"{float(1 - a.nodes.clean_failed.double().mean()):.1%}",
         **{f"failures, {d}": f"{f:,} of {q:,}" for d, (q, f) in a.rates.items()},
-        "claims passed": f"{sum(c.passed for c in claims)} / {len(claims)}",
+        "claims passed": tally(claims),
     }
     return Analysis(
         title=f"How {run.name} does {task.op}",
