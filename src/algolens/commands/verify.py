@@ -12,7 +12,12 @@ import typer
 from algolens.commands.base import app, friendly
 from algolens.errors import AlgolensError
 
-RunArg = Annotated[str, typer.Argument(help="Run directory, zoo:NAME or hf:OWNER/NAME.")]
+RunArg = Annotated[
+    str,
+    typer.Argument(
+        help="Run directory, zoo:NAME or hf:OWNER/NAME (with --submission: a Python file)."
+    ),
+]
 QuestionsOpt = Annotated[
     int, typer.Option("--questions", "-n", help="Random questions per distribution.")
 ]
@@ -64,6 +69,25 @@ PrecisionOpt = Annotated[
         "the screen."
     ),
 ]
+SubmissionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--submission",
+        help="RUN is an adder algolens did not train: a Python file in the AdderBoard format "
+        "(build_model() returning (model, metadata), add(model, a, b) -> int, optionally "
+        "add_batch(model, a_list, b_list)). It gets the checks of a zoo adder at its digit "
+        "count: uniform questions, the complete carry suite, the papers' lists (Quirke & Barez "
+        "2024) and the AdderBoard's 10 edge cases and 10,000 pairs (seed 2025).",
+    ),
+]
+DigitsOpt = Annotated[
+    int | None,
+    typer.Option(help="With --submission: digits per operand (default: metadata n_digits, or 10)."),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(help="With --submission: seconds one add call (or one add_batch call) may take."),
+]
 StateOpt = Annotated[
     Path | None,
     typer.Option(help="Progress file for --exhaustive (default: in the run directory)."),
@@ -92,6 +116,28 @@ def _check_args(questions: int, examples: int, batch_size: int | None, distribut
         )
 
 
+def _check_modes(
+    exhaustive: bool,
+    suite: str | None,
+    shards: int,
+    workers: int | None,
+    submission: bool,
+    precision: str,
+) -> Any:
+    """The options that go together, and the precision (one line if they do not)."""
+    from algolens.screen import check_precision
+
+    if submission and exhaustive:
+        raise AlgolensError("--exhaustive checks algolens runs; a submission gets --questions")
+    if exhaustive and suite:
+        raise AlgolensError("choose one of --exhaustive and --suite")
+    if shards and not exhaustive:
+        raise AlgolensError("--shards splits an exhaustive check: add --exhaustive")
+    if workers is not None and workers < 1:
+        raise AlgolensError(f"--workers must be at least 1, got {workers}")
+    return check_precision(precision)
+
+
 @app.command()
 @friendly
 def verify(
@@ -113,21 +159,20 @@ def verify(
     device: Annotated[
         str, typer.Option(help="Where the model runs: cpu, cuda, cuda:N or auto.")
     ] = "cpu",
+    submission: SubmissionOpt = False,
+    digits: DigitsOpt = None,
+    timeout: TimeoutOpt = 30.0,
 ) -> None:
     """Check that RUN gives every answer token right (float32 argmax against the oracle)."""
     from algolens import verify as v
     from algolens.runs import load
-    from algolens.screen import check_precision
     from algolens.tasks.base import resolve_device
 
     _check_args(questions, examples, batch_size, distribution)
-    prec = check_precision(precision)
-    if exhaustive and suite:
-        raise AlgolensError("choose one of --exhaustive and --suite")
-    if shards and not exhaustive:
-        raise AlgolensError("--shards splits an exhaustive check: add --exhaustive")
-    if workers is not None and workers < 1:
-        raise AlgolensError(f"--workers must be at least 1, got {workers}")
+    prec = _check_modes(exhaustive, suite, shards, workers, submission, precision)
+    if submission:
+        return _submission(run, questions, distribution, seed, suite, examples, digits, timeout,
+                           as_json, progress)  # fmt: skip
     where = resolve_device(device)
     loaded = load(run)
     loaded.model.to(where)
@@ -154,6 +199,37 @@ def verify(
             for d in dists
         }  # fmt: skip
     _print(loaded.name, results, as_json, random=not (suite or exhaustive))
+
+
+def _submission(
+    path: str,
+    questions: int,
+    distribution: str,
+    seed: int,
+    suite: str | None,
+    examples: int,
+    digits: int | None,
+    timeout: float,
+    as_json: bool,
+    progress: bool,
+) -> None:
+    """``verify --submission FILE``: an AdderBoard-format adder through the same engine."""
+    import contextlib
+    import sys
+
+    from algolens.families.arithmetic.submission import load_submission, verify_submission
+
+    if timeout <= 0:
+        raise AlgolensError(f"--timeout must be above 0 seconds, got {timeout:g}")
+    dists = ("uniform",) if distribution == "both" else (distribution,)
+    with contextlib.redirect_stdout(sys.stderr):  # what the submission prints stays off stdout
+        sub = load_submission(path, timeout)
+        check = verify_submission(sub, digits, questions, seed, dists, suite or "all", examples,
+                                  timeout, progress)  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(check.to_dict(), indent=2))
+        return
+    typer.echo("\n".join(check.lines()))
 
 
 def _suite(loaded: Any, suite: str, examples: int, precision: Any) -> Any:
