@@ -1,0 +1,223 @@
+"""The arithmetic algorithm as a hypothesis: per column, the variables the papers name.
+
+Addition (Quirke & Barez 2024; Quirke, Neo & Barez 2024), for column c (units first):
+``SA{c}`` the base sum (D_c + D'_c) mod 10, ``SC{c}`` the carry it makes (D_c + D'_c >= 10),
+``SS{c}`` "sums to 9", and ``CI{c}`` the carry into column c, which cascades:
+CI_{c+1} = SC_c or (SS_c and CI_c). The answer is A_c = (SA_c + CI_c) mod 10 and A_n = CI_n.
+
+Subtraction (Quirke, Neo & Barez 2024) works on the larger minus the smaller operand:
+``NEG`` the comparison (D < D' as numbers, the operands swap), ``SIGN`` the sign token read from
+it, and per column ``MD{c}`` the digit difference (top - bottom) mod 10, ``MB{c}`` the borrow it
+makes (top < bottom), ``MZ{c}`` equal digits, ``BI{c}`` the borrow into the column through the
+cascade BI_{c+1} = MB_c or (MZ_c and BI_c). A_c = (MD_c - BI_c) mod 10.
+
+Worked example (n = 5): ``33357+82243`` has SA0 = 0, SC0 = 1, CI1 = 1, A1 = (5 + 1) mod 10 = 6.
+A question is ``(x, y, is_sub)``, each operand's digits units first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from algolens.analysis.hypothesis import Hypothesis, Thresholds, Variable
+from algolens.families.arithmetic.claims import PAPER_1, PAPER_2
+from algolens.families.arithmetic.task import MINUS, PLUS, ArithmeticTask
+from algolens.tasks.base import Batch
+
+Q = tuple[tuple[int, ...], tuple[int, ...], bool]
+
+
+def questions(batch: Batch, n_digits: int) -> list[Q]:
+    """A batch's questions as plain ints: ``(x, y, is_sub)``, digits units first."""
+    n = n_digits
+    rows = batch.inputs[:, : 2 * n + 1].tolist()
+    return [(tuple(r[n - 1 :: -1]), tuple(r[2 * n : n : -1]), r[n] == MINUS) for r in rows]
+
+
+def digit_positions(n_digits: int, column: int) -> tuple[int, int]:
+    """The token positions of D_column and D'_column (``33357+82243``: column 0 at P4, P10)."""
+    return n_digits - 1 - column, 2 * n_digits - column
+
+
+# ---- addition -----------------------------------------------------------------------------
+def _sa(c: int):
+    return lambda q, v: (q[0][c] + q[1][c]) % 10
+
+
+def _sc(c: int):
+    return lambda q, v: int(q[0][c] + q[1][c] >= 10)
+
+
+def _ss(c: int):
+    return lambda q, v: int(q[0][c] + q[1][c] == 9)
+
+
+def _carry(c: int):
+    """The carry into column c + 1 from column c's make/sum-9 and its own carry in."""
+    if c == 0:
+        return lambda q, v: v["SC0"]
+    return lambda q, v: int(v[f"SC{c}"] or (v[f"SS{c}"] and v[f"CI{c}"]))
+
+
+def _add_answer(n: int):
+    def answer(q: Q, v: Mapping[str, int]) -> tuple[int, ...]:
+        digits = [(v[f"SA{c}"] + (v[f"CI{c}"] if c else 0)) % 10 for c in range(n)]
+        return (v[f"CI{n}"], *digits[::-1])
+
+    return answer
+
+
+def addition_hypothesis(n_digits: int) -> Hypothesis:
+    """The carry-cascade algorithm for ``n_digits``-digit addition."""
+    n, out = n_digits, []
+    for c in range(n):
+        reads = digit_positions(n, c)
+        below = tuple(p for k in range(c) for p in digit_positions(n, k))
+        out += [
+            Variable(f"SA{c}", _sa(c), (), "base sum (D + D') mod 10", c, reads),
+            Variable(f"SC{c}", _sc(c), (), "makes a carry: D + D' >= 10", c, reads),
+            Variable(f"SS{c}", _ss(c), (), "sums to 9: D + D' == 9", c, reads),
+        ]
+        parents = ("SC0",) if c == 0 else (f"SC{c}", f"SS{c}", f"CI{c}")
+        out.append(
+            Variable(f"CI{c + 1}", _carry(c), parents, "carry in (cascade)", c + 1, reads + below)
+        )
+    return Hypothesis(
+        name=f"add_d{n}",
+        variables=tuple(out),
+        answer=_add_answer(n),
+        questions=lambda b: questions(b, n),
+        source=f"{PAPER_1}; {PAPER_2}",
+        thresholds=Thresholds(),
+    )
+
+
+# ---- subtraction --------------------------------------------------------------------------
+def _neg(q: Q, v: Mapping[str, int]) -> int:
+    """D < D' as numbers: the first differing digit from the top decides."""
+    for a, b in zip(q[0][::-1], q[1][::-1], strict=True):
+        if a != b:
+            return int(a < b)
+    return 0
+
+
+def _top_bottom(q: Q, c: int, neg: int) -> tuple[int, int]:
+    return (q[1][c], q[0][c]) if neg else (q[0][c], q[1][c])
+
+
+def _md(c: int):
+    def md(q: Q, v: Mapping[str, int]) -> int:
+        top, bot = _top_bottom(q, c, v["NEG"])
+        return (top - bot) % 10
+
+    return md
+
+
+def _mb(c: int):
+    def mb(q: Q, v: Mapping[str, int]) -> int:
+        top, bot = _top_bottom(q, c, v["NEG"])
+        return int(top < bot)
+
+    return mb
+
+
+def _mz(c: int):
+    return lambda q, v: int(q[0][c] == q[1][c])
+
+
+def _borrow(c: int):
+    if c == 0:
+        return lambda q, v: v["MB0"]
+    return lambda q, v: int(v[f"MB{c}"] or (v[f"MZ{c}"] and v[f"BI{c}"]))
+
+
+def _sub_answer(n: int):
+    def answer(q: Q, v: Mapping[str, int]) -> tuple[int, ...]:
+        digits = [(v[f"MD{c}"] - (v[f"BI{c}"] if c else 0)) % 10 for c in range(n)]
+        return (MINUS if v["SIGN"] else PLUS, *digits[::-1])
+
+    return answer
+
+
+def subtraction_hypothesis(n_digits: int) -> Hypothesis:
+    """Larger minus smaller with a borrow cascade, the sign from the comparison D > D'."""
+    n = n_digits
+    every = tuple(p for k in range(n) for p in digit_positions(n, k))
+    out = [
+        Variable("NEG", _neg, (), "D < D' (the comparison D > D', negated)", None, every),
+        Variable("SIGN", lambda q, v: v["NEG"], ("NEG",), "the answer's sign is '-'", None, every),
+    ]
+    for c in range(n):
+        reads = digit_positions(n, c) + every  # the frame (which operand is on top) reads all
+        below = tuple(p for k in range(c) for p in digit_positions(n, k))
+        out += [
+            Variable(
+                f"MD{c}", _md(c), ("NEG",), "digit difference (top - bottom) mod 10", c, reads
+            ),
+            Variable(f"MB{c}", _mb(c), ("NEG",), "makes a borrow: top < bottom", c, reads),
+            Variable(f"MZ{c}", _mz(c), (), "equal digits", c, digit_positions(n, c)),
+        ]
+        parents = ("MB0",) if c == 0 else (f"MB{c}", f"MZ{c}", f"BI{c}")
+        out.append(
+            Variable(f"BI{c + 1}", _borrow(c), parents, "borrow in (cascade)", c + 1, reads + below)
+        )
+    return Hypothesis(
+        name=f"sub_d{n}",
+        variables=tuple(out),
+        answer=_sub_answer(n),
+        questions=lambda b: questions(b, n),
+        source=PAPER_2,
+        thresholds=Thresholds(),
+    )
+
+
+def hypothesis(task: ArithmeticTask, op: str | None = None) -> Hypothesis:
+    """The task's hypothesis; a mixed task takes ``op`` ('add' or 'sub')."""
+    op = op or task.op
+    if op not in ("add", "sub"):
+        raise ValueError(f"a mixed task's hypothesis needs op='add' or op='sub', got {op!r}")
+    return (
+        addition_hypothesis(task.n_digits) if op == "add" else subtraction_hypothesis(task.n_digits)
+    )
+
+
+# ---- question distributions for the pairs --------------------------------------------------
+PAIR_KINDS = {
+    "add": ("random", "cascade"),
+    "sub": ("random", "borrow_chain", "sign_flip"),
+}
+
+
+def sampler(task: ArithmeticTask, op: str, kind: str = "random"):
+    """Questions of one operator for IIA pairs: uniform (``random``), or targeted: ``cascade``
+    (addition with many sum-9 columns, so carries run through them), ``borrow_chain``
+    (subtraction with many equal digits), ``sign_flip`` (near-equal operands: the sign is
+    decided late)."""
+    n = task.n_digits
+    if kind == "random":
+        one = ArithmeticTask(op=op, n_digits=n)  # type: ignore[arg-type]
+        return one.sample_uniform
+    if (op, kind) in (("add", "cascade"), ("sub", "borrow_chain")):
+        one = ArithmeticTask(op=op, n_digits=n, enrich_batch_share=1.0, enrich_pair_share=0.7)  # type: ignore[arg-type]
+        return one.sample_independent
+    if (op, kind) == ("sub", "sign_flip"):
+        return ArithmeticTask(op="sub", n_digits=n, hard_share=1.0).sample_independent
+    raise ValueError(f"unknown pair kind {kind!r} for {op}: use one of {PAIR_KINDS[op]}")
+
+
+def check_against_oracle(hyp: Hypothesis, batch: Batch) -> int:
+    """How many questions of ``batch`` the hypothesis answers differently from the oracle."""
+    qs = hyp.questions(batch)
+    want = batch.targets.tolist()
+    return sum(hyp.run(q) != tuple(w) for q, w in zip(qs, want, strict=True))
+
+
+__all__ = [
+    "PAIR_KINDS",
+    "addition_hypothesis",
+    "check_against_oracle",
+    "hypothesis",
+    "questions",
+    "sampler",
+    "subtraction_hypothesis",
+]
