@@ -6,20 +6,26 @@
 ['046']
 
 Importing algolens is light (the command line starts at once): ``load`` and ``Run`` bring in
-torch and the model code on first use.
+torch and the model code on first use. Type checkers see them as they are (the package ships
+``py.typed``).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from algolens.errors import AlgolensError
+
+if TYPE_CHECKING:  # what mypy and IDEs see; at run time they are loaded on first use, below
+    from algolens.runs import Run, load
 
 __version__ = "0.2.0"
 __all__ = ["AlgolensError", "Run", "__version__", "load"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("load", "Run"):
-        from algolens import runs
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is an error there
 
-        return getattr(runs, name)
-    raise AttributeError(f"module 'algolens' has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name in ("load", "Run"):
+            from algolens import runs
+
+            return getattr(runs, name)
+        raise AttributeError(f"module 'algolens' has no attribute {name!r}")

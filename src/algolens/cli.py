@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 import algolens.commands
+from algolens import __version__
 from algolens.commands.base import app, friendly, parse_options
 
 
@@ -37,13 +40,42 @@ def main(argv: list[str] | None = None) -> int:
     except errors.ClickException as e:
         ctx = getattr(e, "ctx", None)
         hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
-        first = e.format_message().strip().splitlines()
-        typer.echo(f"error: {first[0] if first else 'bad usage'}{hint}", err=True)
+        typer.echo(f"error: {_usage_text(e, errors)}{hint}", err=True)
         return 2
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
     return code if isinstance(code, int) else 0
+
+
+def _usage_text(e: Any, errors: Any) -> str:
+    """The first line of a usage error; a mistyped option names the closest real one."""
+    if isinstance(e, errors.NoSuchOption) and e.possibilities:
+        from algolens.options import did_you_mean
+
+        hint = did_you_mean(e.option_name, e.possibilities, quote=False)
+        if hint:
+            return f"No such option: {e.option_name}{hint}"
+    first = e.format_message().strip().splitlines()
+    return first[0] if first else "bad usage"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"algolens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Train small networks on algorithmic tasks, see the algorithm they learned, verify it."""
 
 
 def _click_exceptions() -> Any:

@@ -39,9 +39,17 @@ def from_dict(cls: type[T], data: Any, what: str) -> T:
 
 
 def unknown_key(key: str, known: Collection[str], what: str) -> str:
-    close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(known))}"
+    hint = did_you_mean(key, known) or f"; known: {', '.join(sorted(known))}"
     return f"unknown {what} {key!r}{hint}"
+
+
+def did_you_mean(word: str, known: Collection[str], quote: bool = True) -> str:
+    """`` (did you mean 'carry'?)`` for the closest of ``known`` to a mistyped ``word``, or ``''``
+    when none is close (``quote=False`` for option flags: ``--questions``)."""
+    close = difflib.get_close_matches(str(word), sorted(known), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f" (did you mean {close[0]!r}?)" if quote else f" (did you mean {close[0]}?)"
 
 
 def check_type(value: Any, hint: Any, where: str) -> Any:

@@ -21,6 +21,7 @@ from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig
 from algolens.errors import AlgolensError
 from algolens.families import family_of, make_task
 from algolens.models import build_model, model_spec
+from algolens.options import did_you_mean
 from algolens.tasks.base import Task, check_model_fits, model_device, resolve_device
 
 ZOO_DIR = Path(__file__).parent / "zoo" / "models"
@@ -128,7 +129,8 @@ def zoo_path(name: str) -> Path:
     path = ZOO_DIR / name
     if not (path / store.CONFIG).is_file():
         have = ", ".join(zoo_names()) or "none yet"
-        raise AlgolensError(f"no zoo model {name!r} (the zoo has: {have})")
+        hint = did_you_mean(name, zoo_names())
+        raise AlgolensError(f"no zoo model {name!r}{hint} (the zoo has: {have})")
     return path
 
 

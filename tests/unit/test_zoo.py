@@ -42,7 +42,7 @@ def test_zoo_commands_on_a_packaged_model(tiny_zoo: Path) -> None:
     assert listing.exit_code == 0, listing.output
     (row,) = json.loads(listing.stdout)
     assert row["name"] == "tiny" and row["task"] == "add d2" and row["parameters"] > 0
-    assert "failures/M" in row["check"]
+    assert "of 2,000 (" in row["check"] and row["questions"] == {"uniform": 2000, "training": 2000}
     shown = json.loads(runner.invoke(app, ["zoo", "show", "tiny", "--json"]).stdout)
     assert shown["verification"]["uniform"]["questions"] == 2000
     assert shown["verification"]["training"]["questions"] == 2000

@@ -15,6 +15,7 @@ import typer
 
 from algolens.commands.base import app, friendly, parse_options
 from algolens.errors import AlgolensError
+from algolens.options import did_you_mean
 
 Opt = typer.Option
 
@@ -157,8 +158,9 @@ def family_flags(family: Any, extra: list[str]) -> dict[str, Any]:
         name, _, inline = flag.partition("=")
         if name not in by_flag:
             known = ", ".join(by_flag) or "none"
+            hint = did_you_mean(name, by_flag, quote=False)
             raise AlgolensError(
-                f"unknown option {name!r} for this task (its own flags: {known}; see --help)"
+                f"unknown option {name!r} for this task{hint} (its own flags: {known}; see --help)"
             )
         if not inline and not args:
             raise AlgolensError(f"{name} needs a value")

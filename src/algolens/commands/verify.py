@@ -234,11 +234,15 @@ def _submission(
 
 def _suite(loaded: Any, suite: str, examples: int, precision: Any) -> Any:
     from algolens.families import family_of
+    from algolens.options import did_you_mean
 
     family = family_of(loaded.task.name)
     if suite not in family.suite_names or family.suite is None:
         have = ", ".join(family.suite_names) or "none"
-        raise AlgolensError(f"unknown suite {suite!r} for {loaded.task.name}: choose from {have}")
+        hint = did_you_mean(suite, family.suite_names)
+        raise AlgolensError(
+            f"unknown suite {suite!r} for {loaded.task.name}{hint}: choose from {have}"
+        )
     return family.suite(loaded.model, loaded.task, suite, examples=examples, precision=precision)
 
 

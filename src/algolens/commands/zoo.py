@@ -27,7 +27,8 @@ app.add_typer(zoo_app, name="zoo")
 def zoo_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """Name, task, layers/heads/d_model, parameters and verified failures per million."""
+    """Name, task, layers/heads/d_model, parameters and verified failures: how many of how many
+    questions, with the 95% interval of failures per million."""
     from algolens.zoo import zoo_entries
 
     rows = zoo_entries()

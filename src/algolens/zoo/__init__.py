@@ -35,21 +35,39 @@ class ZooEntry:
     task: str
     architecture: str
     parameters: int
-    check: str  # verified failures per million (uniform / training), or the headline evaluation
+    check: str  # verified failures of questions with their interval, or the headline evaluation
     failures_per_million: dict[str, float] | None  # distribution -> failures per million
+    failures: dict[str, int] | None = None  # distribution -> failing questions
+    questions: dict[str, int] | None = None  # distribution -> questions checked
+    interval: dict[str, list[float]] | None = None  # distribution -> 95% interval, per million
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 
-def _headline(card: dict[str, Any]) -> tuple[str, dict[str, float] | None]:
+def per_million(value: float) -> str:
+    """A rate per million as the zoo list prints it: ``18``, ``2,021``, ``0.025``, ``0``."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
+
+
+def verified_text(rec: dict[str, Any]) -> str:
+    """``0 of 200,000 (0–18 per M, 95%)``: failures, questions and the 95% Clopper-Pearson
+    interval, so that 0 failures in 200,000 questions does not read as 0 per million."""
+    low, high = rec["interval"]
+    return (
+        f"{rec['failures']:,} of {rec['questions']:,} "
+        f"({per_million(low)}–{per_million(high)} per M, 95%)"
+    )
+
+
+def _headline(card: dict[str, Any]) -> tuple[str, dict[str, dict[str, Any]]]:
     record = card.get("verification", {})
-    fpm = {d: record[d]["failures_per_million"] for d in ("uniform", "training") if d in record}
-    if fpm:
-        return " / ".join(f"{d} {v:,.4g}" for d, v in fpm.items()) + " failures/M", fpm
+    recs = {d: record[d] for d in ("uniform", "training") if isinstance(record.get(d), dict)}
+    if recs:
+        return "; ".join(f"{d} {verified_text(r)}" for d, r in recs.items()), recs
     evaluation = card.get("evaluation", {})
     key = next((k for k in evaluation if "acc" in k), None)
-    return (f"{key} {evaluation[key]}" if key else "-"), None
+    return (f"{key} {evaluation[key]}" if key else "-"), {}
 
 
 def zoo_entries() -> list[ZooEntry]:
@@ -64,8 +82,16 @@ def zoo_entries() -> list[ZooEntry]:
             arch = f"{model['n_layers']}L/{model['n_heads']}H/{model['d_model']}"
         else:
             arch = f"{model.get('kind')} {model.get('d_mlp', '')}".strip()
-        check, fpm = _headline(card)
-        rows.append(ZooEntry(name, task_text, arch, int(card.get("parameters", 0)), check, fpm))
+        check, recs = _headline(card)
+        rows.append(
+            ZooEntry(
+                name, task_text, arch, int(card.get("parameters", 0)), check,
+                {d: r["failures_per_million"] for d, r in recs.items()} or None,
+                {d: r["failures"] for d, r in recs.items()} or None,
+                {d: r["questions"] for d, r in recs.items()} or None,
+                {d: list(r["interval"]) for d, r in recs.items()} or None,
+            )
+        )  # fmt: skip
     return rows
 
 

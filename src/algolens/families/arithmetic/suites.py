@@ -24,6 +24,7 @@ from torch import nn
 
 from algolens.errors import AlgolensError
 from algolens.families.arithmetic.task import ArithmeticTask
+from algolens.options import did_you_mean
 from algolens.screen import Precision
 from algolens.tasks.base import Batch
 from algolens.verify import VerifyResult, verify_batches
@@ -82,7 +83,8 @@ def paper_list(name: str, n_digits: int) -> list[Pair]:
         return _step_questions()
     if name == "papers":  # all_manual_questions(): the five lists stacked
         return [p for part in PAPER_LISTS[:-1] for p in paper_list(part, n_digits)]
-    raise AlgolensError(f"unknown suite {name!r}: choose from {', '.join(SUITE_NAMES)}")
+    raise AlgolensError(f"unknown suite {name!r}{did_you_mean(name, SUITE_NAMES)}: choose from "
+                        f"{', '.join(SUITE_NAMES)}")  # fmt: skip
 
 
 PAPER_LISTS = ("ba", "uc1", "simple_us9", "cascade_us9", "step", "papers")
@@ -240,7 +242,8 @@ def cascade_questions(op: str, n_digits: int, variants: int = 3, seed: int = 0) 
 def suite_questions(task: ArithmeticTask, name: str) -> list[str]:
     """The question texts of suite ``name`` for this task."""
     if name not in SUITE_NAMES:
-        raise AlgolensError(f"unknown suite {name!r}: choose from {', '.join(SUITE_NAMES)}")
+        raise AlgolensError(f"unknown suite {name!r}{did_you_mean(name, SUITE_NAMES)}: choose from "
+                            f"{', '.join(SUITE_NAMES)}")  # fmt: skip
     n = task.n_digits
     if name in ("complete", "cascade"):  # "cascade": the name of earlier versions
         return cascade_questions(task.op, n)
