@@ -21,6 +21,7 @@ from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig
 from algolens.errors import AlgolensError
 from algolens.families import family_of, make_task
 from algolens.models import build_model, model_spec
+from algolens.models.tokenizer import VocabTokenizer
 from algolens.options import did_you_mean
 from algolens.tasks.base import Task, check_model_fits, model_device, resolve_device
 
@@ -112,13 +113,28 @@ class Run:
         return [vocab[int(t)] for t in ids]
 
     def to_transformer_lens(self) -> Any:
-        """The model as a TransformerLens ``TransformerBridge`` with the same logits."""
-        model: Any = self.model
-        if not hasattr(model, "to_transformer_lens"):
+        """The model as a TransformerLens ``TransformerBridge`` with the same logits, in eval
+        mode and with a tokenizer (``to_tokens``, ``to_str_tokens``, ``generate``)."""
+        return self._lens_model().to_transformer_lens()
+
+    def to_hooked_transformer(self) -> Any:
+        """The model as a TransformerLens 3.x ``HookedTransformer`` with the same logits, in eval
+        mode, with a tokenizer (``to_tokens``, ``generate``); under TransformerLens 4, one error."""
+        return self._lens_model().to_hooked_transformer()
+
+    def logit_lens(self, questions: str | list[str]) -> Any:
+        """The logit lens at the answer positions: what the model would answer after each block
+        (:func:`algolens.analysis.patching.logit_lens`); ``.accuracy()`` per layer and digit."""
+        from algolens.analysis.patching import logit_lens
+
+        return logit_lens(self._lens_model(), self.task, self.to_tokens(questions))
+
+    def _lens_model(self) -> Any:
+        if not hasattr(self.model, "to_transformer_lens"):
             raise AlgolensError(
                 f"a {self.config.model.get('kind')} model has no TransformerLens form"
             )
-        return model.to_transformer_lens()
+        return self.model
 
 
 # ---- loading ------------------------------------------------------------------------------------
@@ -152,6 +168,9 @@ def load_run(path: str | Path) -> Run:
     model = build_model(config.model)
     store.load_weights(model, store.weights_path(path))
     model.eval()
+    vocab, net = getattr(task, "vocab", ()), model
+    if vocab and hasattr(net, "to_tokens"):  # model.to_tokens, to_str_tokens; generate on TL's
+        net.tokenizer = VocabTokenizer(vocab)  # type: ignore[assignment]
     return Run(path=path, config=config, model=model, task=task, metrics=store.read_metrics(path))
 
 

@@ -119,3 +119,123 @@ def test_str_tokens_of_each_family() -> None:
         load("zoo:modadd_mlp_p113").to_tokens("5+110")
     with pytest.raises(AlgolensError, match="below 13"):
         add.to_str_tokens([1, 99])
+
+
+# ---- TransformerLens 3 and 4: the bridge, HookedTransformer, text tools, OV and QK -----------
+def _has_hooked_transformer() -> bool:
+    try:
+        from transformer_lens import HookedTransformer  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_bridge_is_in_eval_mode(run) -> None:
+    """transformer_lens.patching refuses a model in training mode; the bridge comes in eval."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bridge = run.to_transformer_lens()
+    assert not any(m.training for m in bridge.modules())
+    bridge.train()  # negative control: the check sees training mode
+    assert any(m.training for m in bridge.modules())
+
+
+@pytest.mark.skipif(not _has_hooked_transformer(), reason="TransformerLens 4 has none")
+@pytest.mark.parametrize("name", ["add_d5_l1", "add_d5_l2", "modadd_tf_p113"])
+def test_hooked_transformer_gives_the_same_logits(name: str) -> None:
+    run = load(f"zoo:{name}")
+    tokens = torch.randint(0, run.model.cfg.d_vocab, (8, run.model.cfg.n_ctx))
+    hooked = run.to_hooked_transformer()
+    assert type(hooked).__name__ == "HookedTransformer" and not hooked.training
+    with torch.no_grad():
+        ours, theirs = run.model(tokens), hooked(tokens)
+        model64 = copy.deepcopy(run.model).double()
+        ours64, theirs64 = model64(tokens), model64.to_hooked_transformer()(tokens)
+        assert (ours - theirs).abs().max() < 1e-5 * ours.abs().max()
+        assert (ours64 - theirs64).abs().max() < 1e-10
+        # negative control: one bias changed in ours and the logits part
+        model64.unembed.b_U[0] += 1.0
+        assert (model64(tokens) - theirs64).abs().max() > 1e-3
+
+
+@pytest.mark.skipif(not _has_hooked_transformer(), reason="TransformerLens 4 has none")
+def test_without_the_bridge_builder_the_form_is_hooked_transformer(run, monkeypatch) -> None:
+    """A TransformerLens 3.x older than the native bridge builder gets HookedTransformer."""
+    from algolens.models import bridge
+
+    monkeypatch.setattr(bridge, "has_bridge", lambda: False)
+    assert type(run.to_transformer_lens()).__name__ == "HookedTransformer"
+    monkeypatch.undo()  # negative control: with the builder, the bridge
+    assert type(run.to_transformer_lens()).__name__ == "TransformerBridge"
+
+
+@pytest.mark.skipif(_has_hooked_transformer(), reason="TransformerLens 3 has HookedTransformer")
+def test_hooked_transformer_under_transformer_lens_4_is_one_error(run) -> None:
+    with pytest.raises(AlgolensError, match=r"has no HookedTransformer.*transformer-lens<4"):
+        run.to_hooked_transformer()
+
+
+def _lens_models(run) -> list:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        models = [run.to_transformer_lens()]
+        if _has_hooked_transformer():
+            models.append(run.to_hooked_transformer())
+    return models
+
+
+def test_text_tools_on_the_transformer_lens_models(run) -> None:
+    """to_tokens, to_str_tokens and generate work on the bridge (and on HookedTransformer under
+    TransformerLens 3); greedy generate gives the run's own (oracle-checked) predict answers."""
+    questions = ["12+34", "99999+1", "50505+49495"]
+    prompts = [run.to_str_tokens(q)[: run.task.answer_start] for q in questions]
+    texts = ["".join(p) for p in prompts]
+    want = [t + a for t, a in zip(texts, run.predict(questions), strict=True)]
+    assert want[0] == "00012+00034=000046"  # the oracle's answer
+    for tl_model in _lens_models(run):
+        assert torch.equal(tl_model.to_tokens(texts), run.to_tokens(questions)[:, :12])
+        assert tl_model.to_str_tokens(texts[0]) == prompts[0]
+        out = tl_model.generate(texts, max_new_tokens=6, do_sample=False, stop_at_eos=False,
+                                verbose=False)  # fmt: skip
+        assert out == want, type(tl_model).__name__
+        # negative control: with the last residual stream zeroed it generates something else
+        last = f"blocks.{run.model.cfg.n_layers - 1}.hook_resid_post"
+        with tl_model.hooks(fwd_hooks=[(last, lambda act, hook: act * 0)]):
+            out = tl_model.generate(texts[0], max_new_tokens=6, do_sample=False,
+                                    stop_at_eos=False, verbose=False)  # fmt: skip
+        assert out != want[0]
+
+
+def test_model_to_tokens_and_to_str_tokens(run) -> None:
+    model = run.model
+    tokens = model.to_tokens(["00012+00034=", "99999+00001="])
+    assert torch.equal(tokens, run.to_tokens(["12+34", "99999+1"])[:, :12])
+    assert model.to_str_tokens("12+34=") == ["1", "2", "+", "3", "4", "="]
+    assert model.to_str_tokens(tokens[1]) == [*"99999+00001="]
+    assert model.to_string(tokens[0]) == "00012+00034="
+    with pytest.raises(AlgolensError, match="'x' in '12x' is not a token"):
+        model.to_tokens("12x")
+    with pytest.raises(AlgolensError, match="different numbers of tokens"):
+        model.to_tokens(["1+2=", "12+34="])
+    fresh = copy.deepcopy(model)
+    fresh.tokenizer = None
+    with pytest.raises(AlgolensError, match="no tokenizer"):
+        fresh.to_tokens("1+2=")
+
+
+def test_ov_and_qk_are_factored_matrices_of_each_head(run) -> None:
+    from transformer_lens import FactoredMatrix
+
+    model = run.model
+    ov, qk = model.OV, model.QK
+    assert isinstance(ov, FactoredMatrix) and isinstance(qk, FactoredMatrix)
+    d = model.cfg.d_model
+    assert ov.shape == qk.shape == (model.cfg.n_layers, model.cfg.n_heads, d, d)
+    attn = model.blocks[1].attn
+    by_hand_ov = attn.W_V[2] @ attn.W_O[2]  # [d_model, d_model]
+    by_hand_qk = attn.W_Q[2] @ attn.W_K[2].T
+    assert torch.allclose(ov[1, 2].AB, by_hand_ov, atol=1e-6)
+    assert torch.allclose(qk[1, 2].AB, by_hand_qk, atol=1e-6)
+    assert torch.equal(model.W_Q[1], attn.W_Q)
+    # negative control: another head's OV is not this one's
+    assert not torch.allclose(ov[1, 1].AB, by_hand_ov, atol=1e-3)

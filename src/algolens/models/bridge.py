@@ -1,9 +1,16 @@
 """Our transformer as a TransformerLens ``TransformerBridge``, with the same logits.
 
-TransformerLens 4.x has no HookedTransformer; its own models are ``TransformerBridge``s. This builds
-the bridge's native architecture (``TransformerLensNative``), copies our weights into it and wraps
-it with ``build_bridge_from_module``, so every TransformerLens tool that takes a bridge
-(``run_with_cache``, hooks, ``ActivationCache``, ``patching``) runs on the same function.
+The bridge builder is in TransformerLens 3.9 (which SAELens needs) and 4.x; on a TransformerLens
+without it, :func:`to_transformer_lens` gives the 3.x ``HookedTransformer`` instead
+(:mod:`algolens.models.hooked`). Either comes back in eval mode (``transformer_lens.patching``
+refuses a model in training mode) and with the model's tokenizer, so ``to_tokens``,
+``to_str_tokens`` and ``generate`` work on it.
+
+TransformerLens 4.x has no HookedTransformer; its models are ``TransformerBridge``s (3.9 has
+both). This builds the bridge's native architecture (``TransformerLensNative``), copies our
+weights into it and wraps it with ``build_bridge_from_module``, so every TransformerLens tool
+that takes a bridge (``run_with_cache``, hooks, ``ActivationCache``, ``patching``) runs on the
+same function.
 
 >>> bridge = load("zoo:add_d5_l2").to_transformer_lens()        # doctest: +SKIP
 >>> logits, cache = bridge.run_with_cache(tokens)               # doctest: +SKIP
@@ -80,8 +87,35 @@ def native_state_dict(model: Any) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in sd.items()}
 
 
+def has_bridge() -> bool:
+    """True where the installed TransformerLens can build a bridge of a native model (4.x)."""
+    try:
+        from transformer_lens.model_bridge.sources._bridge_builder import (  # noqa: F401
+            build_bridge_from_module,
+        )
+    except ImportError:
+        return False
+    return True
+
+
 def to_transformer_lens(model: Transformer, name: str = "algolens") -> Any:
-    """A TransformerLens ``TransformerBridge`` computing the same function as ``model``."""
+    """A TransformerLens model computing the same function as ``model``, in eval mode and with
+    its tokenizer: the 4.x ``TransformerBridge``, or the 3.x ``HookedTransformer`` under 3.x."""
+    if not has_bridge():
+        from algolens.models.hooked import to_hooked_transformer
+
+        return to_hooked_transformer(model)
+    bridge = _build_bridge(model, name)
+    bridge.eval()
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is not None:
+        bridge.tokenizer = tokenizer
+        bridge.cfg.default_prepend_bos = False  # our sequences have no BOS token
+        bridge.cfg.tokenizer_prepends_bos = False
+    return bridge
+
+
+def _build_bridge(model: Transformer, name: str) -> Any:
     from transformer_lens.config import TransformerBridgeConfig
     from transformer_lens.model_bridge.sources._bridge_builder import build_bridge_from_module
     from transformer_lens.model_bridge.sources.native.model import NativeModel

@@ -26,6 +26,7 @@ from transformer_lens import ActivationCache, HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
 from algolens.errors import AlgolensError
+from algolens.models.lens import TransformerLensParts
 from algolens.options import from_dict
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -291,8 +292,12 @@ class TransformerBlock(nn.Module):
         return self.hook_resid_post(resid + self.hook_mlp_out(self.mlp(self.ln2(resid))))
 
 
-class Transformer(HookedRootModule):
+class Transformer(TransformerLensParts, HookedRootModule):
     """Embedding, ``n_layers`` blocks, final LayerNorm, unembedding; logits at every position.
+
+    TransformerLens's conveniences (``to_tokens``, ``to_str_tokens``, ``OV``, ``QK``, stacked
+    ``W_Q`` …, ``to_transformer_lens``, ``to_hooked_transformer``) come from
+    :class:`~algolens.models.lens.TransformerLensParts`.
 
     >>> model = Transformer(TransformerConfig(n_layers=1, n_heads=2, d_model=8, n_ctx=4))
     >>> model(torch.zeros(1, 4, dtype=torch.long)).shape
@@ -431,12 +436,6 @@ class Transformer(HookedRootModule):
                 raise AlgolensError(f"no attention bias beyond the last layer ({layer})")
             total = total + blocks[layer].attn.b_O
         return total
-
-    def to_transformer_lens(self) -> Any:
-        """The same function as a TransformerLens ``TransformerBridge`` (see models/bridge.py)."""
-        from algolens.models.bridge import to_transformer_lens
-
-        return to_transformer_lens(self)
 
     def load_hooked_transformer_state_dict(self, state_dict: dict[str, Tensor]) -> None:
         """Load a HookedTransformer state dict (same configuration) by name, strictly.
