@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +34,7 @@ from algolens.errors import AlgolensError
 from algolens.screen import Precision, readout_logits
 from algolens.stats import clopper_pearson, nines
 from algolens.tasks.base import Batch, SequenceTask, greedy_answers
+from algolens.verify_state import VERSION, SavedState, is_own_state, read_state, resume_batches
 
 Distribution = Literal["uniform", "training"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("uniform", "training")
@@ -398,9 +398,10 @@ def verify_exhaustive(
     workers: int | None = None,
 ) -> VerifyResult:
     """Every question (at most 10^8), resumable: progress is saved to ``state_path`` every few
-    seconds and when interrupted (Ctrl-C), and a later call with the same model, task and batch
-    size continues from there. ``stop_after`` batches (tests) returns an incomplete result. The
-    state file is removed when done, if it is the state this function wrote. ``workers`` as in
+    seconds and when interrupted (Ctrl-C), and a later call with the same model and task
+    continues from there (in its batch size unless another one divides the questions done: see
+    :mod:`algolens.verify_state`, which refuses any other file). ``stop_after`` batches (tests)
+    returns an incomplete result. The state file is removed when done. ``workers`` as in
     :func:`verify`.
     """
     task = require_sequence(task)
@@ -409,14 +410,11 @@ def verify_exhaustive(
         raise AlgolensError(
             f"--exhaustive needs a space of 1 to 10^8 questions; this task has {size:.1e}"
         )
-    batch_size = batch_size or default_batch_size(model)
-    key = {
-        "task": task.to_dict(),
-        "model": model_fingerprint(model),
-        "batch_size": batch_size,
-        "v": 2,
-    }
-    res, done_batches = _resume_state(state_path, key, size, task, examples)
+    key = {"task": task.to_dict(), "model": model_fingerprint(model), "v": VERSION}
+    saved = read_state(state_path, key, size, task.answer_names)  # checked; None if no file
+    batch_size = batch_size or (saved.batch_size if saved else default_batch_size(model))
+    key["batch_size"] = batch_size
+    res, done_batches = _resume_state(saved, state_path, batch_size, size, task, examples)
     total_batches = math.ceil(size / batch_size)
     last = total_batches if stop_after is None else min(total_batches, done_batches + stop_after)
     workers = auto_workers(model, last - done_batches) if workers is None else workers
@@ -439,7 +437,7 @@ def verify_exhaustive(
         bar.close()
         if not res.complete:
             saver.write()
-    if res.complete and state_path is not None and _is_our_state(state_path, key):
+    if res.complete and state_path is not None and is_own_state(state_path, key):
         state_path.unlink()
     return res
 
@@ -470,31 +468,15 @@ class _Saver:
 
 
 def _resume_state(
-    state_path: Path | None, key: dict[str, Any], size: int, task: SequenceTask, examples: int
+    saved: SavedState | None,
+    path: Path | None,
+    batch_size: int,
+    size: int,
+    task: SequenceTask,
+    examples: int,
 ) -> tuple[VerifyResult, int]:
-    fresh = VerifyResult(f"all {size:,} questions", task.answer_names, max_examples=examples)
-    if state_path is None or not state_path.exists():
+    """The verdict so far and the batches of ``batch_size`` done: a fresh one with no state."""
+    if saved is None or path is None:
+        fresh = VerifyResult(f"all {size:,} questions", task.answer_names, max_examples=examples)
         return fresh, 0
-    if not _is_our_state(state_path, key):
-        if state_path.is_file() and state_path.stat().st_size and not _is_state(state_path):
-            raise AlgolensError(f"--state {state_path} is not a verification state file")
-        return fresh, 0
-    saved = json.loads(state_path.read_text())
-    return VerifyResult(**saved["result"]), int(saved["batches"])
-
-
-def _read_state(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-
-
-def _is_state(path: Path) -> bool:
-    data = _read_state(path)
-    return isinstance(data, dict) and {"key", "batches", "result"} <= set(data)
-
-
-def _is_our_state(path: Path, key: dict[str, Any]) -> bool:
-    data = _read_state(path)
-    return _is_state(path) and data["key"] == key
+    return VerifyResult(**saved.result), resume_batches(saved, batch_size, size, path)

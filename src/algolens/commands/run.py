@@ -19,6 +19,8 @@ from algolens.commands.base import app, echo_json, friendly, parse_options
 from algolens.errors import AlgolensError
 
 BATCH = 4096
+MAX_LINE = 10_000  # characters in a line of questions; a longer one is refused
+LINE_BYTES = 4 * MAX_LINE + 2  # the most a line may take in UTF-8, with its \r\n
 
 
 def _questions(given: list[str], file: Path | None) -> Iterator[str]:
@@ -28,17 +30,45 @@ def _questions(given: list[str], file: Path | None) -> Iterator[str]:
     if file is None:
         yield from given
         return
-    handle = sys.stdin if str(file) == "-" else _open(file)
-    for line in handle:
-        if line.strip():
-            yield line.strip()
+    handle = sys.stdin.buffer if str(file) == "-" else _open(file)
+    name = "stdin" if str(file) == "-" else str(file)
+    number = 0
+    while (line := _read_line(handle, name)) is not None:
+        number += 1
+        text = _decode(line, number, name)
+        if text.strip():
+            yield text.strip()
 
 
 def _open(path: Path) -> Any:
     try:
-        return path.open(encoding="utf-8")
+        return path.open("rb")
     except (OSError, UnicodeError) as e:
         raise AlgolensError(f"cannot read questions from {path}: {type(e).__name__}") from None
+
+
+def _read_line(handle: Any, name: str) -> bytes | None:
+    """One line, read with a bound (``/dev/zero`` is one endless line); None at the end."""
+    try:
+        line: bytes = handle.readline(LINE_BYTES)
+    except OSError as e:
+        raise AlgolensError(f"cannot read questions from {name}: {e.strerror or e}") from None
+    return line or None
+
+
+def _decode(line: bytes, number: int, name: str) -> str:
+    """The line as text: strict UTF-8 of at most :data:`MAX_LINE` characters, else one line."""
+    cut = len(line) == LINE_BYTES and not line.endswith(b"\n")  # the bound stopped the read
+    try:
+        text = "" if cut else line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AlgolensError(f"line {number:,} of {name} is not UTF-8 text") from None
+    if cut or len(text.rstrip("\r\n")) > MAX_LINE:
+        raise AlgolensError(
+            f"line {number:,} of {name} is longer than {MAX_LINE:,} characters: "
+            "one question per line"
+        )
+    return text
 
 
 @app.command()

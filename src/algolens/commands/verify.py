@@ -100,7 +100,8 @@ def _state_path(run_path: Path | None, name: str, state: Path | None) -> Path:
         return state
     if run_path is not None and os.access(run_path, os.W_OK) and "zoo" not in run_path.parts:
         return run_path / "verify_exhaustive.json"
-    return Path(f".algolens-verify-{name}.json")
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "_-.") else "_" for c in name)
+    return Path(f".algolens-verify-{safe.lstrip('.')[:100]}.json")  # one file, here
 
 
 def _check_args(questions: int, examples: int, batch_size: int | None, distribution: str) -> None:
