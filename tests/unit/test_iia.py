@@ -83,3 +83,24 @@ def test_sc1_and_sa2_on_ten_thousand_pairs() -> None:
         assert res.pairs == 10_000 and res.interval[0] >= IIA_MIN, res.to_json()
         control = iia(untrained_like(model), task, pairs, (Site(node),))
         assert control.interval[1] <= CONTROL_MAX, control.to_json()
+
+
+def test_measure_gives_the_json_section(setup) -> None:
+    """The family's entry point: the best node per variable, IIA per pair kind, the controls,
+    as JSON; a mistyped variable is one clear error naming the closest."""
+    import json
+
+    from algolens.errors import AlgolensError
+    from algolens.families.arithmetic.hypothesis import iia_json, measure
+
+    run = setup[0]
+    kw = {"pairs": 200, "targeted_pairs": 100, "search_pairs": 100}
+    hyp, results = measure(run.model, run.task, names=["SA0"], **kw)
+    data = json.loads(json.dumps(iia_json(hyp, results)))
+    (var,) = data["variables"]
+    assert var["variable"] == "SA0" and var["best"] == var["search"][0]["alignment"]
+    assert [r["kind"] for r in var["iia"]] == ["random", "cascade"]
+    assert [r["pairs"] for r in var["iia"]] == [200, 100]
+    assert var["iia"][0]["iia"] > var["untrained"]["iia"] + 0.5  # the control is told apart
+    with pytest.raises(AlgolensError, match="did you mean 'SA0'"):
+        measure(run.model, run.task, names=["SA0x"])

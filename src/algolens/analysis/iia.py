@@ -264,11 +264,13 @@ def measure_variable(
     pairs: int = 10_000,
     search_pairs: int = 1_000,
     control_pairs: int = 2_000,
+    targeted_pairs: int | None = None,
     seed: int = 0,
 ) -> VariableIIA:
     """Search the candidate nodes on ``search_pairs`` random pairs, then measure the best one on
-    ``pairs`` fresh pairs of each kind in ``samplers`` (which holds ``'random'``), and the
-    negative controls on the first ``control_pairs`` of the random pairs."""
+    ``pairs`` fresh random pairs and ``targeted_pairs`` (default ``pairs``) of each other kind
+    in ``samplers`` (which holds ``'random'``), and the negative controls on the first
+    ``control_pairs`` of the random pairs."""
     if "random" not in samplers:
         raise ValueError("samplers must hold 'random' (the controls run on random pairs)")
     gen = torch.Generator().manual_seed(seed)
@@ -276,7 +278,8 @@ def measure_variable(
     node = Node.parse(found[0].alignment)
     results = []
     for kind, sample in samplers.items():
-        fresh = draw_pairs(hyp, name, sample, pairs, gen, kind=kind)
+        count = pairs if kind == "random" or targeted_pairs is None else targeted_pairs
+        fresh = draw_pairs(hyp, name, sample, count, gen, kind=kind)
         results.append(iia(model, task, fresh, (Site(node),)))
         if kind == "random":
             random_pairs = _first(fresh, control_pairs)

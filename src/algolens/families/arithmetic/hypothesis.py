@@ -17,11 +17,16 @@ A question is ``(x, y, is_sub)``, each operand's digits units first.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 from algolens.analysis.hypothesis import Hypothesis, Thresholds, Variable
+from algolens.analysis.iia import VariableIIA, measure_variable
+from algolens.errors import AlgolensError
 from algolens.families.arithmetic.claims import PAPER_1, PAPER_2
 from algolens.families.arithmetic.task import MINUS, PLUS, ArithmeticTask
+from algolens.options import did_you_mean
 from algolens.tasks.base import Batch
 
 Q = tuple[tuple[int, ...], tuple[int, ...], bool]
@@ -212,11 +217,50 @@ def check_against_oracle(hyp: Hypothesis, batch: Batch) -> int:
     return sum(hyp.run(q) != tuple(w) for q, w in zip(qs, want, strict=True))
 
 
+def measure(
+    model: Any,
+    task: ArithmeticTask,
+    op: str | None = None,
+    names: list[str] | None = None,
+    *,
+    pairs: int = 10_000,
+    targeted_pairs: int = 2_000,
+    search_pairs: int = 1_000,
+    seed: int = 0,
+) -> tuple[Hypothesis, list[VariableIIA]]:
+    """IIA of every variable (or ``names``) of the task's hypothesis: the best node of a search,
+    measured on random and targeted pairs, with its negative controls."""
+    op = op or (task.op if task.op != "mix" else "sub")
+    hyp = hypothesis(task, op)
+    unknown = [n for n in names or [] if n not in hyp.names]
+    if unknown:
+        hint = did_you_mean(unknown[0], hyp.names)
+        raise AlgolensError(f"no variable {unknown[0]!r} in the {op} hypothesis{hint}")
+    samplers = {k: sampler(task, op, k) for k in PAIR_KINDS[op]}
+    kw = {"pairs": pairs, "targeted_pairs": targeted_pairs, "search_pairs": search_pairs}
+    return hyp, [
+        measure_variable(model, task, hyp, n, samplers, seed=seed, **kw) for n in names or hyp.names
+    ]
+
+
+def iia_json(hyp: Hypothesis, results: list[VariableIIA]) -> dict[str, Any]:
+    """The JSON section ``analyse`` writes: the hypothesis, its source, and per variable the
+    search, the best node's IIA per pair kind with intervals, and the controls."""
+    return {
+        "hypothesis": hyp.name,
+        "source": hyp.source,
+        "thresholds": dataclasses.asdict(hyp.thresholds),
+        "variables": [r.to_json() for r in results],
+    }
+
+
 __all__ = [
     "PAIR_KINDS",
     "addition_hypothesis",
     "check_against_oracle",
     "hypothesis",
+    "iia_json",
+    "measure",
     "questions",
     "sampler",
     "subtraction_hypothesis",
