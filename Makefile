@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: install demo test test-all check lint format bench docs clean
+.PHONY: install demo test test-all test-tl3 check lint format bench docs clean
 
 install: $(STAMP)
 
@@ -25,6 +25,23 @@ test: install docs
 
 test-all: install
 	$(PY) -m pytest -q tests --nbmake examples $(PYTEST_ARGS)
+
+# TransformerLens 3.x beside SAELens (which needs TransformerLens < 4), in a second venv: what
+# `pip install algolens sae-lens` resolves to; the TransformerLens and patching tests run there
+VENV_TL3 := .venv-tl3
+STAMP_TL3 := $(VENV_TL3)/.installed-stamp
+TL3_TESTS := tests/unit/test_transformer_lens.py tests/unit/test_patching.py
+
+$(STAMP_TL3): pyproject.toml constraints.txt
+	test -x $(VENV_TL3)/bin/python || $(PYTHON) -m venv $(VENV_TL3)
+	$(VENV_TL3)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0
+	$(VENV_TL3)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		-e . 'transformer-lens<4' sae-lens 'pytest>=8' 'hypothesis>=6.100'
+	$(VENV_TL3)/bin/python -m pip list 2>/dev/null | grep -iE '^(transformer-lens|sae-lens|torch) '
+	touch $(STAMP_TL3)
+
+test-tl3: $(STAMP_TL3)
+	$(VENV_TL3)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" $(TL3_TESTS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -47,4 +64,4 @@ bench: install
 	for b in benchmarks/*.py; do $(PY) $$b; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) $(VENV_TL3) .pytest_cache .mypy_cache .ruff_cache site
