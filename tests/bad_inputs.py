@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from tests.conftest import ADD_D2_STORED, tiny_model_spec
 
+SUBMISSIONS = Path(__file__).resolve().parent / "data" / "submissions"
 TINY = ["--layers", "1", "--heads", "2", "--d-model", "16", "--steps", "3", "--no-progress"]
 
 
@@ -393,6 +394,36 @@ CASES = [
         "import into a run",
         ["import", "{add}/model.safetensors", "add", "--digits", "2", "--out", "{add}"],
         ("not empty",),
+    ),
+    # ---- verify --submission (an AdderBoard-format adder) ---------------------------------------
+    Case("submission missing", ["verify", "--submission", "{tmp}/none.py"], ("none.py",)),
+    Case("submission not python", ["verify", "--submission", "{tmp}/a_file"], ("Python file",)),
+    Case(
+        "submission without build_model",
+        ["verify", "--submission", f"{SUBMISSIONS.parent}/user_script.py"],
+        ("build_model",),
+    ),
+    Case(
+        "submission returns text",
+        [
+            "verify",
+            "--submission",
+            f"{SUBMISSIONS}/returns_str.py",
+            "--digits",
+            "3",
+            "--no-progress",
+        ],
+        ("not an int",),
+    ),
+    Case(
+        "submission hangs",
+        ["verify", "--submission", f"{SUBMISSIONS}/hangs.py", "--timeout", "0.2", "--no-progress"],
+        ("did not return within 0.2 s",),
+    ),
+    Case(
+        "submission exhaustive",
+        ["verify", "--submission", f"{SUBMISSIONS}/right.py", "--exhaustive"],
+        ("--exhaustive",),
     ),
 ]
 
