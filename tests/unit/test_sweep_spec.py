@@ -236,5 +236,7 @@ def test_late_loss_max_looks_at_the_last_sixth_only(tmp_path: Path) -> None:
     out = tmp_path / "r"  # a row saved before the column existed gets it from the metrics
     out.mkdir()
     (out / store.METRICS).write_text("\n".join(json.dumps(m) for m in logs) + "\n")
+    store.write_json(out / store.CONFIG, {"task": {"name": "add"}, "train": {"steps": 1200}})
     store.write_json(out / RESULT, {"questions": 5, "row": {"run": "r", "steps_done": 1200}})
-    assert saved_row(out, 5) == {"run": "r", "steps_done": 1200, "late_loss_max": 3e-3}
+    assert saved_row(out, 5) == {"run": "r", "task": "add", "steps": 1200, "steps_done": 1200,
+                                 "late_loss_max": 3e-3}  # fmt: skip

@@ -13,7 +13,7 @@ def result_row(
 ) -> dict[str, Any]:
     """The run's grid point, its training, both failure rates with their 95% intervals and
     the complete suites (arithmetic), or the family's evaluation numbers (modular, LEGO)."""
-    training = card["training"]
+    training = card["training"]  # point: the grid point as trained (see trained_settings)
     row: dict[str, Any] = {"run": name, **point, "parameters": card.get("parameters")}
     row.update(
         steps_done=training["steps"],
@@ -39,6 +39,35 @@ def result_row(
         elif isinstance(value, dict):  # LEGO's accuracy by chain position, its probes
             row.update({f"eval_{key}_{k}": v for k, v in value.items() if _number(v)})
     return row
+
+
+SETTINGS = {
+    "layers": ("model", "n_layers"), "heads": ("model", "n_heads"), "d_model": ("model", "d_model"),
+    "d_head": ("model", "d_head"), "d_mlp": ("model", "d_mlp"), "steps": ("train", "steps"),
+    "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
+    "weight_decay": ("train", "weight_decay"), "seed": ("train", "seed"),
+    "task": ("task", "name"), "variant": ("init", "variant"), "init_from": ("init", "source"),
+}  # fmt: skip  # grid key -> where the run's config.json holds it
+
+
+def trained_settings(
+    point: dict[str, Any], config: dict[str, Any], own: dict[str, str]
+) -> dict[str, Any]:
+    """The run's settings as it trained, read from its ``config.json`` (``config``), named as
+    grid keys: the point's keys in the grid's order, then the common settings (layers, heads,
+    widths, steps, batch size, learning rate, weight decay, seed) that the grid left to the
+    recipe. ``own``: the family's grid keys -> task options (arithmetic: digits -> n_digits).
+    A key the config does not record (a preset's name, reuse ``none``) keeps the point's value."""
+    where = {**SETTINGS, **{k: ("task", option) for k, option in own.items()}}
+    settings: dict[str, Any] = {}
+    for key in [*point, *(k for k in SETTINGS if k not in point and SETTINGS[k][0] != "init")]:
+        part, option = where.get(key, ("", ""))
+        section = config.get(part)
+        if isinstance(section, dict) and option in section:
+            settings[key] = section[option]
+        elif key in point:
+            settings[key] = point[key]
+    return settings
 
 
 def _scalar(value: Any) -> bool:

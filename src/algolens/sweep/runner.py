@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from algolens import store
+from algolens.errors import AlgolensError
 from algolens.memory import keep_freed_memory
-from algolens.sweep.rows import late_loss_max, result_row
-from algolens.sweep.spec import SweepSpec, point_config, point_key
+from algolens.sweep.rows import late_loss_max, result_row, trained_settings
+from algolens.sweep.spec import SweepSpec, family_keys, point_config, point_key
 
 RESULT = "sweep_result.json"
 
@@ -49,9 +50,16 @@ class SweepOutcome:
 def plan(spec: SweepSpec, folder: Path, device: str | None) -> list[SweepRun]:
     """Every grid point's config, checked before anything runs, and its run folder."""
     argv = ["algolens", "sweep", spec.name]
-    runs = []
+    runs: list[SweepRun] = []
+    seen: dict[str, dict[str, Any]] = {}  # what a run trains -> the first point that trains it
     for point in spec.points():
         config = point_config(point, spec, device, argv)
+        trains = json.dumps([config.task, config.model, config.train, config.init], default=str)
+        if trains in seen:
+            raise AlgolensError(
+                f"grid points {seen[trains]} and {point} train the same run: give it once"
+            )
+        seen[trains] = point
         reused = f"_{config.init.reuse}" if config.init.source else ""
         variant = f"_{config.init.variant}" if config.init.variant else ""
         out = folder / "runs" / f"{config.name}{variant}{reused}-{point_key(point, spec)}"
@@ -60,17 +68,39 @@ def plan(spec: SweepSpec, folder: Path, device: str | None) -> list[SweepRun]:
 
 
 def saved_row(out: Path, questions: int) -> dict[str, Any] | None:
-    """The results row of a finished run verified on ``questions`` questions, else None."""
+    """The results row of a finished run verified on ``questions`` questions, else None; its
+    settings are read back from the run's config.json."""
+    saved = _saved(out, questions)
+    if saved is None:
+        return None
+    row = saved.get("row")
+    if not isinstance(row, dict):
+        raise AlgolensError(f"corrupt {out / RESULT}: no results row; remove it to verify again")
+    if "late_loss_max" not in row:  # a row written before the column existed
+        row["late_loss_max"] = _late_loss(out, row.get("steps_done") or 0)
+    point = saved.get("point")
+    trained = _as_trained(out, point if isinstance(point, dict) else {})
+    rest = {k: v for k, v in row.items() if k not in trained and k != "run"}
+    return {"run": row.get("run", out.name), **trained, **rest}
+
+
+def _saved(out: Path, questions: int) -> dict[str, Any] | None:
+    """The run's sweep_result.json if it was verified on ``questions`` questions."""
     path = out / RESULT
     if not path.is_file():
         return None
     saved = store.read_json(path, "sweep result")
-    if saved.get("questions") != questions:
-        return None
-    row: dict[str, Any] = saved["row"]
-    if "late_loss_max" not in row:  # a row written before the column existed
-        row["late_loss_max"] = _late_loss(out, row.get("steps_done") or 0)
-    return row
+    return saved if isinstance(saved, dict) and saved.get("questions") == questions else None
+
+
+def _as_trained(out: Path, point: dict[str, Any]) -> dict[str, Any]:
+    """The run's settings read back from its config.json (a row says what ran, whatever the
+    spec said: see :func:`~algolens.sweep.rows.trained_settings`)."""
+    config = store.read_json(out / store.CONFIG, "run config")
+    task = config.get("task", {}).get("name") if isinstance(config, dict) else None
+    if not isinstance(task, str):
+        raise AlgolensError(f"corrupt {out / store.CONFIG}: no task name")
+    return trained_settings(point, config, family_keys(task))
 
 
 def _late_loss(out: Path, steps: int) -> float | None:
@@ -80,7 +110,7 @@ def _late_loss(out: Path, steps: int) -> float | None:
 
 def run_status(item: SweepRun, questions: int) -> str:
     """Where a run stands, for ``--dry-run``: done, part-trained, trained or not started."""
-    if saved_row(item.out, questions) is not None:
+    if _saved(item.out, questions) is not None:
         return "done"
     holder = store.lock_holder(item.out)
     if holder is not None or (item.out / store.CHECKPOINT).exists():
@@ -118,7 +148,8 @@ def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
         card["training"]["wall_seconds"] = None
     card["training"]["cpu_seconds"] = round(result.cpu_seconds, 1) if result else None
     # training over every segment (a resumed run's earlier ones too) plus this verification
-    row = result_row(out.name, item.point, card, seconds + time.perf_counter() - verifying)
+    trained = _as_trained(out, item.point)
+    row = result_row(out.name, trained, card, seconds + time.perf_counter() - verifying)
     row["late_loss_max"] = _late_loss(out, card["training"]["steps"])
     store.write_json(
         out / RESULT, {"questions": questions, "point": item.point, "card": card, "row": row}

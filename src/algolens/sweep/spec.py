@@ -87,6 +87,7 @@ def read_spec(path: Path) -> SweepSpec:
     spec = SweepSpec(name, {k: _values(k, v) for k, v in grid.items()}, questions, fixed)
     for point in spec.points():
         check_point(point, fixed.get("init"))
+        check_overrides(point, fixed)
     return spec
 
 
@@ -104,12 +105,19 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 
 def _values(key: str, value: Any) -> list[Any]:
+    """A grid key's values: numbers or text, each once (a repeated value is a repeated run)."""
     values = value if isinstance(value, list) else [value]
     if not values:
         raise AlgolensError(f"grid key {key!r} has no values")
+    seen: list[tuple[bool, Any]] = []
     for v in values:
         if isinstance(v, dict | list):
             raise AlgolensError(f"grid key {key!r}: values are numbers or text, got {v!r}")
+        if (isinstance(v, bool), v) in seen:  # 2 and 2.0 are one value, true and 1 are not
+            raise AlgolensError(
+                f"grid key {key!r} lists {v!r} twice: each grid point is one run, give it once"
+            )
+        seen.append((isinstance(v, bool), v))
     return values
 
 
@@ -143,6 +151,30 @@ def check_point(point: dict[str, Any], init: dict[str, Any] | None = None) -> No
             )
     if point.get("reuse") not in (None, "none") and not point.get("init_from"):
         raise AlgolensError(f"reuse {point['reuse']!r} needs init_from (a run or zoo:NAME)")
+
+
+def check_overrides(point: dict[str, Any], fixed: dict[str, dict[str, Any]]) -> None:
+    """One line for a grid key that a [task], [model] or [train] option also sets: the option
+    would replace the grid's value in every run, so the rows would not say what ran."""
+    from algolens.runs import MODEL_FLAGS
+
+    own = family_keys(str(point["task"]))
+    for key in point:
+        if key in MODEL_FLAGS:
+            part, option = "model", MODEL_FLAGS[key]
+        elif key in GIVEN:
+            part, option = "train", key
+        elif key in own:
+            part, option = "task", own[key]
+        elif key == "task":
+            part, option = "task", "name"
+        else:
+            continue
+        if option in fixed.get(part, {}):
+            raise AlgolensError(
+                f"grid key {key!r} is also set by [{part}] {option} = "
+                f"{fixed[part][option]!r}: set it in one place (the grid, or [{part}])"
+            )
 
 
 def point_config(

@@ -1,0 +1,120 @@
+"""A sweep says what it ran: a grid key that a [task], [model] or [train] option also sets, and
+a grid point given twice, are one line at ``--dry-run`` (before, the option silently replaced
+the grid's value in every run, and a repeated point trained one folder twice and listed it
+twice); each results row's settings are read back from the run's config.json. The kill test
+of a sweep is in tests/integration/test_sweep_kill.py (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from algolens.cli import app
+from algolens.errors import AlgolensError
+from algolens.sweep.runner import plan
+from algolens.sweep.spec import read_spec
+
+SPEC = """
+name = "honest"
+questions = 100
+[grid]
+task = "add"
+digits = 2
+layers = [1, 2]
+steps = [2, 3]
+"""
+
+
+def _spec(tmp: Path, text: str) -> Path:
+    path = tmp / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("table", "words"),
+    [
+        ("[model]\nn_layers = 3\n", "'layers' is also set by [model] n_layers = 3"),
+        ("[train]\nsteps = 4\n", "'steps' is also set by [train] steps = 4"),
+        ("[task]\nn_digits = 3\n", "'digits' is also set by [task] n_digits = 3"),
+        ('[task]\nname = "sub"\n', "'task' is also set by [task] name = 'sub'"),
+    ],
+)
+def test_a_grid_key_set_again_by_an_option_is_one_line(
+    tmp_path: Path, table: str, words: str
+) -> None:
+    with pytest.raises(AlgolensError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        read_spec(_spec(tmp_path, SPEC + table))
+    done = CliRunner().invoke(app, ["sweep", str(tmp_path / "spec.toml"), "--dry-run"])
+    assert done.exit_code == 2 and done.stderr.count("\n") == 1, done.output
+    assert done.stderr.startswith("error: ") and not (tmp_path / "sweeps").exists()
+
+
+def test_options_the_grid_does_not_set_are_taken(tmp_path: Path) -> None:
+    """The control: options on keys outside the grid are fixed options, as before."""
+    text = SPEC + "[model]\nd_model = 32\n[train]\nbatch_size = 16\n[task]\nsub_share = 0.5\n"
+    runs = plan(read_spec(_spec(tmp_path, text)), tmp_path, device=None)
+    assert [(r.config.model["n_layers"], r.config.train.steps) for r in runs] == [
+        (1, 2), (1, 3), (2, 2), (2, 3)
+    ]  # fmt: skip
+    assert {(r.config.model["d_model"], r.config.train.batch_size) for r in runs} == {(32, 16)}
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [("steps = [2, 2]", "'steps' lists 2 twice"), ("steps = [2, 2.0]", "'steps' lists 2.0 twice")],
+)
+def test_a_grid_point_given_twice_is_one_line(tmp_path: Path, line: str, words: str) -> None:
+    text = SPEC.replace("steps = [2, 3]", line)
+    with pytest.raises(AlgolensError, match=words):
+        read_spec(_spec(tmp_path, text))
+    done = CliRunner().invoke(app, ["sweep", str(tmp_path / "spec.toml"), "--dry-run"])
+    assert done.exit_code == 2 and done.stderr.count("\n") == 1, done.output
+    # control: distinct values are distinct runs
+    assert len(read_spec(_spec(tmp_path, SPEC)).points()) == 4
+
+
+def test_two_points_that_train_the_same_run_are_one_line(tmp_path: Path) -> None:
+    """Points that differ only in what a from-scratch run ignores (its reuse source) are one
+    run: refused at plan (what --dry-run prints)."""
+    text = SPEC.replace("layers = [1, 2]", "layers = 1").replace("steps = [2, 3]", "steps = 2")
+    text += 'init_from = ["zoo:add_d5_l2", "zoo:add_d6_l2"]\nreuse = "none"\n'
+    with pytest.raises(AlgolensError, match="train the same run"):
+        plan(read_spec(_spec(tmp_path, text)), tmp_path, device=None)
+    text = text.replace(
+        'init_from = ["zoo:add_d5_l2", "zoo:add_d6_l2"]', 'init_from = "zoo:add_d5_l2"'
+    )
+    assert len(plan(read_spec(_spec(tmp_path, text)), tmp_path, device=None)) == 1  # control
+
+
+def test_a_row_says_what_the_run_trained_with(tmp_path: Path, monkeypatch: Any) -> None:
+    """A row's settings come from the run's config.json, not from the grid point it was asked
+    for: a point that says 7 layers and 999 steps, on a run of 1 layer and 20 steps, gives a
+    row of 1 and 20 (and the common settings the grid left to the recipe). The card (the
+    verification, tested in test_sweep_inline) is a stub here."""
+    from tests.conftest import tiny_model_spec
+    from tests.unit.test_train_store import quick
+
+    from algolens import runs, store
+    from algolens.sweep import runner
+    from algolens.zoo import build
+
+    card = {"parameters": 1, "training": {"steps": 20, "wall_seconds": 1.0, "final_loss": 0.1}}
+    monkeypatch.setattr(build, "make_card", lambda *a, **k: json.loads(json.dumps(card)))
+    out = runs.train(tmp_path / "r", {"name": "add", "n_digits": 2}, tiny_model_spec(), quick(20),
+                     progress=False)  # fmt: skip
+    config = store.read_config(out)
+    item = runner.SweepRun({"task": "add", "digits": 2, "layers": 7, "steps": 999}, out, config)
+    row = runner.run_one(item, questions=100)
+    assert (row["layers"], row["steps"], row["digits"], row["task"]) == (1, 20, 2, "add")
+    assert (row["heads"], row["d_model"], row["seed"]) == (2, 32, config.train.seed)
+    assert list(row)[:5] == ["run", "task", "digits", "layers", "steps"]  # the grid's order first
+    again = runner.saved_row(out, 100)  # read back the same way on a rerun
+    assert again is not None and (again["layers"], again["steps"]) == (1, 20)
+    store.write_json(out / store.CONFIG, {**config.to_dict(), "model": {"n_layers": 5}})
+    again = runner.saved_row(out, 100)  # control: the row follows config.json, whatever it says
+    assert again is not None and again["layers"] == 5
