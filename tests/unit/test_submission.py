@@ -126,3 +126,6 @@ def test_the_command_line_reports_counts_and_errors(capsys: pytest.CaptureFixtur
     code = main([*bad, "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+    # a submission given without --submission: the error says what to add
+    assert main(["verify", str(SUBMISSIONS / "right.py")]) == 2
+    assert "add --submission" in capsys.readouterr().err

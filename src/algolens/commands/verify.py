@@ -118,6 +118,7 @@ def _check_args(questions: int, examples: int, batch_size: int | None, distribut
 
 
 def _check_modes(
+    run: str,
     exhaustive: bool,
     suite: str | None,
     shards: int,
@@ -130,6 +131,10 @@ def _check_modes(
 
     if submission and exhaustive:
         raise AlgolensError("--exhaustive checks algolens runs; a submission gets --questions")
+    if not submission and run.endswith(".py") and Path(run).is_file():
+        raise AlgolensError(
+            f"{run} is a Python file: for an AdderBoard-format adder add --submission"
+        )
     if exhaustive and suite:
         raise AlgolensError("choose one of --exhaustive and --suite")
     if shards and not exhaustive:
@@ -170,7 +175,7 @@ def verify(
     from algolens.tasks.base import resolve_device
 
     _check_args(questions, examples, batch_size, distribution)
-    prec = _check_modes(exhaustive, suite, shards, workers, submission, precision)
+    prec = _check_modes(run, exhaustive, suite, shards, workers, submission, precision)
     if submission:
         return _submission(run, questions, distribution, seed, suite, examples, digits, timeout,
                            as_json, progress)  # fmt: skip
