@@ -118,3 +118,64 @@ def test_a_row_says_what_the_run_trained_with(tmp_path: Path, monkeypatch: Any) 
     store.write_json(out / store.CONFIG, {**config.to_dict(), "model": {"n_layers": 5}})
     again = runner.saved_row(out, 100)  # control: the row follows config.json, whatever it says
     assert again is not None and again["layers"] == 5
+
+
+class _Call:  # a task's future: hashable, as a Ray ObjectRef is
+    def __init__(self, fn: Any, args: tuple[Any, ...]) -> None:
+        self.fn, self.args = fn, args
+
+
+class _StubRay:
+    """Ray's calls as the sweep uses them, each task run inline when its result is asked for;
+    the ``stop``-th raises KeyboardInterrupt (Ctrl-C) in the driver."""
+
+    def __init__(self, stop: int | None = None) -> None:
+        self.stop, self.calls = stop, 0
+
+    def remote(self, **_: Any) -> Any:
+        return lambda fn: type("Task", (), {"remote": staticmethod(lambda *a: _Call(fn, a))})
+
+    def wait(self, pending: list[Any], num_returns: int, timeout: float) -> tuple[list, list]:
+        return pending[:1], pending[1:]
+
+    def cancel(self, ref: Any, force: bool = False) -> None:
+        pass
+
+    def get(self, call: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.stop:
+            raise KeyboardInterrupt
+        return call.fn(*call.args)
+
+
+def test_an_interrupted_sweep_reruns_to_every_point_once(tmp_path: Path, monkeypatch: Any) -> None:
+    """The driver's bookkeeping, without training (each run a stub that writes a finished
+    run's files): Ctrl-C in the second of four runs, then a rerun, runs each point once and
+    lists each once, in grid order. The slow kill test trains for real."""
+    from algolens import store
+    from algolens.sweep import runner
+
+    ran: list[str] = []
+
+    def run_one(item: runner.SweepRun, questions: int) -> dict[str, Any]:
+        ran.append(item.out.name)
+        store.write_json(item.out / store.CONFIG, item.config.to_dict())
+        row = {"run": item.out.name, "steps_done": item.config.train.steps}
+        store.write_json(item.out / runner.RESULT, {"questions": questions, "point": item.point,
+                                                    "row": row})  # fmt: skip
+        return row
+
+    monkeypatch.setattr(runner, "run_one", run_one)
+    spec = read_spec(_spec(tmp_path, SPEC))
+    names = [r.out.name for r in plan(spec, tmp_path / "s", device=None)]
+    monkeypatch.setattr(runner, "_ray", lambda workers, address: _StubRay(stop=2))
+    first = runner.run_sweep(spec, tmp_path / "s", progress=False)
+    assert first.interrupted and [r["run"] for r in first.rows] == names[:1]
+    monkeypatch.setattr(runner, "_ray", lambda workers, address: _StubRay())
+    again = runner.run_sweep(spec, tmp_path / "s", progress=False)
+    assert not again.interrupted and again.skipped == 1
+    assert [r["run"] for r in again.rows] == names and sorted(ran) == sorted(names)
+    third = runner.run_sweep(spec, tmp_path / "s", progress=False)  # all done: rows read back
+    assert third.skipped == 4 and len(ran) == 4
+    assert [(r["layers"], r["steps"]) for r in third.rows] == [(1, 2), (1, 3), (2, 2), (2, 3)]
+    assert len(set(names)) == 4  # control: four distinct runs, so "once" means something
