@@ -5,6 +5,7 @@ passes with the zoo inside."""
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,15 @@ def test_version_is_the_packages(capsys: pytest.CaptureFixture[str]) -> None:
     # control: a misspelt flag is a usage error, which names the real one
     assert main(["--versoin"]) == 2
     assert "did you mean --version?" in capsys.readouterr().err
+
+
+def test_extras_hold_jupyterlab_and_the_packaging_tools() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = project["project"]["optional-dependencies"]
+    names = {k: {re.split(r"[<>=!~ \[;]", d)[0].lower() for d in v} for k, v in extras.items()}
+    assert "jupyterlab" in names["notebooks"] and {"build", "twine"} <= names["dev"]
+    assert "jupyterlab" not in names["dev"]  # control: the names are read per extra
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["algolens"]
 
 
 MISTYPED = [
