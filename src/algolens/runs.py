@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,9 @@ from algolens.models import build_model, model_spec
 from algolens.models.tokenizer import VocabTokenizer
 from algolens.options import did_you_mean
 from algolens.tasks.base import Task, check_model_fits, model_device, resolve_device
+
+if TYPE_CHECKING:
+    from algolens.analysis.patching import LogitLens
 
 ZOO_DIR = Path(__file__).parent / "zoo" / "models"
 
@@ -122,7 +125,7 @@ class Run:
         mode, with a tokenizer (``to_tokens``, ``generate``); under TransformerLens 4, one error."""
         return self._lens_model().to_hooked_transformer()
 
-    def logit_lens(self, questions: str | list[str]) -> Any:
+    def logit_lens(self, questions: str | list[str]) -> LogitLens:
         """The logit lens at the answer positions: what the model would answer after each block
         (:func:`algolens.analysis.patching.logit_lens`); ``.accuracy()`` per layer and digit."""
         from algolens.analysis.patching import logit_lens
