@@ -279,7 +279,12 @@ def recipe_config(
 
 
 def import_state_dict(
-    source: Path, out: Path, task: dict[str, Any], model: dict[str, Any] | None = None
+    source: Path,
+    out: Path,
+    task: dict[str, Any],
+    model: dict[str, Any] | None = None,
+    *,
+    note: Any = None,
 ) -> Run:
     """A run directory from a HookedTransformer state dict (a ``.pth`` such as the addition
     papers' published models, or ``.safetensors``): the architecture is read from the weights'
@@ -303,6 +308,7 @@ def import_state_dict(
     store.make_run_dir(out)
     store.write_config(out, config)
     store.save_weights(net, out / store.WEIGHTS)
+    store.mark_finished(out, 0)  # nothing to train: complete as imported
     return load_run(out)
 
 
@@ -410,7 +416,11 @@ def train_run(
     from algolens.train import Trainer
 
     out = Path(out)
-    if store.has_progress(out):
+    store.claim_run_dir(out, create=False)  # an empty folder or a run's own, before any work
+    state, detail = store.run_state(out) if out.is_dir() else ("new", "")
+    if state == "cut":
+        raise AlgolensError(detail)
+    if state != "new":
         raise AlgolensError(f"{out} already holds a run: use --resume or another --out")
     task = make_task(config.task)
     model, config, after = _start_model(config, task, progress)
@@ -419,7 +429,7 @@ def train_run(
         config = replace(config, name=out.name)
     # recorded where training happens: a sweep builds its configs in another process
     config = replace(config, provenance=replace(config.provenance, threads=torch.get_num_threads()))
-    store.make_run_dir(out)
+    store.claim_run_dir(out)
     with store.writer_lock(out):
         store.write_config(out, config)
         return trainer.run(stop_after=stop_after)
@@ -444,6 +454,9 @@ def resume_run(
         )
     with store.writer_lock(out):
         state = store.load_checkpoint(out)
+        if store.run_state(out)[0] == "finished":  # killed after its finish, before the cleanup
+            store.drop_checkpoint(out)
+            return _finished_result(state)
         task = make_task(config.task)
         model = build_model(config.model)
         after: tuple[Any, ...] = ()
@@ -452,6 +465,14 @@ def resume_run(
         trainer = Trainer(model, task, config.train, out, after_step=after, progress=progress)
         trainer.restore(state)
         return trainer.run(stop_after=stop_after)
+
+
+def _finished_result(state: dict[str, Any]) -> Any:
+    """The result of a run whose finish had written all but the removal of its checkpoint."""
+    from algolens.train import TrainResult
+
+    seconds = float(state.get("elapsed", 0.0)) if isinstance(state.get("elapsed"), float) else 0.0
+    return TrainResult(state["step"], interrupted=False, stopped_early=False, seconds=seconds)
 
 
 def train(

@@ -1,12 +1,21 @@
 """Run directories on disk, and nothing else: the only module that reads or writes run files.
 
 A run directory holds ``config.json`` (a :class:`~algolens.config.RunConfig`, written once),
-``model.safetensors`` (the latest weights), ``metrics.jsonl`` (one row per logged step) and,
-while a run can be resumed, ``checkpoint.pt``: the whole training state in one file (weights,
-optimiser, scheduler, sampler and Grokfast state, step, and how far the metrics log had got),
-so that it is written by one rename and can never pair weights with another step's optimiser.
-Every file is written to a temporary name beside it and renamed into place; no file is ever
-written through a symbolic link. ``train.lock`` keeps a second writer out.
+``run.json`` (the run's identity, a random run id and the hash of its config, written at its
+start, and ``"done": true`` written LAST, when its training has finished), ``model.safetensors``
+(the latest weights), ``metrics.jsonl`` (one row per logged step) and, while a run can be
+resumed, ``checkpoint.pt``: the whole training state in one file (weights, optimiser,
+scheduler, sampler and Grokfast state, step, how far the metrics log had got, and the run's
+identity), so that it is written by one rename and can never pair weights with another step's
+optimiser or another run's. Every file is written to a temporary name beside it and renamed
+into place; no file is ever written through a symbolic link, nor into a symlinked folder inside
+the run. ``train.lock`` keeps a second writer out (an ``flock`` held while training).
+
+Where a run stands (:func:`run_state`) follows from which files are there, in the order the
+trainer writes them: a checkpoint first, then the weights, then ``run.json``'s ``done``, then
+the checkpoint goes. A run written by an earlier algolens has no ``run.json``: with weights and
+no checkpoint it is finished when its metrics reach its configured steps (or its stop rule),
+and cut off (refused in one line) when they stop short.
 """
 
 from __future__ import annotations
@@ -14,14 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import tempfile
-import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
+from algolens import locks
 from algolens.config import RunConfig
 from algolens.errors import AlgolensError
 
@@ -32,8 +41,13 @@ CONFIG, WEIGHTS, METRICS, CHECKPOINT, LOCK = (
     "checkpoint.pt",
     "train.lock",
 )
+RUN = "run.json"  # identity and the finished marker (written last)
 LEGACY_STATE = "train_state.pt"  # the first layout's resume file (weights kept apart)
 SHIPPED_FILES = (CONFIG, WEIGHTS, METRICS)  # what a finished, shipped (zoo) run keeps
+SNAPSHOTS = "checkpoints"  # keep_every weight snapshots
+# every name algolens writes in a run directory (experiment logs and a sweep's result too)
+RUN_NAMES = frozenset({CONFIG, RUN, WEIGHTS, METRICS, CHECKPOINT, LOCK, LEGACY_STATE, SNAPSHOTS,
+                       "tensorboard", "wandb", "result.json", "card.json"})  # fmt: skip
 
 
 def refuse_symlink(path: Path) -> None:
@@ -41,8 +55,30 @@ def refuse_symlink(path: Path) -> None:
         raise AlgolensError(f"{path} is a symbolic link: run files are never written through one")
 
 
-def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+def inside(root: Path, path: Path) -> Path:
+    """``path``, checked to lie inside the folder ``root`` with no symbolic link on the way
+    (``root`` itself is the user's to choose); the folders between are made. One line if not."""
+    root, path = Path(root), Path(path)
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        raise AlgolensError(f"{path} is outside {root}: algolens writes only inside it") from None
+    if not parts or ".." in parts:
+        raise AlgolensError(f"{path} is not a file inside {root}")
+    folder = root
+    for part in parts[:-1]:
+        folder = folder / part
+        refuse_symlink(folder)
+        folder.mkdir(exist_ok=True)
+    refuse_symlink(path)
+    return path
+
+
+def atomic_write(path: Path, write: Callable[[Path], object], *, root: Path | None = None) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+    With ``root``, ``path`` must lie inside that folder with no symlinked folder on the way."""
+    if root is not None:
+        inside(root, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     refuse_symlink(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -58,8 +94,8 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
             os.unlink(tmp)
 
 
-def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+def write_json(path: Path, data: Any, *, root: Path | None = None) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"), root=root)
 
 
 def read_json(path: Path, what: str) -> Any:
@@ -69,9 +105,11 @@ def read_json(path: Path, what: str) -> Any:
         raise AlgolensError(f"no {what} at {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError, OSError) as e:
         raise AlgolensError(f"corrupt {path}: {type(e).__name__}") from None
+    except RecursionError:
+        raise AlgolensError(f"corrupt {path}: nested too deeply") from None
 
 
-# ---- config -------------------------------------------------------------------------------------
+# ---- config and the run's identity ---------------------------------------------------------
 def read_config(run_dir: Path) -> RunConfig:
     """The run's config, parsed strictly (one line on any problem)."""
     run_dir = Path(run_dir)
@@ -82,10 +120,42 @@ def read_config(run_dir: Path) -> RunConfig:
     return RunConfig.from_dict(read_json(run_dir / CONFIG, "run config"))
 
 
-def make_run_dir(run_dir: Path) -> None:
-    """Create the run directory (one line if it cannot be)."""
+def config_hash(config: RunConfig) -> str:
+    """sha256 of what training depends on (task, model, training, initialisation): not the
+    name or the provenance, which say where and how the run was started."""
+    data = config.to_dict()
+    kept = {k: data[k] for k in ("task", "model", "train", "init")}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+
+
+def claim_run_dir(run_dir: Path, *, create: bool = True) -> None:
+    """Make ``run_dir`` for a new run, or accept it: it must be absent, empty, or hold only
+    what algolens writes in a run (a config.json that is not a run config is someone else's);
+    never a file, never a folder of other things. One line if not. ``create=False`` only
+    checks."""
+    run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise AlgolensError(f"--out {run_dir} is a file, not a directory")
+    if run_dir.is_dir():
+        foreign = sorted(
+            p.name for p in run_dir.iterdir() if p.name not in RUN_NAMES and not _is_tmp(p.name)
+        )
+        if foreign:
+            raise AlgolensError(
+                f"--out {run_dir} holds files algolens did not write ({', '.join(foreign[:3])}): "
+                "give an empty or new folder"
+            )
+        check_links(run_dir)
+        if (run_dir / CONFIG).exists():
+            try:
+                read_config(run_dir)
+            except AlgolensError as e:
+                raise AlgolensError(
+                    f"--out {run_dir} holds a {CONFIG} that is not a run's ({e}): give an empty "
+                    "or new folder"
+                ) from None
+    if not create:
+        return
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -94,14 +164,110 @@ def make_run_dir(run_dir: Path) -> None:
         raise AlgolensError(f"cannot write in {run_dir}")
 
 
+make_run_dir = claim_run_dir  # the earlier name
+
+
+def _is_tmp(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def check_links(run_dir: Path) -> None:
+    """Refuse a run directory in which any of algolens's names is a symbolic link: its writes,
+    reads and cleanups would reach outside the run."""
+    for name in sorted(RUN_NAMES):
+        refuse_symlink(Path(run_dir) / name)
+
+
 def write_config(run_dir: Path, config: RunConfig) -> None:
-    """Write a new run's config, once: a directory that already holds a run is refused (one
-    that holds only a failed start's config is reused). Call it holding :func:`writer_lock`."""
-    if has_progress(run_dir):
+    """Write a new run's config and identity, once: a directory that already holds a run is
+    refused (one that holds only a failed start's config is reused). Call it holding
+    :func:`writer_lock`."""
+    state, detail = run_state(run_dir)
+    if state == "cut":
+        raise AlgolensError(detail)
+    if state != "new":
         raise AlgolensError(f"{run_dir} already holds a run: use --resume or another --out")
-    write_json(run_dir / CONFIG, config.to_dict())
     refuse_symlink(run_dir / METRICS)
     (run_dir / METRICS).unlink(missing_ok=True)  # a failed start's rows, from before any weights
+    write_json(run_dir / CONFIG, config.to_dict())
+    identity = {"run_id": uuid.uuid4().hex, "config_sha256": config_hash(config), "done": False}
+    write_json(run_dir / RUN, identity)
+
+
+def read_marker(run_dir: Path) -> dict[str, Any] | None:
+    """``run.json`` (run id, config hash, done), or None for a run of an earlier algolens."""
+    path = Path(run_dir) / RUN
+    if not path.exists() and not path.is_symlink():
+        return None
+    refuse_symlink(path)
+    data = read_json(path, "run marker")
+    ok = isinstance(data, dict) and isinstance(data.get("run_id"), str)
+    if not ok or not isinstance(data.get("done"), bool):
+        raise AlgolensError(f"corrupt {path}: it is not an algolens run marker")
+    return dict(data)
+
+
+def mark_finished(run_dir: Path, step: int) -> None:
+    """Write ``"done": true`` into ``run.json``: the last write of a run's training."""
+    run_dir = Path(run_dir)
+    marker = read_marker(run_dir) or {
+        "run_id": uuid.uuid4().hex,  # a run of an earlier algolens, resumed to its end here
+        "config_sha256": config_hash(read_config(run_dir)),
+    }
+    write_json(run_dir / RUN, {**marker, "done": True, "step": step})
+
+
+def run_state(run_dir: Path) -> tuple[str, str]:
+    """Where a run stands, and why: ``new`` (nothing to resume: no weights, no checkpoint),
+    ``resumable`` (a checkpoint, not finished), ``finished`` (``run.json`` says done, or an
+    earlier algolens's run that reached its end), or ``cut`` (weights with neither a checkpoint
+    nor a finished marker: it can neither resume nor count as trained)."""
+    run_dir = Path(run_dir)
+    marker = read_marker(run_dir)
+    has_weights, has_checkpoint = (run_dir / WEIGHTS).exists(), (run_dir / CHECKPOINT).exists()
+    if marker is not None and marker["done"]:
+        return "finished", f"{run_dir}: its training finished"
+    if has_checkpoint:
+        return "resumable", ""
+    if (run_dir / LEGACY_STATE).exists():
+        return "cut", f"{run_dir} was written by an earlier algolens: it cannot resume"
+    if not has_weights:
+        return "new", f"nothing to resume in {run_dir}: no {CHECKPOINT} (it never reached one)"
+    if marker is None:
+        return _legacy_state(run_dir)
+    return "cut", (
+        f"{run_dir} has {WEIGHTS} but no {CHECKPOINT} and its {RUN} does not mark it finished: "
+        "it cannot resume; train it again into a new --out"
+    )
+
+
+def _legacy_state(run_dir: Path) -> tuple[str, str]:
+    """A run without ``run.json`` (an earlier algolens), with weights and no checkpoint: finished
+    when its last metrics row is at its configured steps or meets its stop rule (a shipped zoo
+    run), or has no rows at all (an imported run); cut off otherwise."""
+    config = read_config(run_dir)
+    rows = read_metrics(run_dir)
+    if not rows or rows[-1]["step"] >= config.train.steps or _stopped(config, rows[-1]):
+        return "finished", f"{run_dir}: its training finished"
+    return "cut", (
+        f"{run_dir} stops at step {rows[-1]['step']:,} of {config.train.steps:,} with no "
+        f"{CHECKPOINT} (an earlier algolens was stopped before its first checkpoint): it cannot "
+        "resume; train it again into a new --out"
+    )
+
+
+def _stopped(config: RunConfig, row: dict[str, Any]) -> bool:
+    """Whether ``row`` meets the run's ``stop_when`` rule (``val_loss<1e-3``)."""
+    if not config.train.stop_when:
+        return False
+    import operator
+
+    from algolens.config import parse_stop_when
+
+    key, op, value = parse_stop_when(config.train.stop_when)
+    compare = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}[op]
+    got = row.get(key)
+    return isinstance(got, int | float) and bool(compare(got, value))
 
 
 def has_progress(run_dir: Path) -> bool:
@@ -110,11 +276,11 @@ def has_progress(run_dir: Path) -> bool:
 
 
 # ---- weights ------------------------------------------------------------------------------------
-def save_weights(model: Any, path: Path) -> None:
-    """safetensors, with tied (shared) parameters stored once."""
+def save_weights(model: Any, path: Path, *, root: Path | None = None) -> None:
+    """safetensors, with tied (shared) parameters stored once (inside ``root``, when given)."""
     from safetensors.torch import save_model
 
-    atomic_write(path, lambda p: save_model(model, str(p)))
+    atomic_write(path, lambda p: save_model(model, str(p)), root=root)
 
 
 def load_weights(model: Any, path: Path) -> None:
@@ -166,13 +332,24 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     for number, line in enumerate(lines, 1):
         try:
             row = json.loads(line) if line.strip() else None
-        except json.JSONDecodeError:
-            row = None
-        if isinstance(row, dict) and isinstance(row.get("step"), int):
+        except (ValueError, RecursionError):  # not JSON, an integer of over 4,300 digits, or
+            row = None  # nested thousands deep
+        if _is_row(row):
             rows.append(row)
         elif line.strip() and number < len(lines):  # a whole line that is not a row
             raise AlgolensError(f"corrupt {path}: line {number} is not a metrics row")
     return rows
+
+
+def _is_row(row: Any) -> TypeGuard[dict[str, Any]]:
+    """A metrics row: a table whose ``step`` is a whole number from 0, and whose whole-number
+    values fit in 64 bits (the trainer writes nothing larger; a float of them is finite)."""
+    if not isinstance(row, dict):
+        return False
+    step = row.get("step")
+    if type(step) is not int or step < 0:
+        return False
+    return all(abs(v) < 2**63 for v in row.values() if type(v) is int)
 
 
 class MetricsLog:
@@ -227,23 +404,24 @@ class MetricsLog:
 
 # ---- checkpoints --------------------------------------------------------------------------------
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
-    """The whole training state in one file, renamed into place."""
+    """The whole training state in one file, renamed into place, stamped with the run's
+    identity (``run.json``'s run id and config hash) so that it resumes only this run."""
     import torch
 
-    atomic_write(Path(run_dir) / CHECKPOINT, lambda p: torch.save(state, p))
+    marker = read_marker(run_dir) or {}
+    identity = {"run_id": marker.get("run_id"), "config_sha256": marker.get("config_sha256")}
+    atomic_write(Path(run_dir) / CHECKPOINT, lambda p: torch.save({**state, **identity}, p))
 
 
 def load_checkpoint(run_dir: Path) -> dict[str, Any]:
-    """The checkpoint, read with ``weights_only=True`` (no pickled code runs)."""
+    """The checkpoint, read with ``weights_only=True`` (no pickled code runs), checked to be
+    this run's (:func:`check_identity`)."""
     import torch
 
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
-        if (Path(run_dir) / LEGACY_STATE).exists():
-            raise AlgolensError(f"{run_dir} was written by an earlier algolens: it cannot resume")
-        if (Path(run_dir) / WEIGHTS).exists():
-            raise AlgolensError(f"nothing to resume in {run_dir}: its training finished")
-        raise AlgolensError(f"nothing to resume in {run_dir}: no {CHECKPOINT}")
+        state, detail = run_state(run_dir)
+        raise AlgolensError(detail if state != "finished" else f"nothing to resume in {detail}")
     try:
         state = torch.load(path, weights_only=True)
     except Exception as e:  # any unpickling problem is a corrupt file to the user
@@ -251,89 +429,67 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     need = {"step", "model", "optimizer", "scheduler", "generator", "metrics_bytes"}
     if not isinstance(state, dict) or not need <= set(state):
         raise AlgolensError(f"corrupt {path}: it is not an algolens checkpoint")
+    check_identity(Path(run_dir), state)
     return state
+
+
+def check_identity(run_dir: Path, state: dict[str, Any]) -> None:
+    """Refuse a checkpoint of another run (copied in, or left by an earlier run in the folder):
+    its run id and config hash must be those of ``run.json`` and ``config.json``. A run of an
+    earlier algolens (no ``run.json``) resumes only a checkpoint that carries no identity."""
+    marker = read_marker(run_dir)
+    path = run_dir / CHECKPOINT
+    if marker is None:
+        if state.get("run_id") is not None:
+            raise AlgolensError(f"{run_dir} has no {RUN}: {path} cannot be matched to it")
+        return
+    if state.get("run_id") != marker["run_id"]:
+        raise AlgolensError(
+            f"{path} belongs to another run (run id {str(state.get('run_id'))[:8]}, this run "
+            f"is {marker['run_id'][:8]}): it cannot resume this one"
+        )
+    now = config_hash(read_config(run_dir))
+    if not state.get("config_sha256") == marker.get("config_sha256") == now:
+        raise AlgolensError(
+            f"{run_dir / CONFIG} was changed since the run started: its checkpoint cannot resume"
+        )
 
 
 def drop_checkpoint(run_dir: Path) -> None:
     """Remove the resume state of a finished run (its weights stay in model.safetensors)."""
     for name in (CHECKPOINT, LEGACY_STATE):
+        refuse_symlink(Path(run_dir) / name)
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
 # ---- one writer ---------------------------------------------------------------------------------
-STALE_EMPTY_LOCK = 10.0  # seconds: a writer needs microseconds between creating and filling it
-
-
 @contextmanager
 def writer_lock(run_dir: Path) -> Iterator[None]:
-    """Hold ``train.lock`` (pid and host) while training; a second writer gets one line.
-
-    A lock left by a process that no longer runs on this host is taken over.
-    """
-    path = Path(run_dir) / LOCK
-    me = {"pid": os.getpid(), "host": socket.gethostname()}
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = lock_holder(run_dir)
-            if holder is None:  # stale: its process is gone
-                path.unlink(missing_ok=True)
-                continue
-            raise AlgolensError(
-                f"{run_dir} is being trained by process {holder.get('pid')} on "
-                f"{holder.get('host')}: one writer per run"
-            ) from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        break
-    _drop_torn_writes(Path(run_dir))
+    """Hold ``train.lock`` while training (an flock: see :mod:`algolens.locks`); a second
+    writer gets one line. A run with a symlink among its names is refused first, and the
+    temporary files of a killed writer's unfinished writes are removed once the lock is ours."""
+    run_dir = Path(run_dir)
+    check_links(run_dir)
+    fd = locks.take(run_dir / LOCK)
     try:
+        _drop_torn_writes(run_dir)
         yield
     finally:
-        path.unlink(missing_ok=True)
+        locks.release(run_dir / LOCK, fd)
 
 
 def lock_holder(run_dir: Path) -> dict[str, Any] | None:
-    """Who holds ``train.lock`` (pid and host) while it is live; None when free or stale."""
-    path = Path(run_dir) / LOCK
-    if not path.is_file() or _stale(path):
-        return None
-    return _holder(path)
+    """Who holds ``train.lock`` (pid and host) while it is held; None when free or stale."""
+    return locks.holder(Path(run_dir) / LOCK)
 
 
 def _drop_torn_writes(run_dir: Path) -> None:
     """Remove the temporary files of writes a killed process left unfinished (``.NAME.*.tmp``,
-    which :func:`atomic_write` renames into place when a write completes)."""
-    for folder in (run_dir, run_dir / "checkpoints"):
-        for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+    which :func:`atomic_write` renames into place when a write completes); never through a
+    symlinked folder (:func:`check_links` refused one before)."""
+    for folder in (run_dir, run_dir / SNAPSHOTS):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for tmp in folder.glob(".*.tmp"):
             if tmp.is_file() and not tmp.is_symlink():
                 tmp.unlink(missing_ok=True)
-
-
-def _holder(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return {}
-
-
-def _stale(path: Path) -> bool:
-    """True when the lock's process is gone, or when it is empty and old (its writer was killed
-    between creating it and writing its pid)."""
-    holder = _holder(path)
-    if not holder:
-        try:
-            return time.time() - path.stat().st_mtime > STALE_EMPTY_LOCK
-        except OSError:
-            return True
-    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
-        return False
-    try:
-        os.kill(holder["pid"], 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

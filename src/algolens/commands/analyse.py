@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from algolens.errors import AlgolensError
 def analyse(
     run: Annotated[str, typer.Argument(help="Run directory, zoo:NAME or hf:OWNER/NAME.")],
     out: Annotated[
-        Path | None, typer.Option(help="Report folder; default reports/<run name>.")
+        str | None, typer.Option(help="Report folder; default reports/<run name>.")
     ] = None,
     questions: Annotated[
         int, typer.Option(help="Questions (or sentences) for the analyses.")
@@ -35,16 +36,30 @@ def analyse(
     from algolens.runs import load
     from algolens.tasks.base import resolve_device
 
+    if out is not None and not out.strip():
+        raise AlgolensError("--out is empty: name the report folder")
     if format not in (None, "png", "svg", "pdf"):
         raise AlgolensError(f"--format must be png, svg or pdf, got {format!r}")
     if questions < 1:
         raise AlgolensError(f"--questions must be at least 1, got {questions}")
     resolve_device(device)  # an absent GPU is one line, before anything is loaded
     loaded = load(run)
-    out = out or Path("reports") / loaded.name
-    path = report_run(loaded, out, questions=questions, seed=seed, fmt=format, progress=progress,
+    folder = Path(out) if out is not None else report_folder(loaded.name)
+    path = report_run(loaded, folder, questions=questions, seed=seed, fmt=format, progress=progress,
                       extra=zoo_sections(loaded), device=device)  # fmt: skip
     typer.echo(f"report written to {path}")
+
+
+def report_folder(name: str, reports: Path = Path("reports")) -> Path:
+    """``reports/<name>``, the name made one plain path component (a run's name comes from its
+    config.json, which anyone can edit: ``/etc``, ``../x`` or ``a/b`` must not leave
+    ``reports``): characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``,
+    leading dots go. The folder must not be a symbolic link."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")[:100] or "run"
+    folder = reports / safe
+    if folder.is_symlink():
+        raise AlgolensError(f"{folder} is a symbolic link: reports are never written through one")
+    return folder
 
 
 def zoo_sections(run: Any) -> list[Any]:

@@ -67,8 +67,10 @@ ReuseOpt = Annotated[
     ),
 ]
 OutOpt = Annotated[
-    Path | None, Opt(help="Run directory; default runs/<name>, e.g. runs/add_d5_l2_h3_s0.")
-]
+    str | None,
+    Opt(help="Run directory (new, empty or this run's own); default runs/<name>, "
+        "e.g. runs/add_d5_l2_h3_s0."),
+]  # fmt: skip
 
 
 @app.command(
@@ -111,11 +113,12 @@ def train(
     """
     from algolens import runs
 
+    folder = out_folder(out)
     if resume:
-        if out is None:
+        if folder is None:
             raise AlgolensError("--resume needs --out, the run directory to continue")
-        _note_threads(out)
-        _report(runs.resume_run(out, steps=steps, progress=progress), out)
+        _note_threads(folder)
+        _report(runs.resume_run(folder, steps=steps, progress=progress), folder)
         return
     if task is None:
         raise AlgolensError("name a task: add, sub, mix, modadd or lego (see algolens presets)")
@@ -128,8 +131,18 @@ def train(
             "train": parse_options(train_opt, "training option")}  # fmt: skip
     init = {"source": init_from, "reuse": reuse, "freeze_heads": freeze_heads}
     config = build_config(task, preset, given, opts, ctx.args, init)
-    out = out or Path("runs") / config.name
-    _report(runs.train_run(out, config, progress=progress), out)
+    folder = folder or Path("runs") / config.name
+    _report(runs.train_run(folder, config, progress=progress), folder)
+
+
+def out_folder(out: str | None) -> Path | None:
+    """``--out`` as a folder: an empty one (``--out ''``) is refused, not read as the current
+    folder."""
+    if out is None:
+        return None
+    if not out.strip():
+        raise AlgolensError("--out is empty: name the run directory")
+    return Path(out)
 
 
 def build_config(
@@ -192,15 +205,25 @@ def _note_threads(out: Path) -> None:
 
 
 def _report(result: Any, out: Path) -> None:
+    """What became of the run; an interrupted one exits 130 (Ctrl-C) or 143 (SIGTERM), the
+    shell's codes for a process stopped by those signals, after its checkpoint is saved."""
     if result.interrupted:
         typer.echo(
             f"interrupted at step {result.steps:,}; continue with: "
             f"algolens train --resume --out {out}",
             err=True,
         )
-    elif result.stopped_early:
+        raise typer.Exit(interrupted_code(result))
+    if result.stopped_early:
         typer.echo(f"stopped early at step {result.steps:,}: the stop_when rule was met")
     typer.echo(f"run saved in {out}")
+
+
+def interrupted_code(result: Any) -> int:
+    """128 + the signal that stopped the training (SIGINT when it says none)."""
+    import signal
+
+    return 128 + int(getattr(result, "signal", 0) or signal.SIGINT)
 
 
 @app.command()

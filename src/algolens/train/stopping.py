@@ -34,6 +34,7 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.stop = False
+        self.signum = 0  # the first signal received: the exit code is 128 + it
         self.saving = False
         self._pending = False
         self._old: dict[int, Any] = {}
@@ -55,6 +56,7 @@ class StopSignals:
                 return
             raise KeyboardInterrupt
         self.stop = True
+        self.signum = self.signum or signum
 
     def saved(self) -> None:
         """Called when a checkpoint is complete: a Ctrl-C that arrived meanwhile acts now."""

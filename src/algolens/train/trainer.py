@@ -42,6 +42,7 @@ class TrainResult:
     stopped_early: bool  # stopped by the stop_when rule
     seconds: float  # training seconds (wall), over every resumed part
     cpu_seconds: float = 0.0  # processor seconds of this process's threads (this session)
+    signal: int = 0  # the signal that interrupted it (SIGINT, SIGTERM), 0 for none
 
 
 class Trainer:
@@ -79,6 +80,7 @@ class Trainer:
         )
         self.stop_rule = stop_rule(cfg.stop_when)
         self.start, self.elapsed = 0, 0.0
+        self.final = False  # restored from a checkpoint written as the run finished
         self.log: store.MetricsLog | None = None
         self.experiment: ExperimentLog | None = None
         self.rows: list[dict[str, Any]] = []  # the metrics rows of this session
@@ -114,35 +116,41 @@ class Trainer:
             raise AlgolensError(f"the checkpoint does not fit this run: {first}") from None
         if self.grokfast:
             self.grokfast.ema = list(state.get("grokfast", []))
-        self.start, self.elapsed = step, float(state.get("elapsed", 0.0))
+        self.start, self.elapsed = step, _seconds(state.get("elapsed", 0.0))
+        self.final = state.get("final") is True
         if self.out is not None:
             store.MetricsLog.truncate(self.out, int(state["metrics_bytes"]))
 
     def checkpoint(self, step: int, signals: StopSignals | None = None) -> None:
+        """The checkpoint first, then the weights: a kill between them leaves a checkpoint to
+        resume from (never weights that look finished without one)."""
         if self.out is None:
             return
         if signals is not None:
             signals.saving = True
-        store.save_weights(self.model, self.out / store.WEIGHTS)
         store.save_checkpoint(self.out, self.state(step))
+        store.save_weights(self.model, self.out / store.WEIGHTS)
         if signals is not None:
             signals.saved()
 
     def finish(self, step: int, signals: StopSignals) -> None:
-        """The final weights; the resume state goes (a kill in between leaves the last
-        checkpoint, from which a resume reaches the same final weights)."""
+        """The final state as a checkpoint marked final, the final weights, ``run.json``'s
+        ``done`` (the last write: only now is the run finished), and the checkpoint goes. A
+        kill before ``done`` leaves a checkpoint from which a resume writes the same weights;
+        a kill after it, a finished run whose leftover checkpoint a resume removes."""
         if self.out is None:
             return
         signals.saving = True
+        store.save_checkpoint(self.out, {**self.state(step), "final": True})
         store.save_weights(self.model, self.out / store.WEIGHTS)
+        store.mark_finished(self.out, step)
         store.drop_checkpoint(self.out)
         signals.saved()
 
     def keep(self, step: int) -> None:
         if self.out is not None and self.cfg.keep_every:
-            store.save_weights(
-                self.model, self.out / "checkpoints" / f"step_{step:06d}.safetensors"
-            )
+            path = self.out / store.SNAPSHOTS / f"step_{step:06d}.safetensors"
+            store.save_weights(self.model, path, root=self.out)
 
     # ---- the loop ------------------------------------------------------------------------------
     def step(self) -> tuple[Callable[[], dict[str, float]], float]:
@@ -215,6 +223,11 @@ class Trainer:
         )
         early = False
         with StopSignals() as signals:
+            if self.final:  # killed while finishing: write what the finish did not
+                bar.close()
+                self.finish(self.start, signals)
+                early = self.start < cfg.steps
+                return self._result(self.start, interrupted=False, early=early)
             for step in bar:
                 metrics, lr = self.step()
                 done = step + 1
@@ -237,13 +250,22 @@ class Trainer:
                     self.checkpoint(done, signals)
                 if stop:
                     bar.close()
-                    return self._result(done, interrupted=not early, early=early)
+                    result = self._result(done, interrupted=not early, early=early)
+                    result.signal = signals.signum if result.interrupted else 0
+                    return result
         self.model.eval()
         return self._result(cfg.steps, interrupted=False, early=False)
 
     def _result(self, done: int, interrupted: bool, early: bool) -> TrainResult:
         seconds = self.elapsed + time.perf_counter() - self._t0
         return TrainResult(done, interrupted, early, seconds, time.process_time() - self._cpu0)
+
+
+def _seconds(value: Any) -> float:
+    """A checkpoint's training seconds; one line if it is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise AlgolensError(f"corrupt checkpoint: its elapsed time is {value!r}")
+    return float(value)
 
 
 def _finite(value: Any) -> bool:
