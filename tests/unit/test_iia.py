@@ -104,3 +104,23 @@ def test_measure_gives_the_json_section(setup) -> None:
     assert var["iia"][0]["iia"] > var["untrained"]["iia"] + 0.5  # the control is told apart
     with pytest.raises(AlgolensError, match="did you mean 'SA0'"):
         measure(run.model, run.task, names=["SA0x"])
+
+
+def test_a_cascading_carry_needs_a_node_set(setup) -> None:
+    """SC0 on cascade pairs changes digits predicted before P15 too: the head at P15 alone
+    cannot carry it there (measured 0.24), a layer-0 head at D'0's position (P10) joins it, and
+    the set holds the carry (measured 1.0 of 300 pairs). Searched among the layer-0 heads at
+    P10 and P15; control: the same search in an untrained model finds nothing."""
+    from algolens.analysis.iia import grow_set
+
+    run, hyp = setup[0], setup[1]
+    model, task = run.model, run.task
+    gen = torch.Generator().manual_seed(2)
+    pairs = draw_pairs(hyp, "SC0", sampler(task, "add", "cascade"), 300, gen, kind="cascade")
+    heads = [Node(p, 0, "head", h) for p in (10, 15) for h in range(model.cfg.n_heads)]
+    grown = grow_set(model, task, hyp, pairs, heads)
+    assert grown[0].interval[1] < 0.5 and len(grown) >= 2
+    assert grown[-1].interval[0] >= 0.9, [r.to_json() for r in grown]
+    assert {Node.parse(n).pos for n in grown[-1].alignment.split("+")} == {10, 15}
+    control = grow_set(untrained_like(model), task, hyp, pairs, heads)
+    assert control[-1].interval[1] <= CONTROL_MAX

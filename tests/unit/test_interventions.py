@@ -27,7 +27,7 @@ def run():
 @pytest.fixture(scope="module")
 def pair(run):
     gen = torch.Generator().manual_seed(0)
-    return run.task.sample_uniform(16, gen).inputs, run.task.sample_uniform(16, gen).inputs
+    return run.task.sample_uniform(8, gen).inputs, run.task.sample_uniform(8, gen).inputs
 
 
 def _metric(task):
@@ -37,8 +37,8 @@ def _metric(task):
 
 # a few nodes of each kind, both layers, before and after '=' (TransformerLens's patching runs
 # one forward per node and is slow on the whole grid)
-HEADS = [(0, 10, 0), (0, 11, 2), (0, 13, 1), (1, 12, 0), (1, 16, 2)]
-MLPS = [(0, 9), (0, 14), (1, 11), (1, 15)]
+HEADS = [(0, 11, 2), (0, 13, 1), (1, 16, 2)]
+MLPS = [(0, 14), (1, 15)]
 
 
 @pytest.mark.parametrize(
@@ -136,3 +136,23 @@ def test_subspace_basis_gets_a_gradient(run, pair) -> None:
     logits = run_patched(model, base, [Patch((Site(node, basis),), values)])
     logits.sum().backward()
     assert basis.grad is not None and float(basis.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("conv_kernel", [0, 3])
+def test_source_activations_equal_the_full_run(conv_kernel: int) -> None:
+    """The source run stops at the last site's position in a causal model; a q/k/v convolution
+    looks ahead, so there every position runs (negative control: cut short, it differs)."""
+    from algolens.models import build_model
+
+    spec = {"kind": "transformer", "n_layers": 2, "n_heads": 2, "d_model": 16, "n_ctx": 8}
+    model = build_model({**spec, "conv_kernel": conv_kernel}).eval()
+    tokens = torch.randint(0, 13, (4, 8))
+    sites = (Site(Node(3, 1, "head", 1)), Site(Node(2, 0, "mlp")))
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(tokens)
+        got = activations(model, tokens, sites)
+        _, short = model.run_with_cache(tokens[:, :4])
+    for site, act in zip(sites, got, strict=True):
+        assert torch.allclose(act, site.read(cache[site.hook]), atol=1e-6)
+    cut = sites[0].read(short[sites[0].hook])
+    assert torch.allclose(cut, got[0], atol=1e-6) == (conv_kernel == 0)

@@ -213,6 +213,37 @@ def search(
     return sorted(results, key=lambda r: (-r.hits, r.alignment))
 
 
+def grow_set(
+    model: Any,
+    task: SequenceTask,
+    hyp: Hypothesis,
+    pairs: Pairs,
+    candidates: list[Node] | None = None,
+    *,
+    max_size: int = 3,
+    min_gain: float = 0.01,
+) -> list[IIAResult]:
+    """Greedy node-set search: the best node, then the node whose addition raises IIA most, while
+    it rises by more than ``min_gain``; the best set of each size. A variable that the model
+    computes again at each position that uses it (a carry read by several answer digits) needs
+    a set: no single node can change answers predicted at earlier positions."""
+    nodes = candidates if candidates is not None else candidate_nodes(model, task, hyp, pairs)
+    chosen: list[Node] = []
+    out: list[IIAResult] = []
+    while len(chosen) < max_size:
+        rest = [n for n in nodes if n not in chosen]
+        if not rest:
+            break
+        sets = [tuple(Site(n) for n in [*chosen, extra]) for extra in rest]
+        results = iia_many(model, task, pairs, sets)
+        k = max(range(len(rest)), key=lambda i: results[i].hits)
+        if out and results[k].iia <= out[-1].iia + min_gain:
+            break
+        chosen.append(rest[k])
+        out.append(results[k])
+    return out
+
+
 def untrained_like(model: Any) -> Any:
     """A fresh model of the same configuration (its seeded initial weights): a negative control
     that holds no variable anywhere."""

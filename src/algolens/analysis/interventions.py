@@ -91,12 +91,17 @@ class Patch:
 def activations(
     model: Any, tokens: Int[Tensor, "batch pos"], sites: tuple[Site, ...], chunk: int = 8192
 ) -> tuple[Float[Tensor, "batch width"], ...]:
-    """Each site's activation on ``tokens`` (the whole node, even for a subspace site)."""
+    """Each site's activation on ``tokens`` (the whole node, even for a subspace site).
+
+    In a causal model only the positions up to the last site's run (a q/k/v convolution,
+    ``conv_kernel``, looks ahead: there every position runs)."""
     hooks = {s.hook for s in sites}
+    causal = not getattr(model.cfg, "conv_kernel", 0)
+    upto = max((s.node.pos for s in sites), default=0) + 1 if causal else None
     parts: list[list[Tensor]] = [[] for _ in sites]
     for start in range(0, len(tokens), chunk):
         _, cache = model.run_with_cache(
-            tokens[start : start + chunk], names_filter=hooks.__contains__
+            tokens[start : start + chunk, :upto], names_filter=hooks.__contains__
         )
         for part, site in zip(parts, sites, strict=True):
             part.append(site.read(cache[site.hook]))
