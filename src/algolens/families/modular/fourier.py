@@ -47,17 +47,50 @@ def row_frequency(p: int) -> Int[Tensor, " p"]:
     return (torch.arange(p) + 1) // 2
 
 
-def fourier_2d(table: Float[Tensor, "p p *rest"]) -> Float[Tensor, "p p *rest"]:
-    """Transform a function of ``(a, b)`` on both axes: ``B @ table @ B.T`` per trailing index."""
+def fourier_2d(
+    table: Float[Tensor, "p p *rest"], inverse: bool = False
+) -> Float[Tensor, "p p *rest"]:
+    """Transform a function of ``(a, b)`` on both axes: ``B @ table @ B.T`` per trailing index.
+
+    ``inverse`` maps coefficients back to the table (``B.T @ coeff @ B``: the basis is
+    orthonormal).
+    """
     p = table.shape[0]
     basis, _ = fourier_basis(p)
     basis = basis.to(table.dtype)
+    if inverse:
+        basis = basis.T
     rest = table.shape[2:]
     x = (basis @ table.reshape(p, -1)).reshape(p, p, -1)  # transform a: [k_a, b, rest]
     x = (basis @ x.transpose(0, 1).reshape(p, -1)).reshape(
         p, p, -1
     )  # transform b: [k_b, k_a, rest]
     return x.transpose(0, 1).reshape(p, p, *rest)
+
+
+def frequency_mask(p: int, freqs: list[int]) -> Tensor:
+    """``[p, p]`` bools: the 2D Fourier terms that belong to the frequencies ``freqs``.
+
+    A term belongs to frequency ``k`` when its row and column frequencies are ``k`` or 0
+    (``cos(wa)``, ``cos(wa) sin(wb)``, ...); the constant term belongs to none.
+    """
+    k = row_frequency(p)
+    mask = torch.zeros(p, p, dtype=torch.bool)
+    for f in freqs:
+        rows = (k == f) | (k == 0)
+        mask |= rows[:, None] & rows[None, :]
+    mask[0, 0] = False
+    return mask
+
+
+def remove_frequencies(
+    table: Float[Tensor, "p p *rest"], freqs: list[int]
+) -> Float[Tensor, "p p *rest"]:
+    """``table`` with its 2D Fourier terms at ``freqs`` projected out (an ablation of those
+    frequencies from, e.g., every neuron's activations over all pairs)."""
+    coeff = fourier_2d(table)
+    mask = frequency_mask(table.shape[0], freqs).to(table.device)
+    return fourier_2d(coeff * ~mask.reshape(*mask.shape, *[1] * (table.dim() - 2)), inverse=True)
 
 
 def frequency_norms(weights: Float[Tensor, "p d"]) -> Float[Tensor, " n_freq"]:
@@ -96,11 +129,13 @@ def neuron_frequencies(acts: Float[Tensor, "p p n"]) -> NeuronFrequencies:
     coeff[0, 0] = 0.0
     total = coeff.sum((0, 1)).clamp_min(1e-30)  # [n]
     k = row_frequency(p)
-    shares = []
-    for f in range(1, p // 2 + 1):
-        mask = ((k == f) | (k == 0))[:, None] & ((k == f) | (k == 0))[None, :]
-        shares.append((coeff * mask[..., None]).sum((0, 1)) / total)
-    per_freq = torch.stack(shares, dim=1)  # [n, n_freq]
+    group = torch.zeros(p // 2 + 1, p, dtype=torch.float64, device=coeff.device)
+    group[k, torch.arange(p)] = 1.0  # [freq, p]: which frequency each basis row has
+    power = torch.einsum("fi,ijn,gj->fgn", group, coeff, group)  # [freq_a, freq_b, n]
+    f = torch.arange(1, p // 2 + 1)
+    # frequency k's terms: (k, k), (k, 0), (0, k) and (0, 0), which is 0 here
+    per_freq = (power[f, f] + power[f, 0] + power[0, f] + power[0, 0]) / total  # [n_freq, n]
+    per_freq = per_freq.T  # [n, n_freq]
     fve, idx = per_freq.max(dim=1)
     return NeuronFrequencies(freq=idx + 1, fve=fve, per_freq=per_freq)
 

@@ -17,6 +17,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from algolens.analysis.progress import Stages
+from algolens.families.modular.gates import BROKEN, Rate
 
 
 @dataclass
@@ -151,6 +152,58 @@ def replacement_curve(
     return out
 
 
+REPLACED = 0.8  # the described neurons replaced by their fits must keep this accuracy (Bussmann)
+
+
+@dataclass(frozen=True)
+class NeuronEffect:
+    """What the neurons a claim describes do to the answers over all pairs: accuracy with them
+    replaced by their cosine fits (the description is sufficient) and with them zeroed (they
+    are needed)."""
+
+    neurons: int
+    of: int
+    replaced: Rate
+    zeroed: Rate
+
+    @property
+    def holds(self) -> bool:
+        return self.neurons > 0 and self.replaced.value >= REPLACED and self.zeroed.value <= BROKEN
+
+    def expected(self) -> str:
+        return (
+            f"those neurons, replaced by their fits, keep accuracy >= {REPLACED}, "
+            f"and zeroed leave it <= {BROKEN}"
+        )
+
+    def text(self) -> str:
+        return (
+            f"{self.neurons} of {self.of} neurons: replaced by their fits {self.replaced.text()}, "
+            f"zeroed {self.zeroed.text()}"
+        )
+
+
+def neuron_effect(
+    W_in: Tensor, b_in: Tensor, W_out: Tensor, b_out: Tensor, fits: MLPFits, chosen: Tensor
+) -> NeuronEffect:
+    """Replace the ``chosen`` neurons (a bool mask) by their fits, or zero their output."""
+    idx = torch.nonzero(chosen).flatten()
+    pairs = W_out.shape[1] ** 2
+
+    def as_rate(acc: float) -> Rate:
+        return Rate(round(acc * pairs), pairs)
+
+    w_in, w_out = replace_with_fits(W_in, W_out, fits, idx)
+    silent = W_out.detach().clone()
+    silent[idx] = 0.0
+    return NeuronEffect(
+        neurons=len(idx),
+        of=len(chosen),
+        replaced=as_rate(mlp_accuracy(w_in, b_in, w_out, b_out)),
+        zeroed=as_rate(mlp_accuracy(W_in, b_in, silent, b_out)),
+    )
+
+
 @dataclass
 class CosineNetwork:
     """Weights of an untrained network of random cosine neurons (one-hot MLP layout)."""
@@ -222,8 +275,12 @@ class MLPAnalysis:
     construction: list[float]  # Bussmann 2023's recipe, phases U[0, pi]
     construction_2pi: list[float]  # phases U[0, 2 pi]
     failing_sums_512: list[int]  # (a + b) mod p of the pairs the 512-neuron network misses
+    same_freq_effect: NeuronEffect | None = None  # the neurons whose fits share a frequency
+    phase_effect: NeuronEffect | None = None  # the neurons whose output phase ~ a + b
+    seeds: int = 3  # random neuron orders (replacement) and draws (construction): seeds 0..n-1
 
 
+PI8 = math.pi / 8  # "output phase ~ phase a + phase b": within this
 FRACTIONS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]
 SIZES = [16, 32, 64, 128, 256, 512, 1024]
 
@@ -235,9 +292,12 @@ def analyse_mlp(
     b_out: Tensor,
     seeds: int = 3,
     progress: bool = False,
+    sizes: list[int] | None = None,
 ) -> MLPAnalysis:
     """Fits, relations, the replacement curve and the construction curves of a one-hot MLP
-    (``progress`` shows a labelled bar over these stages)."""
+    (``progress`` shows a labelled bar over these stages). ``sizes``: the construction's
+    network sizes (:data:`SIZES`; ``[]`` skips the construction, which is not the model's)."""
+    sizes = SIZES if sizes is None else sizes
     W_in, b_in, W_out, b_out = (t.detach() for t in (W_in, b_in, W_out, b_out))
     p = W_out.shape[1]
     a = torch.arange(p).repeat_interleave(p)
@@ -248,21 +308,32 @@ def analyse_mlp(
         replacement = stages.run(
             "replacement", replacement_curve, W_in, b_in, W_out, b_out, fits, FRACTIONS, seeds
         )
-        construction = stages.run("construction U[0, pi]", construction_curve, p, SIZES, seeds)
+        construction = stages.run("construction U[0, pi]", construction_curve, p, sizes, seeds)
         construction_2pi = stages.run(
-            "construction U[0, 2 pi]", construction_curve, p, SIZES, seeds, phase_range=2 * math.pi
+            "construction U[0, 2 pi]", construction_curve, p, sizes, seeds, phase_range=2 * math.pi
         )
-        missed = stages.run("missed sums", failing_sums, cosine_network(p, 512, seed=0))
+        missed = (
+            stages.run("missed sums", failing_sums, cosine_network(p, 512, seed=0)).tolist()
+            if 512 in sizes
+            else []
+        )
+    fits_rel = relations(fits)
+    weights = (W_in, b_in, W_out, b_out, fits)
     return MLPAnalysis(
         p=p,
         acts=acts,
         fits=fits,
         weights={"a": W_in[:p].T, "b": W_in[p : 2 * p].T, "out": W_out},
-        relations=relations(fits),
+        relations=fits_rel,
         fractions=FRACTIONS,
         replacement=replacement,
-        sizes=SIZES,
+        sizes=sizes,
         construction=construction,
         construction_2pi=construction_2pi,
-        failing_sums_512=missed.tolist(),
+        failing_sums_512=missed,
+        seeds=seeds,
+        same_freq_effect=neuron_effect(*weights, fits_rel.same_freq),
+        phase_effect=neuron_effect(
+            *weights, fits_rel.same_freq & (fits_rel.phase_error.abs() < PI8)
+        ),
     )

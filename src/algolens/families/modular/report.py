@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from algolens.families.base import Analysis
 from algolens.families.modular.analysis import ModularAnalysis
 from algolens.families.modular.fourier import Progress, TransformerAnalysis, grokking_phases
+from algolens.families.modular.gates import BROKEN, KEPT, MIN_ACCURACY, Gates, Rate
 from algolens.families.modular.mlp import MLPAnalysis
 from algolens.sections import Section, Table
 
@@ -25,6 +26,8 @@ def sections(run: Any, analysis: Analysis) -> list[Section]:
     out = [loss_section(a.metrics, a.phases or grokking_phases(a.metrics))]
     if a.mlp is not None:
         out += [activations_section(a.mlp), fits_section(a.mlp), replacement_section(a.mlp)]
+    if a.gates is not None:
+        out.append(gates_section(a.gates, a.mlp))
     if a.transformer is not None:
         out += [spectra_section(a.transformer), tf_activations_section(a.transformer)]
         if a.progress is not None and a.progress.steps:
@@ -110,6 +113,46 @@ def loss_section(metrics: list[dict[str, Any]], phases: dict[str, int | None]) -
         [fig],
         names=["training-curves"],
         key="training-curves",
+    )
+
+
+def _rate_row(what: str, r: Rate) -> list[Any]:
+    lo, hi = r.interval
+    return [what, f"{r.value:.4f}", f"{r.hits:,} of {r.total:,}", f"{lo:.4f}-{hi:.4f}"]
+
+
+def gates_section(gates: Gates, mlp: MLPAnalysis | None = None) -> Section:
+    """What every claim about weights, activations or the log is gated on: the model's own
+    accuracy as loaded, the log's agreement with it, and the effect of ablating what the
+    claims name."""
+    rows = [_rate_row(f"{name} pairs, model as loaded", r) for name, r in gates.rates.items()]
+    if gates.ablation is not None:
+        ab = gates.ablation
+        rows += [
+            _rate_row(f"key frequencies {ab.freqs} projected out of the MLP", ab.key),
+            _rate_row(f"as many others {ab.others} (seed {ab.seed}) projected out", ab.other),
+            _rate_row("logits restricted to the key frequencies", ab.restricted),
+            _rate_row("logits with the key frequencies excluded", ab.excluded),
+        ]
+    for label, effect in (
+        ("neurons sharing one frequency", mlp.same_freq_effect if mlp else None),
+        ("neurons with output phase ~ a + b", mlp.phase_effect if mlp else None),
+    ):
+        if effect is not None:
+            rows += [
+                _rate_row(f"{label} ({effect.neurons}), replaced by fits", effect.replaced),
+                _rate_row(f"{label} ({effect.neurons}), zeroed", effect.zeroed),
+            ]
+    log = f" {gates.log.text()}." if gates.log is not None else ""
+    return Section(
+        "What the claims are gated on",
+        f"A claim read from weights, activations or the log counts only if the model as loaded "
+        f"reaches validation accuracy >= {MIN_ACCURACY} (split seed {gates.split_seed}) and "
+        f"what it names is used: ablating it leaves accuracy <= {BROKEN}, ablating as many other "
+        f"frequencies leaves it >= {KEPT}.{log} Intervals are 95% Clopper-Pearson.",
+        [],
+        [Table(["accuracy of", "rate", "count", "95% interval"], rows)],
+        key="claim-gates",
     )
 
 
@@ -304,7 +347,9 @@ def replacement_section(res: MLPAnalysis) -> Section:
     return Section(
         "Replacement and construction",
         "Left: accuracy when a growing share of neurons is replaced by its cosine fits. "
-        "Right: networks of N random cosine neurons with no training.",
+        "Right: networks of N random cosine neurons with no training. The construction is "
+        "Bussmann 2023's, not this model's: the same networks are built for any model, so its "
+        "claims are reported as not applicable to the model and never counted as its passes.",
         [curves],
         [
             Table(["neurons replaced", "accuracy"], rows, "mean over 3 random neuron orders"),
