@@ -38,6 +38,8 @@ SWEEP_SPECS = {
     "sweep_bad_name": ('name = "../x"\n' + SWEEP_OK, ("sweep name",)),
     "sweep_table_value": (SWEEP_OK + "heads = [[3]]\n", ("heads",)),
     "sweep_train_typo": (SWEEP_OK + "[train]\nbatchsize = 4\n", ("batch_size",)),
+    "sweep_grid_and_model": (SWEEP_OK + "[model]\nn_layers = 3\n", ("also set by [model]",)),
+    "sweep_point_twice": (SWEEP_OK.replace("steps = 2", "steps = [2, 2]"), ("twice",)),
 }
 
 
@@ -105,6 +107,21 @@ def _metrics_symlink(run: Path) -> None:
     _replace(run, "metrics.jsonl", lambda p: p.symlink_to(target))
 
 
+def _bad_utf8(run: Path) -> None:
+    (run / "questions.txt").write_bytes(b"1+2\n\xff\xfe+1\n")
+
+
+def _tampered_state(run: Path) -> None:
+    """A verify --exhaustive state of this run whose batches were set to -3."""
+    from algolens.runs import load
+    from algolens.verify import verify_exhaustive
+
+    loaded, state = load(str(run)), run / "state.json"
+    verify_exhaustive(loaded.model, loaded.task, state, 1000, stop_after=1, workers=1)
+    state.write_text(json.dumps({**json.loads(state.read_text()), "batches": -3}))
+
+
+EXHAUSTIVE = ["verify", "{bad}", "--exhaustive", "--no-progress", "--workers", "1", "--state"]
 TRAIN = ["train", "add", "--digits", "2", "--out", "{out}", *TINY]
 
 CASES = [
@@ -333,6 +350,13 @@ CASES = [
     Case("lego only semicolons", ["predict", "{lego}", ";;"], ("empty",)),
     Case("lego malformed", ["predict", "{lego}", "a = +1 ; b = -c"], ("c",)),
     Case("questions file missing", ["predict", "{add}", "--file", "{tmp}/none.txt"], ("none.txt",)),
+    Case("questions file endless", ["predict", "{add}", "--file", "/dev/zero"], ("longer than",)),
+    Case(
+        "questions file not UTF-8",
+        ["predict", "{bad}", "--file", "{bad}/questions.txt"],
+        ("not UTF-8",),
+        _bad_utf8,
+    ),
     Case("sample n negative", ["sample", "add", "--n", "-1"], ("--n",)),
     Case("sample bad task flag", ["sample", "add", "--digits", "0"], ("digits",)),
     # ---- files outside the run -----------------------------------------------------------
@@ -342,6 +366,13 @@ CASES = [
         ("state",),
         untouched=("{add}/config.json",),
     ),
+    Case(
+        "state an empty file",
+        [*EXHAUSTIVE, "{bad}/empty.json"],
+        ("empty",),
+        lambda run: (run / "empty.json").write_bytes(b""),
+    ),
+    Case("state batches -3", [*EXHAUSTIVE, "{bad}/state.json"], ("batches",), _tampered_state),
     Case("verify n 0", ["verify", "{add}", "-n", "0"], ("questions",)),
     Case("verify unknown suite", ["verify", "{add}", "--suite", "bogus"], ("suite",)),
     Case(
