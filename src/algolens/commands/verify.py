@@ -90,7 +90,11 @@ TimeoutOpt = Annotated[
 ]
 StateOpt = Annotated[
     Path | None,
-    typer.Option(help="Progress file for --exhaustive (default: in the run directory)."),
+    typer.Option(
+        help="Progress file for --exhaustive (default: in the run directory). Only this "
+        "model's and task's progress is resumed (under another --batch-size when it divides "
+        "the questions done); any other file is refused and left as it is."
+    ),
 ]
 
 

@@ -20,10 +20,12 @@ Grid keys are the ``train`` command's flags (``task``, ``preset``, ``layers``, `
 ``seed``), the reuse settings ``init_from`` and ``reuse`` (``none``, ``ins1``, ``ins2``,
 ``ins3``), a family's model ``variant`` (LEGO's encoders: ``random``, ``mimic``, ``tied``,
 ``conv``, ``parent``) and each task family's flags (arithmetic's ``digits``, LEGO's
-``n_vars``). A single value needs no list. An ``[init]`` table holds a family's fixed
-initialisation options (LEGO: ``[init.mimic]``, the mimic init's settings; its seed is the
-run's unless given), so a grid of LEGO variants and seeds trains as ``algolens lego train``
-would, each run a Ray task.
+``n_vars``). A single value needs no list; a value given twice, or a key that a [task], [model]
+or [train] option sets again (``layers`` and ``[model] n_layers``), is refused: each grid point
+is one run, and its row says what it trained with (read back from the run's config.json).
+An ``[init]`` table holds a family's fixed initialisation options (LEGO: ``[init.mimic]``, the
+mimic init's settings; its seed is the run's unless given), so a grid of LEGO variants and
+seeds trains as ``algolens lego train`` would, each run a Ray task.
 """
 
 from __future__ import annotations
