@@ -86,3 +86,27 @@ def test_hypothesis_is_checked_data() -> None:
     assert hyp.source.startswith("Quirke & Barez 2024")
     assert 0 < hyp.thresholds.iia <= 1 and hyp.thresholds.pairs == 10_000
     assert isinstance(hyp, Hypothesis) and isinstance(hyp.variables[0], Variable)
+
+
+def test_targeted_pairs_target() -> None:
+    """Cascade questions hold long carry chains, borrow chains long borrow chains, sign flips
+    near-equal operands (a long common prefix); uniform questions rarely do (the control)."""
+    gen = torch.Generator().manual_seed(0)
+    add, sub = ArithmeticTask(op="add", n_digits=6), ArithmeticTask(op="sub", n_digits=6)
+
+    def share_deep(batch) -> float:
+        return float((batch.labels["depth"] >= 2).double().mean())
+
+    assert share_deep(sampler(add, "add", "cascade")(2000, gen)) > 0.2
+    assert share_deep(sampler(add, "add", "random")(2000, gen)) < 0.05
+    assert share_deep(sampler(sub, "sub", "borrow_chain")(2000, gen)) > 0.1
+    assert share_deep(sampler(sub, "sub", "random")(2000, gen)) < 0.05
+
+    def share_prefix(batch) -> float:  # the top three digits equal
+        x, y = batch.inputs[:, :3], batch.inputs[:, 7:10]
+        return float((x == y).all(-1).double().mean())
+
+    assert share_prefix(sampler(sub, "sub", "sign_flip")(2000, gen)) > 0.3
+    assert share_prefix(sampler(sub, "sub", "random")(2000, gen)) < 0.01
+    with pytest.raises(ValueError, match="unknown pair kind"):
+        sampler(add, "add", "sign_flip")

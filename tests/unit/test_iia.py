@@ -102,6 +102,8 @@ def test_measure_gives_the_json_section(setup) -> None:
     assert [r["kind"] for r in var["iia"]] == ["random", "cascade"]
     assert [r["pairs"] for r in var["iia"]] == [200, 100]
     assert var["iia"][0]["iia"] > var["untrained"]["iia"] + 0.5  # the control is told apart
+    assert data["alignments"]["SA0"]["nodes"] == [var["best"]]
+    assert "100 random pairs" in data["alignments"]["SA0"]["how"]
     with pytest.raises(AlgolensError, match="did you mean 'SA0'"):
         measure(run.model, run.task, names=["SA0x"])
 
