@@ -95,8 +95,9 @@ def test_measure_gives_the_json_section(setup) -> None:
 
     run = setup[0]
     kw = {"pairs": 200, "targeted_pairs": 100, "search_pairs": 100}
-    hyp, results = measure(run.model, run.task, names=["SA0"], **kw)
-    data = json.loads(json.dumps(iia_json(hyp, results)))
+    hyp, results, inert = measure(run.model, run.task, names=["SA0", "SS0"], **kw)
+    data = json.loads(json.dumps(iia_json(hyp, results, inert)))
+    assert data["inert"] == ["SS0"]  # sums to 9 in the units column: no carry comes to pass on
     (var,) = data["variables"]
     assert var["variable"] == "SA0" and var["best"] == var["search"][0]["alignment"]
     assert [r["kind"] for r in var["iia"]] == ["random", "cascade"]

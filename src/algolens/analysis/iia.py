@@ -34,6 +34,11 @@ from algolens.tasks.base import Batch, SequenceTask
 Sampler = Callable[[int, torch.Generator], Batch]
 
 
+class InertVariable(ValueError):
+    """No pair changes the answer through the variable: there is nothing to patch (addition's
+    SS0, "column 0 sums to 9", matters only with a carry into column 0, which never comes)."""
+
+
 @dataclass
 class Pairs:
     """Base/source pairs for one variable, with the counterfactual answer of each."""
@@ -94,7 +99,8 @@ def draw_pairs(
     max_rounds: int = 40,
 ) -> Pairs:
     """``n`` independent base/source pairs (fewer if ``max_rounds`` rounds of draws do not find
-    them) where ``name`` differs and the counterfactual changes the base's answer."""
+    them) where ``name`` differs and the counterfactual changes the base's answer;
+    :class:`InertVariable` when a first round of draws finds none."""
     hyp.variable(name)
     base_rows: list[Tensor] = []
     source_rows: list[Tensor] = []
@@ -116,10 +122,10 @@ def draw_pairs(
                 cf_rows.append(cf)
                 if len(cf_rows) == n:
                     break
-        if len(cf_rows) == n:
+        if len(cf_rows) == n or not cf_rows:  # none in a whole round: stop drawing
             break
     if not cf_rows:
-        raise ValueError(f"no pair in {drawn} draws changes the answer through {name}")
+        raise InertVariable(f"no pair in {drawn} draws changes the answer through {name}")
     return Pairs(
         name,
         kind,

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from algolens.analysis.hypothesis import Alignment, Hypothesis, Thresholds, Variable
-from algolens.analysis.iia import VariableIIA, measure_variable
+from algolens.analysis.iia import InertVariable, VariableIIA, measure_variable
 from algolens.errors import AlgolensError
 from algolens.families.arithmetic.claims import PAPER_1, PAPER_2
 from algolens.families.arithmetic.task import MINUS, PLUS, ArithmeticTask
@@ -230,10 +230,10 @@ def measure(
     targeted_pairs: int = 2_000,
     search_pairs: int = 1_000,
     seed: int = 0,
-) -> tuple[Hypothesis, list[VariableIIA]]:
+) -> tuple[Hypothesis, list[VariableIIA], list[str]]:
     """IIA of every variable (or ``names``) of the task's hypothesis: the best node of a search,
     measured on random and targeted pairs, with its negative controls; the hypothesis comes back
-    aligned to the nodes found."""
+    aligned to the nodes found, with the variables no pair can test (:class:`InertVariable`)."""
     op = op or (task.op if task.op != "mix" else "sub")
     hyp = hypothesis(task, op)
     unknown = [n for n in names or [] if n not in hyp.names]
@@ -242,18 +242,24 @@ def measure(
         raise AlgolensError(f"no variable {unknown[0]!r} in the {op} hypothesis{hint}")
     samplers = {k: sampler(task, op, k) for k in PAIR_KINDS[op]}
     kw = {"pairs": pairs, "targeted_pairs": targeted_pairs, "search_pairs": search_pairs}
-    results = [
-        measure_variable(model, task, hyp, n, samplers, seed=seed, **kw) for n in names or hyp.names
-    ]
+    results: list[VariableIIA] = []
+    inert: list[str] = []
+    for name in names or hyp.names:
+        try:
+            results.append(measure_variable(model, task, hyp, name, samplers, seed=seed, **kw))
+        except InertVariable:
+            inert.append(name)
     for r in results:  # the hypothesis now says where each variable lives, and how it was found
         how = (
             f"search: best IIA of {len(r.search)} nodes, {search_pairs:,} random pairs, seed {seed}"
         )
         hyp = hyp.aligned(r.variable, Alignment((r.best,), how=how))
-    return hyp, results
+    return hyp, results, inert
 
 
-def iia_json(hyp: Hypothesis, results: list[VariableIIA]) -> dict[str, Any]:
+def iia_json(
+    hyp: Hypothesis, results: list[VariableIIA], inert: list[str] | None = None
+) -> dict[str, Any]:
     """The JSON section ``analyse`` writes: the hypothesis, its source, and per variable the
     search, the best node's IIA per pair kind with intervals, and the controls."""
     return {
@@ -262,6 +268,7 @@ def iia_json(hyp: Hypothesis, results: list[VariableIIA]) -> dict[str, Any]:
         "thresholds": dataclasses.asdict(hyp.thresholds),
         "alignments": {k: dataclasses.asdict(a) for k, a in hyp.alignments.items()},
         "variables": [r.to_json() for r in results],
+        "inert": inert or [],
     }
 
 
