@@ -11,8 +11,9 @@ import pytest
 import torch
 from transformer_lens.patching import generic_activation_patch, layer_pos_head_vector_patch_setter
 
+from algolens.analysis.circuit import Circuit
 from algolens.analysis.nodes import Node, score_answer_logits
-from algolens.analysis.paths import path_patch, reaches
+from algolens.analysis.paths import circuit_edges, path_patch, reaches
 from algolens.runs import load
 
 N = 96
@@ -93,3 +94,13 @@ def test_an_edge_is_a_part_of_the_total_effect(setup) -> None:
     )
     assert 0 < edge.changed <= total.changed + N // 20
     assert none.changed == 0
+
+
+def test_circuit_gains_the_edges_it_measures(setup) -> None:
+    model, task, base, source = setup
+    small = Circuit.of(["P12.L0.H1", "P12.L0.MLP", "P11.L1.MLP"])
+    grown, effects = circuit_edges(model, task, small, base, source)
+    assert [(e.sender, e.receiver) for e in effects] == [("P12.L0.H1", "P12.L0.MLP")]
+    assert [e[:2] for e in grown.edges] == [("P12.L0.H1", "P12.L0.MLP")]
+    none, _ = circuit_edges(model, task, small, base, source, min_changed=1.0)  # control
+    assert none.edges == () and none.nodes == small.nodes

@@ -27,6 +27,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from algolens.analysis.circuit import Circuit
 from algolens.analysis.nodes import Node, score_answer_logits
 from algolens.tasks.base import SequenceTask
 
@@ -185,3 +186,24 @@ def _writes(
         else:
             writes.append((receiver, clean[receiver.hook][_index(receiver)]))
     return writes
+
+
+def circuit_edges(
+    model: Any,
+    task: SequenceTask,
+    circuit: Circuit,
+    base: Int[Tensor, "batch n_ctx"],
+    source: Int[Tensor, "batch n_ctx"],
+    min_changed: float = 0.01,
+) -> tuple[Circuit, list[PathEffect]]:
+    """Path-patch every pair of circuit nodes where the sender can reach the receiver; the
+    circuit gains the edges that change more than ``min_changed`` of the answers, each with
+    its measured share. Also returns every edge's effect."""
+    pairs: list[Edge] = [(s, r) for s in circuit.nodes for r in circuit.nodes if reaches(s, r)]
+    effects = path_patch(model, task, base, source, pairs) if pairs else []
+    edges = tuple(
+        (e.sender, e.receiver or "", e.changed_rate)
+        for e in effects
+        if e.changed_rate > min_changed
+    )
+    return Circuit(circuit.nodes, edges), effects
