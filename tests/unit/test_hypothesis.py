@@ -110,3 +110,36 @@ def test_targeted_pairs_target() -> None:
     assert share_prefix(sampler(sub, "sub", "random")(2000, gen)) < 0.01
     with pytest.raises(ValueError, match="unknown pair kind"):
         sampler(add, "add", "sign_flip")
+
+
+def test_sort_hypothesis() -> None:
+    """Sorting declared as a hypothesis: equal to the oracle (repeats included), the worked
+    counterfactual, and a chain that never repeats an item fails on lists with repeats."""
+    from algolens.families.sort.hypothesis import sort_hypothesis
+    from algolens.families.sort.task import SortTask
+
+    task = SortTask(n_items=5, n_values=10)
+    hyp = sort_hypothesis(task)
+    batch = task.sample(2000, torch.Generator().manual_seed(0))
+    qs, want = hyp.questions(batch), [tuple(r) for r in batch.targets.tolist()]
+    assert all(hyp.run(q) == w for q, w in zip(qs, want, strict=True))
+    q = (3, 1, 4, 1, 5)
+    assert hyp.run(q) == (1, 1, 3, 4, 5) and hyp.run(q, {"S2": 4}) == (1, 1, 4, 4, 5)
+
+    def strictly_up(q, v, i):
+        above = [x for x in q if x > v[f"S{i - 1}"]]
+        return min(above) if above else max(q)
+
+    wrong = dataclasses.replace(
+        hyp,
+        variables=(
+            hyp.variables[0],
+            *(
+                dataclasses.replace(v, fn=lambda q, vals, i=v.column: strictly_up(q, vals, i))
+                for v in hyp.variables[1:]
+            ),
+        ),
+    )
+    repeats = batch.labels["class"].bool().tolist()
+    misses = [wrong.run(q) != w for q, w in zip(qs, want, strict=True)]
+    assert any(misses) and all(r for r, m in zip(repeats, misses, strict=True) if m)
