@@ -12,7 +12,6 @@ Ray is imported here only, so commands that do not shard never start it.
 
 from __future__ import annotations
 
-import json
 import logging
 from itertools import pairwise
 from pathlib import Path
@@ -23,6 +22,7 @@ from algolens.errors import AlgolensError
 from algolens.memory import keep_freed_memory
 from algolens.screen import Precision
 from algolens.verify import VerifyResult, default_batch_size, model_fingerprint, verify_batches
+from algolens.verify_state import read_shard
 
 
 def shard_ranges(size: int, shards: int) -> list[tuple[int, int]]:
@@ -101,7 +101,8 @@ def verify_sharded(
     batch_size = default_batch_size(loaded.model)
     key = {"model": model_fingerprint(loaded.model), "task": loaded.task.to_dict(), "v": 1}
     ranges = shard_ranges(size, shards)
-    done = {i: _saved(state_dir, i, key) for i in range(len(ranges))}
+    names = loaded.task.answer_names
+    done = {i: _saved(state_dir, i, key, span, names) for i, span in enumerate(ranges)}
     todo = [i for i, res in done.items() if res is None]
     if todo:
         results = _on_ray(run, [ranges[i] for i in todo], (batch_size, examples, precision),
@@ -114,12 +115,13 @@ def verify_sharded(
     return merge(parts, f"all {size:,} questions ({len(ranges)} shards)", examples)  # type: ignore[arg-type]
 
 
-def _saved(state_dir: Path, index: int, key: dict[str, Any]) -> VerifyResult | None:
-    path = state_dir / f"shard_{index:04d}.json"
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text())
-    return VerifyResult(**saved["result"]) if saved.get("key") == key else None
+def _saved(
+    state_dir: Path, index: int, key: dict[str, Any], span: tuple[int, int], names: list[str]
+) -> VerifyResult | None:
+    """Shard ``index``'s saved verdict, checked (see :func:`algolens.verify_state.read_shard`:
+    anything else in its place is one line, and left alone); None if it has none."""
+    saved = read_shard(state_dir / f"shard_{index:04d}.json", key, span, names)
+    return None if saved is None else VerifyResult(**saved)
 
 
 def start_ray(workers: int | None, address: str | None, missing: str) -> Any:

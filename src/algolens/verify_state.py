@@ -95,8 +95,29 @@ def resume_batches(saved: SavedState, batch_size: int, size: int, path: Path) ->
     return done // batch_size
 
 
-def _load(path: Path) -> dict[str, Any]:
-    """The JSON object at ``path`` with a state's three parts, else one line."""
+def read_shard(
+    path: Path, key: dict[str, Any], span: tuple[int, int], answer_names: list[str]
+) -> dict[str, Any] | None:
+    """A finished shard's verdict (``verify --exhaustive --shards``: questions ``span``) at
+    ``path``, checked as a state is; None when there is no file. Another model's or task's
+    shard, or one of another --shards count, is refused and left as it is."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    data = _load(path, {"key", "result"})
+    if data["key"] != key:
+        raise AlgolensError(f"--state {path} holds another model's or task's shard: {_GIVE}")
+    questions = span[1] - span[0]
+    result = data["result"]
+    if isinstance(result, dict) and result.get("questions") != questions:
+        raise AlgolensError(
+            f"--state {path} holds a shard of another size (another --shards count): {_GIVE}"
+        )
+    _check_result(result, path, questions, answer_names)
+    return dict(result)
+
+
+def _load(path: Path, parts: set[str] | None = None) -> dict[str, Any]:
+    """The JSON object at ``path`` with a state's parts, else one line."""
     if path.is_symlink() or not path.is_file():
         raise AlgolensError(f"--state {path} is not a regular file: {_GIVE}")
     if path.stat().st_size > MAX_BYTES:
@@ -107,7 +128,7 @@ def _load(path: Path) -> dict[str, Any]:
         raise AlgolensError(f"cannot read --state {path}: {e.strerror or e}") from None
     except (ValueError, RecursionError):  # not UTF-8 or JSON, a 5,000-digit number, 10^5 '['
         data = None
-    if not isinstance(data, dict) or set(data) != {"key", "batches", "result"}:
+    if not isinstance(data, dict) or set(data) != (parts or {"key", "batches", "result"}):
         what = "is empty" if path.stat().st_size == 0 else "is not"
         raise AlgolensError(f"--state {path} {what} a verification state file: {_GIVE}")
     return data

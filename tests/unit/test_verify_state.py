@@ -189,3 +189,33 @@ def test_cli_a_tampered_state_is_one_error_line_exit_2(add_d2_run: Path, tmp_pat
     done = CliRunner().invoke(app, argv)
     assert done.exit_code == 0, done.output
     assert "10,000 questions" in done.output and not state.exists()
+
+
+def test_a_shard_file_is_read_as_strictly(tmp_path: Path) -> None:
+    """``--shards`` keeps one verdict per shard beside the state path: another model's shard,
+    one of another --shards count or a tampered one is one line and left as it is (it was
+    overwritten, or its counts merged as they stood); the shard as written is read back."""
+    from algolens.shards import _saved, shard_ranges, verify_range
+    from algolens.verify import model_fingerprint
+
+    model, names = _model(), TASK.answer_names
+    key = {"model": model_fingerprint(model), "task": TASK.to_dict(), "v": 1}
+    span = shard_ranges(10_000, 2)[0]
+    part = verify_range(model, TASK, *span, 1000, 10).state()
+    path = tmp_path / "shard_0000.json"
+    assert _saved(tmp_path, 0, key, span, names) is None  # no file yet
+    for data, words in [
+        ({"key": {**key, "model": "0" * 16}, "result": part}, "another model"),
+        ({"key": key, "result": {**part, "failures": part["questions"] + 1}}, "failures"),
+        ({"key": key, "result": {**part, "by_class": {}}}, "by_class"),
+        ({"key": key, "result": part, "more": 1}, "not a verification state"),
+    ]:
+        path.write_text(json.dumps(data))
+        with pytest.raises(AlgolensError, match=words):
+            _saved(tmp_path, 0, key, span, names)
+        assert json.loads(path.read_text()) == data
+    path.write_text(json.dumps({"key": key, "result": part}))
+    with pytest.raises(AlgolensError, match="another --shards"):
+        _saved(tmp_path, 0, key, shard_ranges(10_000, 3)[0], names)
+    saved = _saved(tmp_path, 0, key, span, names)  # control: the shard as written
+    assert saved is not None and saved.state() == part
