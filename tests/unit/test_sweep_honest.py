@@ -93,8 +93,8 @@ def test_two_points_that_train_the_same_run_are_one_line(tmp_path: Path) -> None
 
 def test_a_row_says_what_the_run_trained_with(tmp_path: Path, monkeypatch: Any) -> None:
     """A row's settings come from the run's config.json, not from the grid point it was asked
-    for: a point that says 7 layers and 999 steps, on a run of 1 layer and 20 steps, gives a
-    row of 1 and 20 (and the common settings the grid left to the recipe). The card (the
+    for: a point that says 7 layers and 999 steps, on a run of 1 layer and 4 steps, gives a
+    row of 1 and 4 (and the common settings the grid left to the recipe). The card (the
     verification, tested in test_sweep_inline) is a stub here."""
     from tests.conftest import tiny_model_spec
     from tests.unit.test_train_store import quick
@@ -103,18 +103,18 @@ def test_a_row_says_what_the_run_trained_with(tmp_path: Path, monkeypatch: Any) 
     from algolens.sweep import runner
     from algolens.zoo import build
 
-    card = {"parameters": 1, "training": {"steps": 20, "wall_seconds": 1.0, "final_loss": 0.1}}
+    card = {"parameters": 1, "training": {"steps": 4, "wall_seconds": 1.0, "final_loss": 0.1}}
     monkeypatch.setattr(build, "make_card", lambda *a, **k: json.loads(json.dumps(card)))
-    out = runs.train(tmp_path / "r", {"name": "add", "n_digits": 2}, tiny_model_spec(), quick(20),
+    out = runs.train(tmp_path / "r", {"name": "add", "n_digits": 2}, tiny_model_spec(), quick(4),
                      progress=False)  # fmt: skip
     config = store.read_config(out)
     item = runner.SweepRun({"task": "add", "digits": 2, "layers": 7, "steps": 999}, out, config)
     row = runner.run_one(item, questions=100)
-    assert (row["layers"], row["steps"], row["digits"], row["task"]) == (1, 20, 2, "add")
+    assert (row["layers"], row["steps"], row["digits"], row["task"]) == (1, 4, 2, "add")
     assert (row["heads"], row["d_model"], row["seed"]) == (2, 32, config.train.seed)
     assert list(row)[:5] == ["run", "task", "digits", "layers", "steps"]  # the grid's order first
     again = runner.saved_row(out, 100)  # read back the same way on a rerun
-    assert again is not None and (again["layers"], again["steps"]) == (1, 20)
+    assert again is not None and (again["layers"], again["steps"]) == (1, 4)
     store.write_json(out / store.CONFIG, {**config.to_dict(), "model": {"n_layers": 5}})
     again = runner.saved_row(out, 100)  # control: the row follows config.json, whatever it says
     assert again is not None and again["layers"] == 5
