@@ -58,6 +58,12 @@ class Case:
     untouched: tuple[str, ...] = field(default=())  # files that must survive
 
 
+def _other_run(run: Path) -> None:
+    """The run's checkpoint as if copied from another run: run.json names another run id."""
+    marker = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**marker, "run_id": "0" * 32}))
+
+
 def _resume(name: str, words: tuple[str, ...], setup: Callable[[Path], None]) -> Case:
     """``train --resume`` on a copy of the paused run that ``setup`` broke."""
     return Case(name, ["train", "--resume", "--out", "{bad}", "--no-progress"], words, setup, True)
@@ -332,6 +338,13 @@ CASES = [
     _resume(
         "metrics edited on resume", ("metrics",), lambda r: (r / "metrics.jsonl").write_text("")
     ),
+    _resume("another run's checkpoint", ("belongs to another run",), _other_run),
+    _resume(
+        "weights without a checkpoint",
+        ("no checkpoint.pt",),
+        lambda r: (r / "checkpoint.pt").unlink(),
+    ),
+    Case("empty --out", ["train", "add", "--digits", "2", "--out", "", *TINY], ("--out is empty",)),
     # ---- questions -----------------------------------------------------------------------
     Case("arabic-indic digits", ["predict", "{add}", "\u0661\u0662+\u0663\u0664"], ("malformed",)),
     Case("fullwidth digits", ["predict", "{add}", "\uff11\uff12+34"], ("malformed",)),
