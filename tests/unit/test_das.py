@@ -9,6 +9,7 @@ subspace of s (half the angle cannot carry it)."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -49,6 +50,7 @@ class Planted(HookedRootModule):
         q, _ = torch.linalg.qr(torch.randn(D, D, generator=gen))
         self.register_buffer("Q", q)
         self.unused = nn.Parameter(torch.zeros(1))  # a model has parameters (DAS freezes them)
+        self.cfg = SimpleNamespace(causal=True, conv_kernel=0)
         self.blocks = nn.ModuleList([_Block()])
         self.setup()
 
@@ -169,3 +171,13 @@ def test_group_of_nodes_must_share_a_hook() -> None:
             pairs(sum_swapped, 8, 0),
             pairs(sum_swapped, 8, 1),
         )  # type: ignore[arg-type]
+
+
+def test_das_over_a_group_of_nodes(planted: Planted) -> None:
+    """One subspace of two positions' residual streams (position 1 holds nothing): the plane
+    is found in the concatenation too."""
+    group = (Node(1, 0, "resid"), Node(2, 0, "resid"))
+    train, test = pairs(sum_swapped, 1024, 0), pairs(sum_swapped, 2000, 1)
+    res = das(planted, PlantedTask(), group, train, test, rank=2, steps=150, lr=0.05)  # type: ignore[arg-type]
+    assert res.iia >= 0.95 and res.basis.shape == (2, 2 * D)
+    assert res.basis[:, :D].abs().max() < 0.1  # nothing taken from the empty position

@@ -29,6 +29,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import orthogonal
 
+from algolens.analysis.interventions import Patch, Site, activations, patch_hooks
 from algolens.analysis.nodes import Node
 from algolens.stats import clopper_pearson
 from algolens.tasks.base import Batch, SequenceTask
@@ -91,28 +92,31 @@ def write_group(act: Tensor, nodes: tuple[Node, ...], value: Tensor) -> Tensor:
 
 @torch.no_grad()
 def group_activations(
-    model: Any, tokens: Int[Tensor, "batch n_ctx"], nodes: tuple[Node, ...], chunk: int = 8192
+    model: Any, tokens: Int[Tensor, "batch n_ctx"], nodes: tuple[Node, ...]
 ) -> Float[Tensor, "batch width"]:
     """The group's concatenated activation on each of ``tokens``."""
-    hook = check_group(nodes)
-    out = []
-    for start in range(0, len(tokens), chunk):
-        _, cache = model.run_with_cache(tokens[start : start + chunk], names_filter=hook)
-        out.append(read_group(cache[hook], nodes))
-    return torch.cat(out)
+    check_group(nodes)
+    return torch.cat(activations(model, tokens, tuple(Site(n) for n in nodes)), -1)
 
 
-def subspace_hook(
+def subspace_hooks(
     nodes: tuple[Node, ...], source: Tensor, basis: Tensor
-) -> tuple[str, Callable[..., Tensor]]:
-    """A forward hook swapping the ``basis`` component of the group from ``source`` rows."""
+) -> list[tuple[str, Callable[..., Tensor]]]:
+    """Forward hooks swapping the ``basis`` component of the group from ``source`` rows.
+
+    One node: the shared patch primitive (:mod:`algolens.analysis.interventions`, a subspace
+    site). Several nodes: one subspace of their concatenation, which that primitive (one
+    subspace per node) cannot express, so one hook reads and writes the group at once.
+    """
+    if len(nodes) == 1:
+        return patch_hooks([Patch((Site(nodes[0], basis.T),), (source,))], len(source))
 
     def hook(act: Tensor, hook: object) -> Tensor:
         base = read_group(act, nodes)
         patched = base + ((source - base) @ basis.T) @ basis
         return write_group(act, nodes, patched)
 
-    return check_group(nodes), hook
+    return [(check_group(nodes), hook)]
 
 
 def teacher_forced(task: SequenceTask, pairs: Pairs) -> Tensor:
@@ -128,7 +132,7 @@ def patched_logits(
 ) -> Float[Tensor, "pair n_answer d_vocab"]:  # fmt: skip
     """The answer logits of the bases with the subspace swapped in from the sources."""
     logits = model.run_with_hooks(
-        teacher_forced(task, pairs), fwd_hooks=[subspace_hook(nodes, source, basis)]
+        teacher_forced(task, pairs), fwd_hooks=subspace_hooks(nodes, source, basis)
     )
     return task.answer_logits(logits)
 
