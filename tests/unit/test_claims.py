@@ -289,7 +289,7 @@ def test_lego_claims_fail_on_an_untrained_encoder() -> None:
     }
     result = L.evaluate(build_model(spec).eval(), task, n=256)
     claims = L.run_claims(result, task.k)
-    assert len(claims) == 5 and not any(c.passed for c in claims), claims
+    assert len(claims) == 6 and not any(c.passed for c in claims), claims
 
 
 def test_lego_no_shortcut_claims_pass_on_the_chain_and_fail_on_a_shortcut() -> None:

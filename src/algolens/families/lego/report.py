@@ -134,6 +134,28 @@ def _root_rule_table(result: dict[str, Any]) -> Table:
                  "right at positions 1-2 only")  # fmt: skip
 
 
+def _order_table(result: dict[str, Any]) -> list[Table]:
+    """Accuracy by chain position on shuffled and on in-order sentences (the order shortcut
+    check), with the sentences' count and seed."""
+    order = result.get("order")
+    if not order:
+        return []
+    rows = [
+        [d + 1, f"{s:.4f}", f"{o:.4f}"]
+        for d, (s, o) in enumerate(
+            zip(order["shuffled_by_position"], order["in_order_by_position"], strict=True)
+        )
+    ]
+    return [
+        Table(
+            ["position", "shuffled", "in chain order"],
+            rows,
+            f"{order['sentences']:,} fresh sentences of each (seed {order['seed']}); a model "
+            "that answers by the clauses' order in the text gets only the in-order ones right",
+        )
+    ]
+
+
 def run_sections(result: dict[str, Any], metrics: list[dict[str, Any]], k: int) -> list[Section]:
     """Sections for one run's evaluation dict (see ``lego_variants.evaluate_run``)."""
     n = len(result["accuracy"])
@@ -173,7 +195,8 @@ def run_sections(result: dict[str, Any], metrics: list[dict[str, Any]], k: int) 
                 "Distributions a true chain-follower still solves; where accuracy drops, the "
                 "model uses something other than the chain.",
                 [_position_figure(probe_series, k, "Accuracy by chain position per probe")],
-                [_probes_table(result["probes"]), _root_rule_table(result)],
+                [_probes_table(result["probes"]), _root_rule_table(result),
+                 *_order_table(result)],
                 names=["shortcut-probes"], key="shortcut-probes"),
     ]  # fmt: skip
 
