@@ -28,6 +28,7 @@ from algolens.families.modular.fourier import (
     fourier_2d,
     frequency_mask,
     grokking_phases,
+    neuron_frequencies,
     remove_frequencies,
 )
 from algolens.families.modular.gates import (
@@ -64,6 +65,23 @@ def test_removing_frequencies_removes_exactly_their_terms() -> None:
     assert torch.allclose(kept, torch.sin(w * 3 * a).expand(p, p) + 0.5)
     assert torch.allclose(fourier_2d(fourier_2d(table), inverse=True), table)
     assert not frequency_mask(p, [1])[0, 0] and frequency_mask(p, [1])[1, 0]
+
+
+def test_neuron_frequencies_equal_the_per_frequency_loop() -> None:
+    """The grouped sums give each neuron's share per frequency exactly as summing the masked
+    2D spectrum one frequency at a time (the definition), for odd and even p."""
+    for p in (7, 8):
+        acts = torch.randn(p, p, 5, generator=torch.Generator().manual_seed(p)).double()
+        coeff = fourier_2d(acts).pow(2)
+        coeff[0, 0] = 0.0
+        total = coeff.sum((0, 1))
+        loop = torch.stack(
+            [(coeff * frequency_mask(p, [f])[..., None]).sum((0, 1)) / total
+             for f in range(1, p // 2 + 1)], dim=1,
+        )  # fmt: skip
+        assert torch.allclose(neuron_frequencies(acts).per_freq, loop)
+    wrong = neuron_frequencies(acts).per_freq.roll(1, dims=1)  # control: shifted frequencies
+    assert not torch.allclose(wrong, loop)
 
 
 def test_log_check_fails_when_the_model_does_not_reach_the_logged_accuracy() -> None:
