@@ -145,3 +145,18 @@ def test_a_model_trained_on_chains_in_order_fails_the_shortcut_checks(tmp_path: 
     assert not claims["No order shortcut"].passed
     assert not claims["No shortcut the probes find"].passed
     assert not claims["No shortcut"].passed  # not the root rule, but no chain-follower either
+
+
+def test_comparison_claims_pool_their_clauses_over_seeds() -> None:
+    def run(trained: float, untrained: float, sentences: int | None = 2048) -> dict[str, Any]:
+        row = {"acc_trained": trained, "acc_untrained": untrained}
+        extra = {"sentences": sentences, "k": 6, "accuracy": [0.0] * 12}
+        return row | (extra if sentences else {})
+
+    both = {"variants": {"random": [run(0.66, 0.49)] * 2, "parent": [run(0.99, 0.53)] * 2}}
+    claim = L.comparison_claims(both)[0]
+    assert claim.passed and "mean of 2 seeds; pooled 24,330 of 24,576 clauses" in claim.measured
+    old = {"variants": {"random": [run(0.66, 0.49, None)], "parent": [run(0.99, 0.53, None)]}}
+    assert (
+        L.comparison_claims(old)[0].measured == "0.9900 (mean of 1 seed) vs 0.6600 (mean of 1 seed)"
+    )

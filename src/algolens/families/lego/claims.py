@@ -172,13 +172,33 @@ def no_order_shortcut(result: dict[str, Any], k: int) -> Claim | None:
     )
 
 
+def _pooled(runs: list[dict[str, Any]], key: str) -> str:
+    """A variant's mean over seeds, with the clauses pooled over its runs when they say how
+    many sentences they were measured on: ``0.9881 (mean of 3 seeds; 18,213 of 18,432 ...)``."""
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    mean = sum(vals) / len(vals)
+    head = f"{mean:.4f} (mean of {len(vals)} seed{'s' if len(vals) > 1 else ''}"
+    if not all("sentences" in r and "k" in r and "accuracy" in r for r in runs):
+        return head + ")"
+    hits = total = 0
+    for r in runs:
+        if r.get(key) is None:
+            continue
+        k, n = r["k"], len(r["accuracy"])
+        count = r["sentences"] * (k if key == "acc_trained" else n - k)
+        hits, total = hits + round(r[key] * count), total + count
+    lo, hi = clopper_pearson(hits, total) if total else (0.0, 1.0)
+    return f"{head}; pooled {hits:,} of {total:,} clauses, 95% CI {lo:.4f}-{hi:.4f})"
+
+
 def comparison_claims(comparison: dict[str, Any]) -> list[Claim]:
     """The paper's variant findings, checked on the mean accuracy over seeds: pretraining (our
     mimic inits stand in for it) on the trained positions, the others on the untrained ones.
     "Helps" means more than ``MARGIN`` above random init (about 4 standard errors on 2,048
     sentences), so two runs at chance do not pass by noise."""
     mean, trained = {}, {}
-    for variant, runs in comparison["variants"].items():
+    runs_of = comparison["variants"]
+    for variant, runs in runs_of.items():
         trained[variant] = sum(r["acc_trained"] for r in runs) / len(runs)
         vals = [r["acc_untrained"] for r in runs if r["acc_untrained"] is not None]
         if vals:
@@ -190,7 +210,8 @@ def comparison_claims(comparison: dict[str, Any]) -> list[Claim]:
                 Claim(
                     f"Pretraining helps, as a smart initialisation ({variant} init)",
                     f"trained-position accuracy > random init + {MARGIN}",
-                    f"{trained[variant]:.4f} vs {trained['random']:.4f}",
+                    f"{_pooled(runs_of[variant], 'acc_trained')} vs "
+                    f"{_pooled(runs_of['random'], 'acc_trained')}",
                     trained[variant] > trained["random"] + MARGIN,
                     PAPER,
                 )
@@ -205,7 +226,8 @@ def comparison_claims(comparison: dict[str, Any]) -> list[Claim]:
                 Claim(
                     claim,
                     f"untrained accuracy > random init + {MARGIN}",
-                    f"{mean[variant]:.4f} vs {mean['random']:.4f}",
+                    f"{_pooled(runs_of[variant], 'acc_untrained')} vs "
+                    f"{_pooled(runs_of['random'], 'acc_untrained')}",
                     mean[variant] > mean["random"] + MARGIN,
                     PAPER,
                 )

@@ -30,6 +30,7 @@ from algolens.families.modular.gates import (
     KEPT,
     LOG_MARGIN,
     Gates,
+    Rate,
     frequency_ablation,
     gated,
     log_check,
@@ -132,11 +133,17 @@ def mlp_claims(res: MLPAnalysis, gates: Gates) -> list[Claim]:
     what the neurons it describes do; then the construction's, reported as not the model's."""
     rel = res.relations
     at = dict(zip(res.fractions, res.replacement, strict=True))
-    close = (
-        float((rel.phase_error[rel.same_freq].abs() < math.pi / 8).double().mean())
-        if bool(rel.same_freq.any())
-        else 0.0
-    )
+    near = rel.phase_error[rel.same_freq].abs() < math.pi / 8
+    close = float(near.double().mean()) if bool(rel.same_freq.any()) else 0.0
+    n = len(rel.same_freq)
+    same = Rate(int(rel.same_freq.sum()), n)
+    within = Rate(int(near.sum()), int(rel.same_freq.sum()))
+    total = res.seeds * res.p**2  # the pooled pairs of the replacement's random orders
+
+    def pooled(acc: float) -> str:
+        orders = _draws(res.seeds, "random neuron orders")
+        return Rate(round(acc * total), total).text(f"pairs over {orders}")
+
     train, val = gates.rates["train"], gates.rates.get("val", gates.rates["all"])
     pairs = f"pairs, split seed {gates.split_seed}"
     return [
@@ -150,7 +157,7 @@ def mlp_claims(res: MLPAnalysis, gates: Gates) -> list[Claim]:
         gated(
             "input weights from a and b and the output weights share one frequency",
             ">= 90% of neurons",
-            f"{rel.share_same_freq:.0%} of neurons",
+            f"{rel.share_same_freq:.0%} of neurons ({same.text('neurons')})",
             rel.share_same_freq >= 0.9,
             gates,
             PAPER_MLP,
@@ -159,7 +166,8 @@ def mlp_claims(res: MLPAnalysis, gates: Gates) -> list[Claim]:
         gated(
             "output phase ~ phase a + phase b",
             ">= 80% of neurons within pi/8",
-            f"median error {rel.median_abs_phase_error:.3f} rad; {close:.0%} within pi/8",
+            f"median error {rel.median_abs_phase_error:.3f} rad; {close:.0%} within pi/8 "
+            f"({within.text('neurons sharing one frequency')})",
             close >= 0.8,
             gates,
             PAPER_MLP,
@@ -168,7 +176,7 @@ def mlp_claims(res: MLPAnalysis, gates: Gates) -> list[Claim]:
         gated(
             "replacing > 90% of neurons by their fits keeps accuracy > 80%",
             f"> 0.80 at 90% (all pairs, mean of {_draws(res.seeds, 'random neuron orders')})",
-            f"{at[0.9]:.4f} at 90%, {at[1.0]:.4f} at 100% ({res.p**2:,} pairs each)",
+            f"{pooled(at[0.9])} at 90%, {pooled(at[1.0])} at 100%",
             at[0.9] > 0.8,
             gates,
             PAPER_MLP,
@@ -225,18 +233,24 @@ def construction_claims(
     at, at2 = dict(zip(sizes, cons, strict=True)), dict(zip(sizes, cons_2pi, strict=True))
     more = f"; 1024: {at[1024]:.4f} / {at2[1024]:.4f}" if 1024 in at else ""
     each = f"{p * p:,} pairs per network, mean of {_draws(seeds)}"
+    total = seeds * p * p
+
+    def ci(acc: float) -> str:
+        lo, hi = Rate(round(acc * total), total).interval
+        return f"95% CI {lo:.4f}-{hi:.4f} over the {total:,} pooled pairs"
+
     return [
         Claim(
             "the algorithm, with no training: 256 random cosine neurons reach > 95% accuracy",
             "> 0.95",
-            f"{at[256]:.4f} (phases U[0, 2 pi]: {at2[256]:.4f}; {each})",
+            f"{at[256]:.4f} ({ci(at[256])}; phases U[0, 2 pi]: {at2[256]:.4f}; {each})",
             at[256] > 0.95,
             PAPER_MLP,
         ),
         Claim(
             "the algorithm, with no training: 512 random cosine neurons reach 100% accuracy",
             "1.0000",
-            f"{at[512]:.4f} (phases U[0, 2 pi]: {at2[512]:.4f}{more}; {each})",
+            f"{at[512]:.4f} ({ci(at[512])}; phases U[0, 2 pi]: {at2[512]:.4f}{more}; {each})",
             at[512] == 1.0,
             PAPER_MLP,
         ),
