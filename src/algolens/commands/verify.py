@@ -33,7 +33,8 @@ SuiteOpt = Annotated[
     str | None,
     typer.Option(
         help="Named suite (arithmetic): carry, borrow, complete (both that fit), the papers' "
-        "lists ba, uc1, simple_us9, cascade_us9, step, papers (all five), all."
+        "lists ba, uc1, simple_us9, cascade_us9, step, papers (all five), all; structured "
+        "(sums of exactly 10^k, carry and borrow runs at every offset, one digit apart)."
     ),
 ]
 ExhaustiveOpt = Annotated[

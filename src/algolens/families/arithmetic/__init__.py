@@ -54,6 +54,7 @@ FAMILY = Family(
         "step",
         "papers",
         "all",
+        "structured",
     ),
     cli_options=(
         CliOption("--digits", "n_digits", int, "digits per operand (1-20)"),

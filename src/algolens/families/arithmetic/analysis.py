@@ -249,7 +249,8 @@ def check_claims(a: ArithmeticAnalysis, task: ArithmeticTask, n_layers: int = 1)
 
     out: list[Claim | None] = []
     if n_layers == 1:
-        out += [C.computed_one_token_early(a, task), C.staircase_claim(a, task)]
+        out += [C.positions_before_equals(a, task, n_layers)]
+        out += [C.computed_one_token_early(a, task, n_layers), C.staircase_claim(a, task)]
         out += [C.head_layout(a, task), C.fails_on_cascades(a)]
     else:
         out += [

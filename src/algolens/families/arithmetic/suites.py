@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from algolens.errors import AlgolensError
+from algolens.families.arithmetic.structured import structured_questions
 from algolens.families.arithmetic.task import ArithmeticTask
 from algolens.options import did_you_mean
 from algolens.screen import Precision
@@ -88,7 +89,7 @@ def paper_list(name: str, n_digits: int) -> list[Pair]:
 
 
 PAPER_LISTS = ("ba", "uc1", "simple_us9", "cascade_us9", "step", "papers")
-SUITE_NAMES = (*PAPER_LISTS, "carry", "borrow", "complete", "cascade", "all")
+SUITE_NAMES = (*PAPER_LISTS, "carry", "borrow", "complete", "cascade", "all", "structured")
 
 
 # ---- the generated cascade suite ---------------------------------------------------------------
@@ -245,6 +246,8 @@ def suite_questions(task: ArithmeticTask, name: str) -> list[str]:
         raise AlgolensError(f"unknown suite {name!r}{did_you_mean(name, SUITE_NAMES)}: choose from "
                             f"{', '.join(SUITE_NAMES)}")  # fmt: skip
     n = task.n_digits
+    if name == "structured":
+        return structured_questions(task.op, n)
     if name in ("complete", "cascade"):  # "cascade": the name of earlier versions
         return cascade_questions(task.op, n)
     if name in ("carry", "borrow"):
@@ -272,6 +275,12 @@ def verify_suite(
     examples: int = 10,
     precision: Precision = "auto",
 ) -> VerifyResult:
-    """Exact-match verdict on suite ``name`` (the papers' lists or a complete suite)."""
+    """Exact-match verdict on suite ``name`` (the papers' lists or a complete suite), in batches
+    of ``SUITE_BATCH`` questions (the structured suite holds hundreds of thousands)."""
     batch = suite_batch(task, name)
-    return verify_batches(model, task, [batch], f"suite {name}", examples, precision=precision)
+    starts = range(0, len(batch), SUITE_BATCH)
+    chunks = [batch.rows(i, min(i + SUITE_BATCH, len(batch))) for i in starts]
+    return verify_batches(model, task, chunks, f"suite {name}", examples, precision=precision)
+
+
+SUITE_BATCH = 4096
