@@ -13,6 +13,7 @@ from algolens.analysis.circuit import (
     CircuitModel,
     all_nodes,
     circuit_failures,
+    grow,
     minimality,
     reference_means,
     sufficiency,
@@ -148,3 +149,16 @@ def test_resample_sources_do_not_depend_on_batching(run, reference) -> None:
     assert not circuit_failures(full, task, q.inputs, q.targets).any()  # all kept: the model
     empty = CircuitModel(model, task, Circuit(()), reference, "resample")
     assert circuit_failures(empty, task, q.inputs, q.targets).float().mean() > 0.5
+
+
+def test_grow_puts_back_the_nodes_a_circuit_needs(run, reference) -> None:
+    """Two needed MLPs taken out, grow adds them back (and stops there: no failure is left);
+    control: with max_add 0 nothing is added and the failures stay."""
+    model, task = run.model, run.task
+    q = task.sample_independent(100, torch.Generator().manual_seed(8))
+    cut = CIRCUIT.without(Node(12, 0, "mlp")).without(Node(14, 1, "mlp"))
+    grown, added = grow(model, task, cut, q.inputs, q.targets, reference, max_failure_rate=0)
+    assert {a["node"] for a in added} == {"P12.L0.MLP", "P14.L1.MLP"}
+    assert grown.nodes == CIRCUIT.nodes and added[-1]["failures"] == added[-1]["model_failures"]
+    same, none = grow(model, task, cut, q.inputs, q.targets, reference, max_add=0)
+    assert same == cut and none == []

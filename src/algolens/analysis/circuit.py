@@ -325,12 +325,13 @@ def grow(
     max_add: int = 40,
     mode: AblateMode = "mean",
 ) -> tuple[Circuit, list[dict[str, Any]]]:
-    """Complete a circuit greedily: while its failure rate on ``tokens`` is above
-    ``max_failure_rate``, keep the outside node whose keeping removes the most failures.
+    """Complete a circuit greedily: while it fails more of ``tokens`` than the whole model
+    does, by more than ``max_failure_rate``, keep the outside node whose keeping removes the
+    most failures (a question the model itself fails no circuit can fix).
 
     Nodes that matter alone (:meth:`Circuit.from_ablation`) are often not enough together:
     many nodes that each change little add up when all are ablated at once. Returns the grown
-    circuit and, per added node, the failures left after adding it.
+    circuit and, per added node, the failures left after adding it (and the model's own).
     """
     means = reference_means(model, task, reference) if mode == "mean" else None
     reach = [n for n in all_nodes(model, task) if can_change_answer(n, task, model.cfg.n_layers)]
@@ -340,13 +341,15 @@ def grow(
         ablated = CircuitModel(model, task, variants, reference, mode, means=means).eval()
         return circuit_failures(ablated, task, tokens, targets).sum(-1).tolist()  # type: ignore[no-any-return]
 
-    now, added = failures([circuit])[0], list[dict[str, Any]]()
-    while now > max_failure_rate * len(tokens) and reach and len(added) < max_add:
+    now, own = failures([circuit, Circuit(tuple(all_nodes(model, task)))])
+    added: list[dict[str, Any]] = []
+    while now > own + max_failure_rate * len(tokens) and reach and len(added) < max_add:
         fails = failures([circuit.with_node(n) for n in reach])
         best = min(range(len(reach)), key=fails.__getitem__)
         if fails[best] >= now:
             break
         node = reach.pop(best)
         circuit, now = circuit.with_node(node), fails[best]
-        added.append({"node": node.name, "failures": now, "questions": len(tokens)})
+        added.append({"node": node.name, "failures": now, "model_failures": own,
+                      "questions": len(tokens)})  # fmt: skip
     return circuit, added
