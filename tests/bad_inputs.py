@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from tests import bad_values
 from tests.conftest import ADD_D2_STORED, tiny_model_spec
 
 SUBMISSIONS = Path(__file__).resolve().parent / "data" / "submissions"
@@ -469,6 +470,7 @@ CASES = [
         ["verify", "--submission", f"{SUBMISSIONS}/right.py", "--exhaustive"],
         ("--exhaustive",),
     ),
+    *[Case(*row) for row in bad_values.ROWS],  # numbers, files, weights (issue 35)
 ]
 
 
@@ -491,6 +493,7 @@ def prepare(tmp: Path) -> dict[str, Path]:
     (tmp / "sweep_ok.toml").write_text(SWEEP_OK)
     for name, (text, _) in SWEEP_SPECS.items():
         (tmp / f"{name}.toml").write_text(text)
+    bad_values.prepare(tmp, runs["add"])
     return runs
 
 
@@ -513,17 +516,16 @@ def snapshot(paths: list[Path]) -> dict[str, bytes]:
 
 
 def check(case: Case, code: int, stderr: str, out: Path) -> None:
-    """One line, exit 2, no traceback, and no run left half-made in ``--out``."""
+    """One line, exit 2, no traceback, and nothing written in ``--out`` (at most the empty
+    folder itself)."""
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert code == 2, f"{case.name}: exit {code}, stderr {stderr!r}"
     assert len(lines) == 1 and lines[0].startswith("error: "), f"{case.name}: {stderr!r}"
     for word in case.words:
         assert word in lines[0], f"{case.name}: {word!r} not in {lines[0]!r}"
     if out.exists():
-        from algolens.store import has_progress
-
-        assert out.is_dir() and not has_progress(out), f"{case.name}: {out} left half-made"
-        assert not (out / "train.lock").exists(), f"{case.name}: lock left behind"
+        written = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+        assert out.is_dir() and not written, f"{case.name}: wrote {written[:5]} in {out}"
 
 
 def environment() -> dict[str, str]:

@@ -27,6 +27,8 @@ from algolens.errors import AlgolensError
 from algolens.options import from_dict, require
 
 FORMAT = 2
+SEED_MAX = 2**32 - 1  # torch's CPU generator keeps a seed's low 32 bits: 2**32 would repeat 0
+MAX_STEPS, MAX_BATCH = 10**9, 2**20
 Reuse = Literal["ins1", "ins2", "ins3"]
 
 
@@ -60,17 +62,20 @@ class TrainConfig:
     device: str = "cpu"  # where the model and batches live: cpu, cuda, cuda:1 (auto resolved)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
-            require(
-                getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}"
-            )
+        for name in ("steps", "batch_size", "log_every", "checkpoint_every", "keep_every"):
+            value, low = getattr(self, name), 0 if name == "keep_every" else 1
+            high = MAX_BATCH if name == "batch_size" else MAX_STEPS
+            require(low <= value <= high, f"{name} must be {low} to {high:,}, got {value}")
         base, _, index = self.device.partition(":")
         require(
-            self.device == "auto" or (base in ("cpu", "cuda") and (not index or index.isdigit())),
+            self.device == "auto"
+            or (base in ("cpu", "cuda") and (not index or (index.isascii() and index.isdigit()))),
             f"device must be cpu, cuda, cuda:N or auto, got {self.device!r}",
         )
-        require(self.keep_every >= 0, f"keep_every must be 0 or more, got {self.keep_every}")
-        require(self.seed >= 0, f"seed must be 0 or more, got {self.seed}")
+        require(
+            0 <= self.seed <= SEED_MAX,
+            f"seed must be 0 to {SEED_MAX:,} (torch keeps 32 bits of a seed), got {self.seed}",
+        )
         require(self.lr > 0, f"lr must be positive, got {self.lr}")
         require(self.weight_decay >= 0, f"weight_decay must be 0 or more, got {self.weight_decay}")
         require(self.grad_clip >= 0, f"grad_clip must be 0 (off) or more, got {self.grad_clip}")
@@ -164,6 +169,7 @@ class RunConfig:
         require(
             isinstance(self.model.get("kind", "transformer"), str), "the model kind must be text"
         )
+        self.model.setdefault("kind", "transformer")  # a model section without it: the default
 
     @property
     def seed(self) -> int:
@@ -192,19 +198,20 @@ class RunConfig:
 
 def upgrade(old: dict[str, Any]) -> dict[str, Any]:
     """A config.json of the first layout (training settings and reuse mixed, provenance at the
-    top level) in this one. The numbers are unchanged."""
+    top level) in this one. The numbers are unchanged; a field of the wrong type is one line."""
     if "task" not in old or "model" not in old:
         raise AlgolensError("this run config names no task or model")
-    train = dict(old.get("train") or {})
+    train = dict(_old_field(old, "train", dict, {}))
     source = train.pop("init_from", None)
-    freeze = bool(train.pop("freeze_heads", False))
+    freeze = train.pop("freeze_heads", False)
     family: dict[str, Any] = {}
     if "mimic_init" in old:
-        family["mimic"] = {k: v for k, v in old["mimic_init"].items() if k != "run"}
+        mimic = _old_field(old, "mimic_init", dict, {})
+        family["mimic"] = {k: v for k, v in mimic.items() if k != "run"}
     variant = old.get("variant")
     if variant in ("mimic", "parent"):
         source = None  # the mimic init made it; it is redone from family["mimic"]
-    copied = [] if source is None else list(old.get("init_copied", []))
+    copied = [] if source is None else list(_old_field(old, "init_copied", list, []))
     init = {"source": source, "freeze_heads": freeze, "copied": copied}
     init.update(variant=variant, family=family)
     return {
@@ -215,10 +222,21 @@ def upgrade(old: dict[str, Any]) -> dict[str, Any]:
         "train": train,
         "init": init,
         "provenance": {
-            "argv": list(old.get("argv", [])),
-            "versions": dict(old.get("versions", {})),
+            "argv": list(_old_field(old, "argv", list, [])),
+            "versions": dict(_old_field(old, "versions", dict, {})),
         },
     }
+
+
+def _old_field(old: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    """A field of a first-layout config, checked to be a ``kind`` (absent or null: ``default``)."""
+    value = old.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        wanted = "a table" if kind is dict else "a list"
+        raise AlgolensError(f"this run config's {key!r} must be {wanted}, got {value!r}"[:300])
+    return value
 
 
 def run_name(task: dict[str, Any], model: dict[str, Any], seed: int) -> str:

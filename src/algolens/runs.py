@@ -288,10 +288,13 @@ def import_state_dict(
 ) -> Run:
     """A run directory from a HookedTransformer state dict (a ``.pth`` such as the addition
     papers' published models, or ``.safetensors``): the architecture is read from the weights'
-    shapes, the task is given, the weights load by name and strictly."""
+    shapes, the task is given, the weights load by name and strictly. Weights that are not
+    float32 are converted (``note(text)`` is told, once the run is written) or refused
+    (:func:`algolens.models.imported.checked_state_dict`)."""
+    from algolens.models.imported import checked_state_dict
     from algolens.models.transformer import hooked_transformer_spec
 
-    state_dict = _read_state_dict(Path(source))
+    state_dict, notes = checked_state_dict(_read_state_dict(Path(source)))
     spec = {**hooked_transformer_spec(state_dict), **(model or {})}
     needs = make_task(task).model_defaults("transformer").get("n_ctx")
     if needs is not None and spec["n_ctx"] != needs:
@@ -309,7 +312,10 @@ def import_state_dict(
     store.write_config(out, config)
     store.save_weights(net, out / store.WEIGHTS)
     store.mark_finished(out, 0)  # nothing to train: complete as imported
-    return load_run(out)
+    run = load_run(out)
+    for text in notes if note is not None else ():
+        note(text)
+    return run
 
 
 def _read_state_dict(path: Path) -> dict[str, Any]:

@@ -429,8 +429,37 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     need = {"step", "model", "optimizer", "scheduler", "generator", "metrics_bytes"}
     if not isinstance(state, dict) or not need <= set(state):
         raise AlgolensError(f"corrupt {path}: it is not an algolens checkpoint")
+    check_parts(state, path)
     check_identity(Path(run_dir), state)
     return state
+
+
+def check_parts(state: dict[str, Any], path: Path) -> None:
+    """One line naming the first part of a checkpoint that is not of the kind the trainer
+    writes: the step and log size whole numbers from 0 (not ``true``), the log's hash hex text,
+    the states tables, the sampler's state a byte tensor, the Grokfast averages tensors."""
+    import torch
+
+    def whole(v: Any) -> bool:
+        return type(v) is int and 0 <= v < 2**63
+
+    checks: dict[str, Callable[[Any], bool]] = {
+        "step": whole,
+        "metrics_bytes": whole,
+        "metrics_sha256": lambda v: v is None or (isinstance(v, str) and len(v) == 64),
+        "model": lambda v: isinstance(v, dict),
+        "optimizer": lambda v: isinstance(v, dict),
+        "scheduler": lambda v: isinstance(v, dict),
+        "generator": lambda v: isinstance(v, torch.Tensor) and v.dtype == torch.uint8,
+        "grokfast": lambda v: isinstance(v, list) and all(isinstance(t, torch.Tensor) for t in v),
+        "final": lambda v: isinstance(v, bool),
+        "run_id": lambda v: v is None or isinstance(v, str),
+        "config_sha256": lambda v: v is None or isinstance(v, str),
+    }
+    for key, ok in checks.items():
+        if key in state and not ok(state[key]):
+            shown = repr(state[key]) if not isinstance(state[key], torch.Tensor) else "a tensor"
+            raise AlgolensError(f"corrupt {path}: its {key} is {shown[:60]}")
 
 
 def check_identity(run_dir: Path, state: dict[str, Any]) -> None:

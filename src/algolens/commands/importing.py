@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from algolens.commands.base import app, friendly, parse_options
+from algolens.commands.base import app, friendly, parse_options, task_options
 
 
 @app.command("import", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -36,9 +36,10 @@ def import_(
     from algolens.families import family_of
 
     flags = family_flags(family_of(task), ctx.args)
-    spec = {"name": task, **flags, **parse_options(task_opt, "task option")}
+    spec = {"name": task, **flags, **task_options(task, task_opt)}
+    model = parse_options(model_opt, "model option") or None
     run = runs.import_state_dict(
-        source, out, spec, parse_options(model_opt, "model option") or None
+        source, out, spec, model, note=lambda text: typer.echo(f"note: {text}", err=True)
     )
     typer.echo(
         f"imported {source} into {out}: {run.config.model['n_layers']} layers, "

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from algolens.commands.base import app, echo_json, friendly, parse_options
+from algolens.commands.base import app, echo_json, friendly, task_options
 from algolens.errors import AlgolensError
 
 BATCH = 4096
@@ -130,7 +130,7 @@ def sample(
     if n < 1:
         raise AlgolensError(f"--n must be at least 1, got {n}")
     flags = family_flags(family_of(task), ctx.args)
-    t = make_task({"name": task, **flags, **parse_options(task_opt, "task option")})
+    t = make_task({"name": task, **flags, **task_options(task, task_opt)})
     gen = torch.Generator().manual_seed(seed)
     for start in range(0, n, BATCH):
         for record in t.records(t.sample(min(BATCH, n - start), gen)):

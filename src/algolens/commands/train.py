@@ -7,13 +7,14 @@ Everything is checked before the run directory is written.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from algolens.commands.base import app, friendly, parse_options
+from algolens.commands.base import app, friendly, parse_options, task_options
 from algolens.errors import AlgolensError
 from algolens.options import did_you_mean
 
@@ -126,7 +127,7 @@ def train(
              "d_mlp": d_mlp, "steps": steps, "batch_size": batch_size, "lr": lr,
              "weight_decay": weight_decay, "seed": seed, "device": device,
              "log": log}  # fmt: skip
-    opts = {"task": parse_options(task_opt, "task option"),
+    opts = {"task": task_options(task, task_opt),
             "model": parse_options(model_opt, "model option"),
             "train": parse_options(train_opt, "training option")}  # fmt: skip
     init = {"source": init_from, "reuse": reuse, "freeze_heads": freeze_heads}
@@ -179,12 +180,28 @@ def family_flags(family: Any, extra: list[str]) -> dict[str, Any]:
             raise AlgolensError(f"{name} needs a value")
         value = inline or args.pop(0)
         option = by_flag[name]
-        try:
-            out[option.key] = option.type(value)
-        except ValueError:
-            wanted = {int: "a whole number", float: "a number"}.get(option.type, "text")
-            raise AlgolensError(f"{name} must be {wanted}, got {value!r}") from None
+        out[option.key] = flag_value(name, value, option.type)
     return out
+
+
+WHOLE = re.compile(r"[+-]?[0-9]{1,18}")
+DECIMAL = re.compile(r"[+-]?[0-9.]{1,30}([eE][+-]?[0-9]{1,3})?")
+
+
+def flag_value(flag: str, text: str, kind: type) -> Any:
+    """A task flag's value of type ``kind``, read strictly: ASCII digits only (Python's
+    ``int('٣')`` is 3), no ``_`` separators, no ``nan`` or ``inf``, at most 18 digits."""
+    if kind is int and WHOLE.fullmatch(text):
+        return int(text)
+    if kind is float and DECIMAL.fullmatch(text):
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    if kind not in (int, float):
+        return kind(text)
+    wanted = "a whole number" if kind is int else "a number"
+    raise AlgolensError(f"{flag} must be {wanted} in ASCII digits, got {text[:40]!r}")
 
 
 def _note_threads(out: Path) -> None:
@@ -234,7 +251,11 @@ def presets(
     """List the named recipes per task: what each is and what it costs on 2 CPU cores."""
     from algolens.families import all_presets, family_of
 
-    for (task_name, name), preset in all_presets().items():
+    listed = all_presets()
+    if task is not None and task not in {t for t, _ in listed}:
+        family_of(task)  # an unknown task: one line naming the known ones
+        raise AlgolensError(f"task {task!r} has no presets")
+    for (task_name, name), preset in listed.items():
         if task is not None and task_name != task:
             continue
         default = " (default)" if family_of(task_name).defaults.get(task_name) == name else ""

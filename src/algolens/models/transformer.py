@@ -99,6 +99,13 @@ class TransformerConfig:
             raise AlgolensError("normalization_type must be 'LN' or None")
         if self.conv_kernel and self.conv_kernel % 2 == 0:
             raise AlgolensError(f"conv_kernel must be odd, got {self.conv_kernel}")
+        if self.init_range < 0:
+            raise AlgolensError(f"init_range must be 0 (derived) or more, got {self.init_range}")
+        if self.n_key_value_heads not in (None, self.n_heads):
+            raise AlgolensError(
+                f"n_key_value_heads must be unset or n_heads ({self.n_heads}): this transformer "
+                f"has no grouped-query attention, got {self.n_key_value_heads}"
+            )
         check_parameters(self.parameter_count(), "this transformer")
 
     def parameter_count(self) -> int:

@@ -279,6 +279,10 @@ AT_LEAST = ("n_ctx", "d_vocab", "d_in")
 def check_model_fits(task_name: str, spec: dict[str, Any], needs: dict[str, Any]) -> None:
     """Refuse a model whose given sizes cannot hold the task: a context or vocabulary smaller
     than the task's, another number of outputs, or causal attention where the task needs none."""
+    for key in (*AT_LEAST, "d_vocab_out"):
+        value = spec.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AlgolensError(f"model option {key!r} must be a whole number, got {value!r}")
     for key, need in needs.items():
         have = spec.get(key, need)
         ok = have >= need if key in AT_LEAST else have == need
@@ -287,6 +291,12 @@ def check_model_fits(task_name: str, spec: dict[str, Any], needs: dict[str, Any]
             raise AlgolensError(
                 f"the {task_name} task needs a model with {key} {rel}{need}, got {have}"
             )
+    outputs = spec.get("d_vocab_out") or 0  # 0: as many outputs as input tokens
+    if "d_vocab_out" not in needs and "d_vocab" in needs and 0 < outputs < needs["d_vocab"]:
+        raise AlgolensError(
+            f"the {task_name} task answers in {needs['d_vocab']} tokens: d_vocab_out must be 0 "
+            f"(d_vocab) or at least {needs['d_vocab']}, got {outputs}"
+        )
 
 
 def answer_output(

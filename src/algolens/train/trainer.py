@@ -27,6 +27,7 @@ from algolens.config import TrainConfig
 from algolens.errors import AlgolensError
 from algolens.tasks.base import Task, resolve_device
 from algolens.train.grokfast import Grokfast
+from algolens.train.layout import check_layout, check_optimizer_state
 from algolens.train.loggers import ExperimentLog, open_log
 from algolens.train.objective import Objective, TaskObjective
 from algolens.train.schedule import optimizer, scheduler
@@ -106,6 +107,10 @@ class Trainer:
             raise AlgolensError(f"the checkpoint is at step {step!r}, outside 0..{self.cfg.steps}")
         if self.out is not None:
             store.MetricsLog.check(self.out, state["metrics_bytes"], state.get("metrics_sha256"))
+        check_optimizer_state(self.opt.state_dict(), state["optimizer"], self.params)
+        check_layout(self.sched.state_dict(), state["scheduler"], "scheduler")
+        if self.grokfast and state.get("grokfast"):
+            check_layout([p.detach() for p in self.params], state["grokfast"], "grokfast")
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])

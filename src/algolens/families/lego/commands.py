@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from algolens.config import SEED_MAX
 from algolens.errors import AlgolensError
 
 VariantOpt = Annotated[str, typer.Option(help="random, mimic, tied, conv or parent.")]
@@ -206,6 +207,18 @@ def train(
     typer.echo(f"run saved in {out}")
 
 
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``--seeds 0,1,2``: whole numbers in ASCII digits, each a seed torch keeps whole."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not all(p.isascii() and p.isdigit() and len(p) <= 10 for p in parts) or any(
+        int(p) > SEED_MAX for p in parts
+    ):
+        raise AlgolensError(
+            f"--seeds must be comma-separated whole numbers 0 to {SEED_MAX:,}, got {text[:60]!r}"
+        )
+    return tuple(int(p) for p in parts)
+
+
 def compare(
     variants: Annotated[
         str, typer.Option(help="Comma-separated variants: random,mimic,tied,conv,parent.")
@@ -243,10 +256,7 @@ def compare(
     machine's cores or a cluster), sweep the same grid: algolens sweep
     examples/sweeps/lego_variants.toml --workers 2."""
     chosen = tuple(v.strip() for v in variants.split(",") if v.strip())
-    try:
-        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
-    except ValueError:
-        raise AlgolensError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    seed_list = parse_seeds(seeds)
     if not chosen or not seed_list:
         raise AlgolensError("give at least one variant and one seed")
     task, model = specs(
