@@ -132,6 +132,24 @@ class Run:
 
         return logit_lens(self._lens_model(), self.task, self.to_tokens(questions))
 
+    def iia(
+        self, variables: list[str] | None = None, *, op: str | None = None,
+        pairs: int = 10_000, targeted_pairs: int = 2_000, search_pairs: int = 1_000, seed: int = 0,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Interchange-intervention accuracy of the family's hypothesis (arithmetic: the carry
+        and borrow algorithm of Quirke & Barez 2024; Quirke, Neo & Barez 2024): per variable
+        (all, or ``variables``) the best node of a search, its IIA with Clopper-Pearson
+        intervals on random and targeted pairs, and the negative controls, as JSON. A mixed
+        model takes ``op`` (``'add'``, or ``'sub'``: the default)."""
+        from algolens.families.arithmetic.hypothesis import iia_json, measure
+        from algolens.families.arithmetic.task import ArithmeticTask
+
+        if not isinstance(self.task, ArithmeticTask):
+            raise AlgolensError(f"no hypothesis for the {self.task.name} task's IIA yet")
+        kw = {"pairs": pairs, "targeted_pairs": targeted_pairs, "search_pairs": search_pairs}
+        hyp, results, inert = measure(self.model, self.task, op, variables, seed=seed, **kw)
+        return iia_json(hyp, results, inert)
+
     def _lens_model(self) -> Any:
         if not hasattr(self.model, "to_transformer_lens"):
             raise AlgolensError(

@@ -8,6 +8,8 @@ over (the head working on the next column)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -107,6 +109,24 @@ def test_measure_gives_the_json_section(setup) -> None:
     assert "100 random pairs" in data["alignments"]["SA0"]["how"]
     with pytest.raises(AlgolensError, match="did you mean 'SA0'"):
         measure(run.model, run.task, names=["SA0x"])
+    with pytest.raises(AlgolensError, match="no 'sub' hypothesis"):
+        measure(run.model, run.task, op="sub")
+
+
+def test_run_iia_is_the_python_api(setup) -> None:
+    """``run.iia`` gives the same JSON section; a task without a hypothesis is one error."""
+    from algolens.errors import AlgolensError
+
+    run = setup[0]
+    data = run.iia(["SA0"], pairs=100, targeted_pairs=50, search_pairs=50)
+    assert data["hypothesis"] == "add_d5" and data["variables"][0]["iia"][0]["pairs"] == 100
+    assert list(data["alignments"]["SA0"]["nodes"]) == [data["variables"][0]["best"]]
+    with pytest.raises(AlgolensError, match="no hypothesis for the sort task"):
+        dataclasses.replace(run, task=_SortStub()).iia()
+
+
+class _SortStub:
+    name = "sort"
 
 
 def test_a_cascading_carry_needs_a_node_set(setup) -> None:

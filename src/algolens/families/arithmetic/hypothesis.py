@@ -235,6 +235,8 @@ def measure(
     measured on random and targeted pairs, with its negative controls; the hypothesis comes back
     aligned to the nodes found, with the variables no pair can test (:class:`InertVariable`)."""
     op = op or (task.op if task.op != "mix" else "sub")
+    if op not in ("add", "sub") or task.op not in (op, "mix"):
+        raise AlgolensError(f"a {task.op} model has no {op!r} hypothesis: use add or sub")
     hyp = hypothesis(task, op)
     unknown = [n for n in names or [] if n not in hyp.names]
     if unknown:
