@@ -88,17 +88,18 @@ def test_sc1_and_sa2_on_ten_thousand_pairs() -> None:
 
 
 def test_measure_gives_the_json_section(setup) -> None:
-    """The family's entry point: the best node per variable, IIA per pair kind, the controls,
-    as JSON; a mistyped variable is one clear error naming the closest."""
+    """The family's entry point, through ``run.iia`` (the Python API): the best node per variable,
+    IIA per pair kind, the controls, as JSON; a variable no pair can test is listed as inert; a
+    mistyped variable, a wrong operator and a task without a hypothesis are one error each."""
     import json
 
     from algolens.errors import AlgolensError
-    from algolens.families.arithmetic.hypothesis import iia_json, measure
+    from algolens.families.arithmetic.hypothesis import measure
 
     run = setup[0]
-    kw = {"pairs": 200, "targeted_pairs": 100, "search_pairs": 100}
-    hyp, results, inert = measure(run.model, run.task, names=["SA0", "SS0"], **kw)
-    data = json.loads(json.dumps(iia_json(hyp, results, inert)))
+    kw = {"pairs": 200, "targeted_pairs": 100, "search_pairs": 60}
+    data = json.loads(json.dumps(run.iia(["SA0", "SS0"], **kw)))
+    assert data["hypothesis"] == "add_d5" and data["source"].startswith("Quirke & Barez 2024")
     assert data["inert"] == ["SS0"]  # sums to 9 in the units column: no carry comes to pass on
     (var,) = data["variables"]
     assert var["variable"] == "SA0" and var["best"] == var["search"][0]["alignment"]
@@ -106,21 +107,11 @@ def test_measure_gives_the_json_section(setup) -> None:
     assert [r["pairs"] for r in var["iia"]] == [200, 100]
     assert var["iia"][0]["iia"] > var["untrained"]["iia"] + 0.5  # the control is told apart
     assert data["alignments"]["SA0"]["nodes"] == [var["best"]]
-    assert "100 random pairs" in data["alignments"]["SA0"]["how"]
+    assert "60 random pairs" in data["alignments"]["SA0"]["how"]
     with pytest.raises(AlgolensError, match="did you mean 'SA0'"):
         measure(run.model, run.task, names=["SA0x"])
     with pytest.raises(AlgolensError, match="no 'sub' hypothesis"):
         measure(run.model, run.task, op="sub")
-
-
-def test_run_iia_is_the_python_api(setup) -> None:
-    """``run.iia`` gives the same JSON section; a task without a hypothesis is one error."""
-    from algolens.errors import AlgolensError
-
-    run = setup[0]
-    data = run.iia(["SA0"], pairs=100, targeted_pairs=50, search_pairs=50)
-    assert data["hypothesis"] == "add_d5" and data["variables"][0]["iia"][0]["pairs"] == 100
-    assert list(data["alignments"]["SA0"]["nodes"]) == [data["variables"][0]["best"]]
     with pytest.raises(AlgolensError, match="no hypothesis for the sort task"):
         dataclasses.replace(run, task=_SortStub()).iia()
 

@@ -107,7 +107,8 @@ def draw_pairs(
     cf_rows: list[tuple[int, ...]] = []
     drawn = 0
     for _ in range(max_rounds):
-        m = max(2 * (n - len(cf_rows)), 256)
+        rate = len(cf_rows) / drawn if drawn and cf_rows else 0.5  # the share kept so far
+        m = max(int(1.2 * (n - len(cf_rows)) / rate), 256)
         base, source = sample(m, generator), sample(m, generator)
         drawn += m
         answers = base.targets.tolist()
