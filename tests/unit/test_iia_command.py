@@ -1,0 +1,40 @@
+"""``algolens iia``: the hypothesis's IIA from the command line, with its controls; bad options
+are one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from algolens.cli import main
+
+
+def test_iia_prints_each_variable_with_its_controls(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "iia.json"
+    argv = ["iia", "zoo:add_d5_l2", "--variables", "SC1", "--pairs", "200", "--targeted", "100",
+            "--search", "100", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("hypothesis add_d5")
+    assert any(line.startswith("SC1 P14.L0.H0 random") for line in lines)
+    result = json.loads(out.read_text())
+    (sc1,) = result["variables"]
+    random = next(r for r in sc1["iia"] if r["kind"] == "random")
+    assert random["pairs"] == 200 and random["iia"] > 0.6  # the carry of column 1 lives there ...
+    assert sc1["untrained"]["iia"] < 0.05  # ... and not in an untrained copy
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--variables", "SCX"], "did you mean"),
+        (["--pairs", "0"], "--pairs"),
+        (["--op", "mul"], "--op"),
+    ],
+)
+def test_bad_iia_options_are_one_line(argv: list[str], words: str, capsys) -> None:
+    assert main(["iia", "zoo:add_d5_l2", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and words in err[0]
