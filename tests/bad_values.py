@@ -153,6 +153,13 @@ ROWS: list[tuple] = [
     ),
     ("batch size 1e12", [*TRAIN, "--train-opt", f"batch_size={10**12}"], ("batch_size",)),
     ("d_vocab_out 1", [*TRAIN, "--model-opt", "d_vocab_out=1"], ("d_vocab_out",)),
+    ("model seed -1", [*TRAIN, "--model-opt", "seed=-1"], ("seed",)),
+    (
+        "analyse questions 1e12 (16 TB)",
+        ["analyse", "{add}", "--questions", str(10**12), "--out", "{out}"],
+        ("--questions",),
+    ),
+    ("device cuda:arabic 3", [*TRAIN, "--device", "cuda:\u0663"], ("device",)),
     ("n_ctx text", [*TRAIN, "--model-opt", "n_ctx=abc"], ("n_ctx",)),
     (
         "lego compare n-eval 0",

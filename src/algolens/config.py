@@ -24,10 +24,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from algolens.errors import AlgolensError
-from algolens.options import from_dict, require
+from algolens.options import check_seed, from_dict, require
 
 FORMAT = 2
-SEED_MAX = 2**32 - 1  # torch's CPU generator keeps a seed's low 32 bits: 2**32 would repeat 0
 MAX_STEPS, MAX_BATCH = 10**9, 2**20
 Reuse = Literal["ins1", "ins2", "ins3"]
 
@@ -72,10 +71,7 @@ class TrainConfig:
             or (base in ("cpu", "cuda") and (not index or (index.isascii() and index.isdigit()))),
             f"device must be cpu, cuda, cuda:N or auto, got {self.device!r}",
         )
-        require(
-            0 <= self.seed <= SEED_MAX,
-            f"seed must be 0 to {SEED_MAX:,} (torch keeps 32 bits of a seed), got {self.seed}",
-        )
+        check_seed(self.seed)
         require(self.lr > 0, f"lr must be positive, got {self.lr}")
         require(self.weight_decay >= 0, f"weight_decay must be 0 or more, got {self.weight_decay}")
         require(self.grad_clip >= 0, f"grad_clip must be 0 (off) or more, got {self.grad_clip}")

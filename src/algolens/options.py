@@ -116,6 +116,17 @@ def _scalar(value: Any, hint: Any, where: str) -> Any:
     return value
 
 
+SEED_MAX = 2**32 - 1  # torch's CPU generator keeps a seed's low 32 bits: 2**32 would repeat 0
+
+
+def check_seed(seed: int, what: str = "seed") -> None:
+    """A seed torch keeps whole (0 to 2^32 - 1): a larger one would silently repeat a smaller."""
+    require(
+        0 <= seed <= SEED_MAX,
+        f"{what} must be 0 to {SEED_MAX:,} (torch keeps 32 bits of a seed), got {seed}",
+    )
+
+
 def require(condition: bool, message: str) -> None:
     """Raise a one-line :class:`AlgolensError` unless ``condition`` holds."""
     if not condition:

@@ -58,3 +58,25 @@ def test_presets_of_a_known_task_are_listed() -> None:
     code, lines, out = outcome(["presets", "add"])
     assert code == 0 and not lines
     assert out and all(line.startswith("add ") for line in out.splitlines())
+
+
+def test_out_of_memory_is_one_line() -> None:
+    """torch's allocator refusing a size is one line and exit 2; any other RuntimeError is a
+    bug and stays a traceback (control)."""
+    import typer
+
+    from algolens.commands.base import friendly
+
+    def asks_too_much() -> None:
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory"
+        )
+
+    def has_a_bug() -> None:
+        raise RuntimeError("index 1 is out of bounds")
+
+    with pytest.raises(typer.Exit) as stopped:
+        friendly(asks_too_much)()
+    assert stopped.value.exit_code == 2
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        friendly(has_a_bug)()

@@ -20,7 +20,7 @@ def analyse(
         str | None, typer.Option(help="Report folder; default reports/<run name>.")
     ] = None,
     questions: Annotated[
-        int, typer.Option(help="Questions (or sentences) for the analyses.")
+        int, typer.Option(help="Questions (or sentences) for the analyses.", max=1_000_000)
     ] = 1000,
     format: Annotated[
         str | None, typer.Option(help="Also export static figures: png, svg or pdf.")

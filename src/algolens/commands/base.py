@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import typer
 
-from algolens.config import SEED_MAX
 from algolens.errors import AlgolensError
+from algolens.options import SEED_MAX
 
 
 class Group(typer.core.TyperGroup):
@@ -48,6 +48,9 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+OUT_OF_MEMORY = "out of memory: ask for fewer questions, a smaller batch or a smaller model"
+
+
 def friendly(fn: F) -> F:
     """Bad input becomes one stderr line and exit code 2, never a traceback; a closed pipe
     (``algolens sample ... | head``) ends quietly."""
@@ -65,6 +68,12 @@ def friendly(fn: F) -> F:
         except OSError as e:  # a read-only --out, a file where a folder should be, a full disk
             where = f": {e.filename}" if e.filename else ""
             raise fail(f"{e.strerror or e}{where}") from None
+        except MemoryError:
+            raise fail(OUT_OF_MEMORY) from None
+        except RuntimeError as e:  # torch's allocator refusing a size is no bug of ours
+            if "can't allocate memory" not in str(e):
+                raise
+            raise fail(OUT_OF_MEMORY) from None
 
     return wrapper  # type: ignore[return-value]
 

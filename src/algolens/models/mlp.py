@@ -20,7 +20,7 @@ from transformer_lens.hook_points import HookPoint
 
 from algolens.errors import AlgolensError
 from algolens.models.transformer import ACTIVATIONS, check_parameters
-from algolens.options import from_dict
+from algolens.options import check_seed, from_dict
 
 
 @dataclass
@@ -41,6 +41,7 @@ class MLPConfig:
         if self.act_fn not in ACTIVATIONS:
             raise AlgolensError(f"act_fn must be one of {sorted(ACTIVATIONS)}, got {self.act_fn!r}")
         check_parameters((self.d_in + self.d_out) * self.d_mlp, "this MLP")
+        check_seed(self.seed, "the model's seed")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

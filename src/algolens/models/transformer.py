@@ -27,7 +27,7 @@ from transformer_lens.hook_points import HookPoint
 
 from algolens.errors import AlgolensError
 from algolens.models.lens import TransformerLensParts
-from algolens.options import from_dict
+from algolens.options import check_seed, from_dict
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": F.relu,
@@ -84,6 +84,7 @@ class TransformerConfig:
 
     def __post_init__(self) -> None:
         self._check_sizes()
+        check_seed(self.seed, "the model's seed")
         if not self.d_head:
             if self.d_model % self.n_heads:
                 raise AlgolensError(

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-from algolens.config import SEED_MAX
 from algolens.errors import AlgolensError
+from algolens.options import SEED_MAX
 
 VariantOpt = Annotated[str, typer.Option(help="random, mimic, tied, conv or parent.")]
 NVarsOpt = Annotated[int, typer.Option(help="Clauses (variables) per sentence.")]
