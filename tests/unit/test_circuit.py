@@ -155,7 +155,7 @@ def test_grow_puts_back_the_nodes_a_circuit_needs(run, reference) -> None:
     """Two needed MLPs taken out, grow adds them back (and stops there: no failure is left);
     control: with max_add 0 nothing is added and the failures stay."""
     model, task = run.model, run.task
-    q = task.sample_independent(100, torch.Generator().manual_seed(8))
+    q = task.sample_independent(50, torch.Generator().manual_seed(8))
     cut = CIRCUIT.without(Node(12, 0, "mlp")).without(Node(14, 1, "mlp"))
     grown, added = grow(model, task, cut, q.inputs, q.targets, reference, max_failure_rate=0)
     assert {a["node"] for a in added} == {"P12.L0.MLP", "P14.L1.MLP"}
