@@ -208,6 +208,12 @@ ROWS: list[tuple] = [
         ("n_key_value_heads",),
     ),
     ("presets of no task", ["presets", "nosuch"], ("nosuch",)),
+    ("verify --digits of a run", ["verify", "{add}", "-n", "10", "--digits", "3"], ("--digits",)),
+    (
+        "import --out empty",
+        ["import", "{add}/model.safetensors", "add", "--digits", "2", "--out", ""],
+        ("--out",),
+    ),
     (
         "zoo retrain questions 0",
         ["zoo", "retrain", "add_d5_l2", "--questions", "0", "--out", "{out}"],

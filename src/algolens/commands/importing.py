@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from algolens.commands.base import app, friendly, parse_options, task_options
+from algolens.errors import AlgolensError
 
 
 @app.command("import", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -18,7 +19,7 @@ def import_(
         Path, typer.Argument(help="A HookedTransformer state dict: .pth, .pt or .safetensors.")
     ],
     task: Annotated[str, typer.Argument(help="Its task: add, sub, mix, modadd, ... ")],
-    out: Annotated[Path, typer.Option(help="The new run directory.")] = Path("runs/imported"),
+    out: Annotated[str, typer.Option(help="The new run directory.")] = "runs/imported",
     model_opt: Annotated[
         list[str] | None,
         typer.Option(help="Model setting KEY=VALUE the weights cannot show, e.g. act_fn=gelu."),
@@ -35,11 +36,13 @@ def import_(
     from algolens.commands.train import family_flags
     from algolens.families import family_of
 
+    if not out.strip():  # Path('') is the current folder
+        raise AlgolensError("--out is empty: name the new run directory")
     flags = family_flags(family_of(task), ctx.args)
     spec = {"name": task, **flags, **task_options(task, task_opt)}
     model = parse_options(model_opt, "model option") or None
     run = runs.import_state_dict(
-        source, out, spec, model, note=lambda text: typer.echo(f"note: {text}", err=True)
+        source, Path(out), spec, model, note=lambda text: typer.echo(f"note: {text}", err=True)
     )
     typer.echo(
         f"imported {source} into {out}: {run.config.model['n_layers']} layers, "

@@ -184,6 +184,8 @@ def verify(
     if submission:
         return _submission(run, questions, distribution, seed, suite, examples, digits, timeout,
                            as_json, progress)  # fmt: skip
+    if digits is not None:  # a run's digit count is its task's: --digits would be ignored
+        raise AlgolensError("--digits is for --submission; a run verifies at its own digits")
     where = resolve_device(device)
     loaded = load(run)
     loaded.model.to(where)
