@@ -229,3 +229,25 @@ def test_any_sweep_spec(run: Path, top: dict, grid: dict, train: dict, task: str
     argv = ["sweep", str(where / "spec.toml"), "--dry-run", "--out", str(where / "out")]
     assert_ok_or_one_line(argv)
     shutil.rmtree(where)
+
+
+@FEW
+@given(
+    name=st.sampled_from(["seed", "workers", "questions", "n_eval", "gpus_per_run", "lr", "x"]),
+    value=NUMBERS,
+)
+def test_any_number_for_an_option(name: str, value: float) -> None:
+    """Every parsed number is in its range or one line naming its flag (``show_number`` says a
+    10^400 by its size: ``str`` refuses an integer of over 4,300 digits)."""
+    from algolens.commands.base import INT64, LIMITS, check_numbers
+    from algolens.errors import AlgolensError
+
+    low, high = LIMITS.get(name, (-INT64, INT64))
+    fits = low <= value <= high and (isinstance(value, int) or math.isfinite(value))
+    try:
+        check_numbers({name: value})
+    except AlgolensError as e:
+        assert str(e).startswith("--" + name.replace("_", "-")) and "\n" not in str(e)
+        assert not fits
+    else:
+        assert fits
