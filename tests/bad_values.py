@@ -21,7 +21,12 @@ E20 = str(10**20)
 TINY = ["--layers", "1", "--heads", "2", "--d-model", "16", "--steps", "3", "--no-progress"]
 TRAIN = ["train", "add", "--digits", "2", "--out", "{out}", *TINY]
 SWEEP = 'questions = 10\n[grid]\ntask = "add"\ndigits = 2\nlayers = 1\nsteps = 2\n'
-SPECS = {"sweep_big_seed": SWEEP + f"seed = {BIG}\n", "sweep_nan_lr": SWEEP + "[train]\nlr = nan\n"}
+HUGE = 10**400  # a whole number beyond any float: math.isfinite(HUGE) raises OverflowError
+SPECS = {
+    "sweep_big_seed": SWEEP + f"seed = {BIG}\n",
+    "sweep_nan_lr": SWEEP + "[train]\nlr = nan\n",
+    "sweep_huge_lr": SWEEP + f"[train]\nlr = {HUGE}\n",
+}
 
 
 def _edit_json(name: str, edit: Callable[[Any], object]) -> Callable[[Path], None]:
@@ -152,6 +157,8 @@ ROWS: list[tuple] = [
         ("n_layers",),
     ),
     ("batch size 1e12", [*TRAIN, "--train-opt", f"batch_size={10**12}"], ("batch_size",)),
+    ("lr of 400 digits", [*TRAIN, "--train-opt", f"lr={HUGE}"], ("lr",)),
+    ("sweep lr of 400 digits", ["sweep", "{tmp}/sweep_huge_lr.toml", "--out", "{out}"], ("lr",)),
     ("d_vocab_out 1", [*TRAIN, "--model-opt", "d_vocab_out=1"], ("d_vocab_out",)),
     ("model seed -1", [*TRAIN, "--model-opt", "seed=-1"], ("seed",)),
     (
@@ -259,6 +266,12 @@ ROWS: list[tuple] = [
         _write("metrics.jsonl", '{"step": 1, "loss": ' + "9" * 5000 + "}\n"),
     ),
     (
+        "config lr of 400 digits",
+        ["info", "{bad}"],
+        ("lr",),
+        _edit_json("config.json", lambda c: c["train"].update(lr=HUGE)),
+    ),
+    (
         "metrics step true",
         ["info", "{bad}"],
         ("metrics.jsonl",),
@@ -267,6 +280,12 @@ ROWS: list[tuple] = [
     # ---- checkpoint parts of the wrong kind (train --resume) -------------------------------
     _resume("checkpoint elapsed abc", ("elapsed",), lambda s: s.update(elapsed="abc")),
     _resume("checkpoint step true", ("step",), lambda s: s.update(step=True)),
+    _resume("checkpoint elapsed of 400 digits", ("elapsed",), lambda s: s.update(elapsed=HUGE)),
+    _resume(
+        "checkpoint scheduler epoch of 400 digits",
+        ("scheduler",),
+        lambda s: s["scheduler"].update(last_epoch=HUGE),
+    ),
     _resume(
         "checkpoint metrics_bytes text", ("metrics_bytes",), lambda s: s.update(metrics_bytes="abc")
     ),

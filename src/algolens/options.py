@@ -108,12 +108,25 @@ def _scalar(value: Any, hint: Any, where: str) -> Any:
         return value
     test, wanted = SCALARS[hint]
     if not test(value):
-        raise AlgolensError(f"{where} must be {wanted}, got {value!r}")
+        raise AlgolensError(f"{where} must be {wanted}, got {_show(value)}")
     if hint is float:
-        if not math.isfinite(value):
-            raise AlgolensError(f"{where} must be finite, got {value!r}")
-        return float(value)
+        try:
+            number = float(value)  # a whole number of 400 digits is beyond any float
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise AlgolensError(f"{where} must be finite, got {_show(value)}")
+        return number
     return value
+
+
+def _show(value: Any) -> str:
+    """``repr(value)`` for a message, cut short (an int of over 4,300 digits has none)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "a number of over 4,300 digits"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 SEED_MAX = 2**32 - 1  # torch's CPU generator keeps a seed's low 32 bits: 2**32 would repeat 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import uuid
@@ -443,8 +444,12 @@ def check_parts(state: dict[str, Any], path: Path) -> None:
     def whole(v: Any) -> bool:
         return type(v) is int and 0 <= v < 2**63
 
+    def seconds(v: Any) -> bool:  # a whole number of 400 digits is beyond any float
+        return whole(v) or (type(v) is float and 0 <= v < math.inf)
+
     checks: dict[str, Callable[[Any], bool]] = {
         "step": whole,
+        "elapsed": seconds,
         "metrics_bytes": whole,
         "metrics_sha256": lambda v: v is None or (isinstance(v, str) and len(v) == 64),
         "model": lambda v: isinstance(v, dict),

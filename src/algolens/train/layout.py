@@ -69,7 +69,7 @@ def _same_scalar(fresh: Any, saved: Any) -> bool:
             return False
         if isinstance(fresh, int) and not isinstance(saved, int):
             return False
-        return math.isfinite(saved)
+        return abs(saved) < 2**63 if isinstance(saved, int) else math.isfinite(saved)
     return True  # anything else (a callable's state): torch checks it
 
 
