@@ -19,8 +19,7 @@ import time
 
 import torch
 
-from algolens.analysis.ablation import node_ablation
-from algolens.analysis.circuit import Circuit, grow, minimality, sufficiency
+from algolens.analysis.circuit import Circuit, find_circuit, minimality, sufficiency
 from algolens.runs import load
 from algolens.verify import verify
 
@@ -36,20 +35,6 @@ ADD_D5_L2 = [
     "P15.L0.H1", "P15.L0.H2", "P15.L0.MLP", "P15.L1.MLP", "P16.L0.H1", "P16.L0.H2",
     "P16.L0.MLP", "P16.L1.MLP",
 ]  # fmt: skip
-
-
-def find_circuit(model, task, reference) -> tuple[Circuit, list]:
-    """Useful nodes of the ablation table, grown until no failure is left (as for ADD_D5_L2)."""
-    batch = task.sample(1000, torch.Generator().manual_seed(0))
-    circuit = Circuit.from_ablation(node_ablation(model, task, batch, "mean"), 0.01)
-    added = []
-    for n, seed in ((1000, 2), (4000, 4)):
-        q = task.sample_independent(n, torch.Generator().manual_seed(seed))
-        circuit, more = grow(
-            model, task, circuit, q.inputs, q.targets, reference, max_failure_rate=0
-        )
-        added += more
-    return circuit, added
 
 
 def main() -> None:

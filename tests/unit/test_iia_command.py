@@ -38,3 +38,30 @@ def test_bad_iia_options_are_one_line(argv: list[str], words: str, capsys) -> No
     assert main(["iia", "zoo:add_d5_l2", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and words in err[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [(["--questions", "0"], "--questions"), (["--mode", "zero"], "--mode"),
+     (["--minimality", "-1"], "--minimality")],
+)  # fmt: skip
+def test_bad_circuit_options_are_one_line(argv: list[str], words: str, capsys) -> None:
+    assert main(["circuit", "zoo:add_d5_l2", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and words in err[0]
+
+
+@pytest.mark.slow
+def test_circuit_finds_a_sufficient_circuit_and_an_untrained_model_has_none(capsys) -> None:
+    """add_d5_l2's circuit (45 of 144 nodes) alone answers 2,000 questions of each distribution;
+    the control: an untrained copy's circuit is not sufficient."""
+    from algolens.commands.hypothesis import circuit_json
+    from algolens.runs import load
+
+    run = load("zoo:add_d5_l2")
+    result = circuit_json(run, 2000, 0, "mean")
+    assert result["sufficient"] and result["counts"]["circuit"] < result["counts"]["model"] / 2
+    from algolens.analysis.iia import untrained_like
+
+    run.model = untrained_like(run.model)
+    assert not circuit_json(run, 2000, 0, "mean")["sufficient"]

@@ -26,7 +26,7 @@ import torch
 from jaxtyping import Bool, Int
 from torch import Tensor, nn
 
-from algolens.analysis.ablation import AblationResult, ablation_values
+from algolens.analysis.ablation import AblationResult, ablation_values, node_ablation
 from algolens.analysis.nodes import Node, can_change_answer, model_nodes
 from algolens.stats import clopper_pearson
 from algolens.tasks.base import SequenceTask
@@ -352,4 +352,29 @@ def grow(
         circuit, now = circuit.with_node(node), fails[best]
         added.append({"node": node.name, "failures": now, "model_failures": own,
                       "questions": len(tokens)})  # fmt: skip
+    return circuit, added
+
+
+def find_circuit(
+    model: Any,
+    task: SequenceTask,
+    reference: Tensor,
+    *,
+    ablation_questions: int = 1000,
+    rounds: tuple[tuple[int, int], ...] = ((1000, 2), (4000, 4)),
+    threshold: float = 0.01,
+) -> tuple[Circuit, list[dict[str, Any]]]:
+    """The useful nodes of the node-ablation table (mean ablation alone adds failures in more
+    than ``threshold`` of ``ablation_questions`` training questions), then grown by
+    :func:`grow` until no failure is left on each round's (questions, seed): the circuit, and
+    what growing added (as :func:`grow` reports it)."""
+    batch = task.sample(ablation_questions, torch.Generator().manual_seed(0))
+    circuit = Circuit.from_ablation(node_ablation(model, task, batch, "mean"), threshold)
+    added: list[dict[str, Any]] = []
+    for n, seed in rounds:
+        q = task.sample_independent(n, torch.Generator().manual_seed(seed))
+        circuit, more = grow(
+            model, task, circuit, q.inputs, q.targets, reference, max_failure_rate=0
+        )
+        added += more
     return circuit, added

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -67,4 +67,82 @@ def summary_lines(result: dict) -> list[str]:
                          f"[{lo:.3f}, {hi:.3f}] of {r['pairs']:,} ({controls})")  # fmt: skip
     if result.get("inert"):
         lines.append("inert (no pair changes the answer): " + ", ".join(result["inert"]))
+    return lines
+
+
+@app.command()
+@friendly
+def circuit(
+    run: Annotated[str, typer.Argument(help="Run directory, zoo:NAME or hf:OWNER/NAME.")],
+    questions: Annotated[
+        int, typer.Option(help="Questions of each distribution to verify the circuit on.")
+    ] = 100_000,
+    minimality: Annotated[
+        int, typer.Option(help="Training questions for each node's minimality check (0: skip).")
+    ] = 2_000,
+    mode: Annotated[str, typer.Option(help="How outside nodes are ablated: mean or resample.")] = (
+        "mean"
+    ),
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON.")] = False,
+) -> None:
+    """The circuit: the nodes whose mean ablation alone breaks answers, grown until the circuit
+    alone fails no more than the model; then sufficiency (every other head and MLP ablated, the
+    rest verified as a model on both distributions, with intervals) and minimality (each circuit
+    node ablated as well)."""
+    if not 1 <= questions <= 100_000_000:
+        raise AlgolensError(f"--questions must be between 1 and 100,000,000, got {questions}")
+    if not 0 <= minimality <= 1_000_000:
+        raise AlgolensError(f"--minimality must be between 0 and 1,000,000, got {minimality}")
+    if mode not in ("mean", "resample"):
+        raise AlgolensError(f"--mode must be mean or resample, got {mode!r}")
+    if out is not None and (out.is_dir() or out.is_symlink()):
+        raise AlgolensError(f"--out {out} is a folder or a symbolic link: name a file")
+    from algolens.runs import load
+
+    result = circuit_json(load(run), questions, minimality, mode)
+    if out is not None:
+        out.write_text(json.dumps(result, indent=1) + "\n")
+    typer.echo(json.dumps(result, indent=1) if as_json else "\n".join(circuit_lines(result)))
+
+
+def circuit_json(run: Any, questions: int, minimality: int, mode: str) -> dict[str, Any]:
+    """Find the circuit, verify it alone, and (``minimality`` > 0) ablate each node as well."""
+    import torch
+
+    from algolens.analysis import circuit as C
+    from algolens.verify import verify
+
+    model, task = run.model, run.task
+    if not hasattr(model, "blocks"):
+        raise AlgolensError(f"a {run.config.model.get('kind')} model has no heads or MLP nodes")
+    reference = task.sample_independent(10_000, torch.Generator().manual_seed(1)).inputs
+    found, grown = C.find_circuit(model, task, reference)
+    how: C.AblateMode = "resample" if mode == "resample" else "mean"
+    suff = C.sufficiency(model, task, found, verify, reference, questions=questions, mode=how)
+    result: dict[str, Any] = {"run": run.name, "grown": grown, **suff.to_dict()}
+    if minimality:
+        q = task.sample_independent(minimality, torch.Generator().manual_seed(7))
+        result["minimality"] = C.minimality(
+            model, task, found, q.inputs, q.targets, reference
+        ).to_dict()
+    return result
+
+
+def circuit_lines(result: dict[str, Any]) -> list[str]:
+    counts = ", ".join(f"{k} {v}" for k, v in result["counts"].items())
+    lines = [f"{result['run']}: circuit of {len(result['circuit'])} nodes ({counts})",
+             "  " + " ".join(result["circuit"])]  # fmt: skip
+    for dist, r in result["results"].items():
+        lo, hi = r["interval"]
+        rate = f"{r['failures_per_million']:.1f} per million, 95% CI {lo:.1f}-{hi:.1f}"
+        lines.append(f"  alone, {dist}: {r['failures']:,} of {r['questions']:,} wrong ({rate})")
+    lines.append(f"  sufficient: {'yes' if result['sufficient'] else 'no'} "
+                 f"(at most {result['max_failures_per_million']:g} per million)")  # fmt: skip
+    if "minimality" in result:
+        m = result["minimality"]
+        on = f"on {m['questions']:,} questions; the circuit fails {m['circuit_failures']}"
+        lines.append(
+            f"  minimal: {'yes' if m['minimal'] else 'no'} (each node ablated as well {on})"
+        )
     return lines
