@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from algolens import store
+from algolens import checkpoints, store
 from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig
 from algolens.errors import AlgolensError
 from algolens.families import family_of, make_task
@@ -477,9 +477,9 @@ def resume_run(
             f"so it resumes only to {config.train.steps:,} (drop --steps)"
         )
     with store.writer_lock(out):
-        state = store.load_checkpoint(out)
+        state = checkpoints.load_checkpoint(out)
         if store.run_state(out)[0] == "finished":  # killed after its finish, before the cleanup
-            store.drop_checkpoint(out)
+            checkpoints.drop_checkpoint(out)
             return _finished_result(state)
         task = make_task(config.task)
         model = build_model(config.model)

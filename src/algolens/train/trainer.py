@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from algolens import store
+from algolens import checkpoints, store
 from algolens.config import TrainConfig
 from algolens.errors import AlgolensError
 from algolens.tasks.base import Task, resolve_device
@@ -101,7 +101,7 @@ class Trainer:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint (:func:`algolens.store.load_checkpoint`)."""
+        """Continue from a checkpoint (:func:`algolens.checkpoints.load_checkpoint`)."""
         step = state["step"]
         if not isinstance(step, int) or not 0 <= step <= self.cfg.steps:
             raise AlgolensError(f"the checkpoint is at step {step!r}, outside 0..{self.cfg.steps}")
@@ -133,7 +133,7 @@ class Trainer:
             return
         if signals is not None:
             signals.saving = True
-        store.save_checkpoint(self.out, self.state(step))
+        checkpoints.save_checkpoint(self.out, self.state(step))
         store.save_weights(self.model, self.out / store.WEIGHTS)
         if signals is not None:
             signals.saved()
@@ -146,10 +146,10 @@ class Trainer:
         if self.out is None:
             return
         signals.saving = True
-        store.save_checkpoint(self.out, {**self.state(step), "final": True})
+        checkpoints.save_checkpoint(self.out, {**self.state(step), "final": True})
         store.save_weights(self.model, self.out / store.WEIGHTS)
         store.mark_finished(self.out, step)
-        store.drop_checkpoint(self.out)
+        checkpoints.drop_checkpoint(self.out)
         signals.saved()
 
     def keep(self, step: int) -> None:
