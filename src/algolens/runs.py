@@ -22,13 +22,11 @@ from algolens.errors import AlgolensError
 from algolens.families import family_of, make_task
 from algolens.models import build_model, model_spec
 from algolens.models.tokenizer import VocabTokenizer
-from algolens.options import did_you_mean
+from algolens.store import zoo_path
 from algolens.tasks.base import Task, check_model_fits, model_device, resolve_device
 
 if TYPE_CHECKING:
     from algolens.analysis.patching import LogitLens
-
-ZOO_DIR = Path(__file__).parent / "zoo" / "models"
 
 
 @dataclass
@@ -159,24 +157,6 @@ class Run:
 
 
 # ---- loading ------------------------------------------------------------------------------------
-def zoo_path(name: str) -> Path:
-    """The run directory of zoo model ``name``; names are plain words, never paths."""
-    if not name or not name.replace("_", "").replace("-", "").isalnum():
-        raise AlgolensError(f"zoo names are letters, digits, '_' and '-': not {name!r}")
-    path = ZOO_DIR / name
-    if not (path / store.CONFIG).is_file():
-        have = ", ".join(zoo_names()) or "none yet"
-        hint = did_you_mean(name, zoo_names())
-        raise AlgolensError(f"no zoo model {name!r}{hint} (the zoo has: {have})")
-    return path
-
-
-def zoo_names() -> list[str]:
-    if not ZOO_DIR.is_dir():
-        return []
-    return sorted(p.name for p in ZOO_DIR.iterdir() if (p / store.CONFIG).is_file())
-
-
 def load_run(path: str | Path) -> Run:
     """Load a run directory; a missing or corrupt one raises :class:`AlgolensError`."""
     path = Path(path)
@@ -204,10 +184,7 @@ def load(name: str | Path) -> Run:
         from algolens.hub import from_hub
 
         return load_run(from_hub(text[3:]))
-    if not Path(text).exists():
-        raise AlgolensError(
-            f"no run directory {text!r} (zoo models start with zoo:, hub ids with hf:)"
-        )
+    store.check_ref(text)
     return load_run(text)
 
 

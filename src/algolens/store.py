@@ -33,6 +33,7 @@ from typing import Any, TypeGuard
 from algolens import locks
 from algolens.config import RunConfig
 from algolens.errors import AlgolensError
+from algolens.options import did_you_mean
 
 CONFIG, WEIGHTS, METRICS, CHECKPOINT, LOCK = (
     "config.json",
@@ -400,6 +401,40 @@ class MetricsLog:
         if path.exists():
             with path.open("r+b") as f:
                 f.truncate(size)
+
+
+# ---- the zoo and run references -----------------------------------------------------------------
+ZOO_DIR = Path(__file__).parent / "zoo" / "models"
+
+
+def zoo_path(name: str) -> Path:
+    """The run directory of zoo model ``name``; names are plain words, never paths."""
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise AlgolensError(f"zoo names are letters, digits, '_' and '-': not {name!r}")
+    path = ZOO_DIR / name
+    if not (path / CONFIG).is_file():
+        have = ", ".join(zoo_names()) or "none yet"
+        hint = did_you_mean(name, zoo_names())
+        raise AlgolensError(f"no zoo model {name!r}{hint} (the zoo has: {have})")
+    return path
+
+
+def zoo_names() -> list[str]:
+    if not ZOO_DIR.is_dir():
+        return []
+    return sorted(p.name for p in ZOO_DIR.iterdir() if (p / CONFIG).is_file())
+
+
+def check_ref(text: str) -> None:
+    """Refuse a run reference that cannot load, before anything heavy is imported: a zoo name
+    that is not in the zoo, or a path that does not exist (a hub id is checked when fetched).
+    Commands call it first, so such a mistake is answered at once."""
+    if text.startswith("zoo:"):
+        zoo_path(text[4:])
+    elif not text.startswith("hf:") and not Path(text).exists():
+        raise AlgolensError(
+            f"no run directory {text!r} (zoo models start with zoo:, hub ids with hf:)"
+        )
 
 
 # ---- one writer ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from algolens import store
 from algolens.errors import AlgolensError
 from algolens.options import SEED_MAX
 
@@ -59,6 +60,8 @@ def friendly(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             check_numbers(kwargs)
+            if isinstance(kwargs.get("run"), str) and not kwargs.get("submission"):
+                store.check_ref(kwargs["run"])  # a missing run is answered before torch loads
             return fn(*args, **kwargs)
         except AlgolensError as e:
             raise fail(str(e)) from None

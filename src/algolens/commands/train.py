@@ -112,17 +112,22 @@ def train(
     --model-opt and --train-opt set any other setting. Ctrl-C or SIGTERM saves a checkpoint and
     stops; --resume continues to the same weights an unbroken run gives.
     """
-    from algolens import runs
+    from algolens.families import family_of, task_names
 
     folder = out_folder(out)
     if resume:
         if folder is None:
             raise AlgolensError("--resume needs --out, the run directory to continue")
+        from algolens import runs
+
         _note_threads(folder)
         _report(runs.resume_run(folder, steps=steps, progress=progress), folder)
         return
     if task is None:
-        raise AlgolensError("name a task: add, sub, mix, modadd or lego (see algolens presets)")
+        raise AlgolensError(f"name a task: {', '.join(task_names())} (see algolens presets)")
+    family_of(task)  # an unknown task is one line before torch is imported
+    from algolens import runs
+
     given = {"layers": layers, "heads": heads, "d_model": d_model, "d_head": d_head,
              "d_mlp": d_mlp, "steps": steps, "batch_size": batch_size, "lr": lr,
              "weight_decay": weight_decay, "seed": seed, "device": device,
