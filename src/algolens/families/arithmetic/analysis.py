@@ -61,6 +61,7 @@ class ArithmeticAnalysis:
     sign: SignResult | None = None  # sub and mix: where the answer's sign is decided
     reuse: ReuseResult | None = None  # a reused model: its source's sub-tasks checked in it
     rates: dict[str, tuple[int, int]] = field(default_factory=dict)  # distribution -> (q, fails)
+    lens: Tensor | None = None  # [layer, n_answer]: accuracy of each digit read after each block
     notes: list[str] = field(default_factory=list)
 
 
@@ -203,6 +204,14 @@ def analyse_arithmetic(
     )
 
 
+def add_lens(a: ArithmeticAnalysis, model: Any, task: ArithmeticTask) -> None:
+    """The logit lens on the analysis's questions: per block and answer digit, the share right
+    if the model stopped after that block."""
+    from algolens.analysis.patching import logit_lens
+
+    a.lens = logit_lens(model, task, a.questions.inputs).accuracy().cpu()
+
+
 def _one_per_class(task: ArithmeticTask, batch: Batch) -> tuple[Batch, list[str]]:
     """The first question of each class present in ``batch`` (for the attention plots)."""
     names, q_class = class_index(task, batch)
@@ -286,6 +295,7 @@ def analyse(
                 dist, verify, model, task, PREFIXES[-1], dist, seed=0, progress=progress
             )
             a.rates[dist] = (res.questions, res.failures)
+    add_lens(a, model, task)
     claims = check_claims(a, task, n_layers=model.cfg.n_layers)
     cfg = model.cfg
     facts = {

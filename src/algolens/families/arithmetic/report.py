@@ -25,6 +25,7 @@ def sections(run: Any, analysis: Analysis) -> list[Section]:
     out = [
         training_section(run),
         rates_section(a),
+        lens_section(a),
         classes_section(a),
         attention_section(run, a),
         positions_section(run, a),
@@ -124,6 +125,24 @@ def rates_section(a: ArithmeticAnalysis) -> Section | None:
         "training generator. For a million questions: algolens verify -n 1000000.",
         tables=[Table(["distribution", "questions", "failures", "per million"], rows)],
         key="failure-rates",
+    )
+
+
+def lens_section(a: ArithmeticAnalysis) -> Section | None:
+    """The logit lens: each answer digit read from the residual stream after each block."""
+    if a.lens is None:
+        return None
+    names = a.nodes.answer_names
+    rows = [[f"after layer {layer}", *(_pct(x) for x in row)] for layer, row in
+            enumerate(a.lens.tolist())]  # fmt: skip
+    return Section(
+        "Logit lens: where each digit becomes right",
+        f"The share of the analysis's {len(a.questions):,} questions whose answer digit would be "
+        "right if the model stopped after each block (its residual stream read by the final "
+        "LayerNorm and the unembedding; the last row is the model's own answer). "
+        "Python: run.logit_lens(questions).accuracy().",
+        tables=[Table(["read", *names], rows)],
+        key="logit-lens",
     )
 
 
