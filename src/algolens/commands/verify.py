@@ -186,9 +186,8 @@ def verify(
                            as_json, progress)  # fmt: skip
     if digits is not None:  # a run's digit count is its task's: --digits would be ignored
         raise AlgolensError("--digits is for --submission; a run verifies at its own digits")
-    where = resolve_device(device)
     loaded = load(run)
-    loaded.model.to(where)
+    loaded.model.to(resolve_device(device))
     v.require_sequence(loaded.task)
     if suite is not None:
         results = {"suite": _suite(loaded, suite, examples, prec)}
