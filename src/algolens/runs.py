@@ -22,6 +22,8 @@ from algolens.errors import AlgolensError
 from algolens.families import family_of, make_task
 from algolens.models import build_model, model_spec
 from algolens.models.tokenizer import VocabTokenizer
+from algolens.store import ZOO_DIR as ZOO_DIR  # re-exported: the zoo lives in store
+from algolens.store import zoo_names as zoo_names
 from algolens.store import zoo_path
 from algolens.tasks.base import Task, check_model_fits, model_device, resolve_device
 
