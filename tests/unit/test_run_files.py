@@ -237,3 +237,34 @@ def test_demo_train_stops_when_its_training_is_interrupted(
     monkeypatch.setattr(runs, "train_run", lambda *a, **k: done)  # the negative control
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2 and "went on to load the model" in result.output
+
+
+def test_an_interrupted_lego_train_exits_130_after_saving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``lego train`` shares train's exit codes (it printed 'run saved' and exited 0)."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from algolens.cli import app
+    from algolens.train.trainer import Trainer
+
+    argv = ["lego", "train", "--variant", "random", "--n-vars", "3", "--train-k", "3",
+            "--layers", "1", "--heads", "2", "--d-model", "16", "--d-mlp", "32", "--steps", "4",
+            "--batch-size", "8", "--log-every", "2", "--no-progress"]  # fmt: skip
+    whole = CliRunner().invoke(app, [*argv, "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0 and "run saved" in whole.output, whole.output  # the control
+    real_step, calls = Trainer.step, []
+
+    def step(self: Trainer) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", step)
+    out = tmp_path / "stopped"
+    stopped = CliRunner().invoke(app, [*argv, "--out", str(out)])
+    assert stopped.exit_code == 130 and "run saved" not in stopped.output, stopped.output
+    assert store.run_state(out)[0] == "resumable"

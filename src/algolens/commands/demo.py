@@ -46,14 +46,12 @@ def demo(
         config = build_config("add", "cpu", {}, {"task": {}, "model": {}, "train": {}}, [], {})
         result = train_run(run_dir, config)
         if result.interrupted:  # stopped by a signal: no verdict on a half-trained model
-            from algolens.commands.train import interrupted_code
-
             typer.echo(
                 f"interrupted at step {result.steps:,}: not verified or analysed; continue "
                 f"with: algolens train --resume --out {run_dir}",
                 err=True,
             )
-            raise typer.Exit(interrupted_code(result))
+            raise typer.Exit(result.exit_code)
         run = load_run(run_dir)
     else:
         typer.echo(f"[1/3] loading zoo:{model}")

@@ -235,17 +235,10 @@ def _report(result: Any, out: Path) -> None:
             f"algolens train --resume --out {out}",
             err=True,
         )
-        raise typer.Exit(interrupted_code(result))
+        raise typer.Exit(result.exit_code)
     if result.stopped_early:
         typer.echo(f"stopped early at step {result.steps:,}: the stop_when rule was met")
     typer.echo(f"run saved in {out}")
-
-
-def interrupted_code(result: Any) -> int:
-    """128 + the signal that stopped the training (SIGINT when it says none)."""
-    import signal
-
-    return 128 + int(getattr(result, "signal", 0) or signal.SIGINT)
 
 
 @app.command()

@@ -45,6 +45,14 @@ class TrainResult:
     cpu_seconds: float = 0.0  # processor seconds of this process's threads (this session)
     signal: int = 0  # the signal that interrupted it (SIGINT, SIGTERM), 0 for none
 
+    @property
+    def exit_code(self) -> int:
+        """0, or for an interrupted run the shell's code of the signal that stopped it: 130
+        (Ctrl-C) or 143 (SIGTERM); SIGINT when none was recorded."""
+        import signal
+
+        return 128 + int(self.signal or signal.SIGINT) if self.interrupted else 0
+
 
 class Trainer:
     """Trains ``model`` on ``task``; writes metrics, checkpoints and weights into ``out`` (or

@@ -203,7 +203,11 @@ def train(
     }
     config = run_config(API, variant, task, model, cfg, mimic, init_from)
     out = out or Path("runs") / f"lego_n{n_vars}_k{train_k or n_vars}_{variant}_s{seed}"
-    API.train_run(out, config, progress=progress)
+    result = API.train_run(out, config, progress=progress)
+    if result.interrupted:  # saved: continue with algolens train --resume, exit 130 or 143
+        typer.echo(f"interrupted at step {result.steps:,}; continue with: "
+                   f"algolens train --resume --out {out}", err=True)  # fmt: skip
+        raise typer.Exit(result.exit_code)
     typer.echo(f"run saved in {out}")
 
 
