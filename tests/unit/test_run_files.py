@@ -268,3 +268,29 @@ def test_an_interrupted_lego_train_exits_130_after_saving(
     stopped = CliRunner().invoke(app, [*argv, "--out", str(out)])
     assert stopped.exit_code == 130 and "run saved" not in stopped.output, stopped.output
     assert store.run_state(out)[0] == "resumable"
+
+
+def test_an_interrupted_zoo_retrain_writes_no_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retrain stopped by Ctrl-C is refused in one line and gets no card (it made a card of
+    the half-trained model)."""
+    import os
+
+    from algolens.errors import AlgolensError
+    from algolens.train.trainer import Trainer
+    from algolens.zoo.build import retrain
+
+    real_step, calls = Trainer.step, []
+
+    def step(self: Trainer) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", step)
+    with pytest.raises(AlgolensError, match="training stopped at step 2: no card"):
+        retrain("add_d5_l2", tmp_path / "again", questions=100, progress=False)
+    assert not (tmp_path / "again" / "card.json").exists()
+    assert store.run_state(tmp_path / "again")[0] == "resumable"

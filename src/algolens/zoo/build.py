@@ -98,6 +98,8 @@ def retrain(
     result = train_run(
         out, replace(config, init=replace(config.init, copied=[], recopy=[])), progress=progress
     )
+    if result.interrupted:  # a half-trained model gets no card
+        raise AlgolensError(f"training stopped at step {result.steps}: no card for it")
     run = load_run(out)
     card = make_card(
         run, result.seconds, f"algolens zoo retrain {name}", questions=questions, progress=progress
