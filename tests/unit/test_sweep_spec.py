@@ -145,6 +145,10 @@ def test_dry_run_says_where_each_run_stands(tmp_path: Path) -> None:
     assert run_status(item, 500).startswith("interrupted")  # a lock whose process is gone
     (out / store.CHECKPOINT).unlink()
     (out / store.WEIGHTS).write_bytes(b"")
+    marker = {"run_id": "0" * 32, "config_sha256": "", "done": False}
+    store.write_json(out / store.RUN, marker)  # weights the trainer never marked finished
+    assert run_status(item, 500).startswith("cut: ")
+    store.write_json(out / store.RUN, {**marker, "done": True})
     assert run_status(item, 500) == "trained, not verified"
     store.write_json(out / RESULT, {"questions": 500, "row": {"run": out.name}})
     assert run_status(item, 500) == "done"

@@ -119,8 +119,11 @@ def run_status(item: SweepRun, questions: int) -> str:
         if holder is not None:
             return f"training now (process {holder.get('pid')} on {holder.get('host')}): {logged}"
         return f"interrupted: {logged}; the next sweep resumes it"
-    if (item.out / store.WEIGHTS).is_file():
+    state, detail = store.run_state(item.out)
+    if state == "finished":
         return "trained, not verified"
+    if state == "cut":  # weights the trainer never marked finished: a rerun refuses it
+        return f"cut: {detail}"
     return "to run"
 
 
@@ -132,12 +135,15 @@ def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
 
     keep_freed_memory()  # a Ray worker process: see algolens.memory
     out = item.out
-    if (out / store.CHECKPOINT).exists():
+    state, detail = store.run_state(out)
+    if state == "resumable":
         result = resume_run(out, progress=False)
-    elif not (out / store.WEIGHTS).is_file():
+    elif state == "new":
         result = train_run(out, item.config, progress=False)
-    else:
+    elif state == "finished":
         result = None  # trained before; only its verification was missing
+    else:  # cut: weights the trainer never marked finished are no trained model
+        raise AlgolensError(detail)
     if result is not None and result.interrupted:
         return {"interrupted": True}
     verifying = time.perf_counter()
