@@ -90,7 +90,7 @@ def test_outcome_catches_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(algolens.runs, "load", broken)
     with pytest.raises(ValueError):
-        outcome(["info", "whatever"])
+        outcome(["info", "zoo:add_d5_l2"])
 
 
 SECTIONS = ["task", "model", "train", "init", "provenance", "name", "format"]

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import tiny_model_spec
 from typer.testing import CliRunner
 
-import algolens.runs as runs
+import algolens.store as store
 import algolens.zoo as zoo
 from algolens.cli import app
 from algolens.config import TrainConfig
@@ -24,7 +24,7 @@ ARITHMETIC = ("add", "sub", "mix")
 @pytest.fixture
 def tiny_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A zoo folder holding one tiny 2-digit model, packaged the way the real ones are."""
-    monkeypatch.setattr(runs, "ZOO_DIR", tmp_path / "zoo")
+    monkeypatch.setattr(store, "ZOO_DIR", tmp_path / "zoo")
     run = train(
         tmp_path / "work" / "tiny",
         {"name": "add", "n_digits": 2},
@@ -134,7 +134,7 @@ def test_lego_zoo_model_retrains_through_its_variant(
 ) -> None:
     """A packaged LEGO model (parent variant) retrains from its config: mimic init redone, same
     weights, and its card's accuracies re-measured."""
-    monkeypatch.setattr(runs, "ZOO_DIR", tmp_path / "zoo")
+    monkeypatch.setattr(store, "ZOO_DIR", tmp_path / "zoo")
     task = {"name": "lego", "n_vars": 4, "eval_size": 64}
     model = {"n_layers": 1, "n_heads": 3, "d_model": 24, "d_mlp": 32}
     cfg = TrainConfig(steps=4, batch_size=16, lr=3e-3, log_every=2, layer_loss=1.0)
@@ -158,7 +158,7 @@ def test_lego_zoo_retrain_keeps_a_random_variant_s_init_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only a mimic init is redone by retrain; a random-variant run's own source is kept."""
-    monkeypatch.setattr(runs, "ZOO_DIR", tmp_path / "zoo")
+    monkeypatch.setattr(store, "ZOO_DIR", tmp_path / "zoo")
     task = {"name": "lego", "n_vars": 4, "eval_size": 64}
     model = {"n_layers": 1, "n_heads": 2, "d_model": 16, "d_mlp": 32}
     cfg = TrainConfig(steps=6, batch_size=16, lr=1e-2, log_every=3)

@@ -216,7 +216,7 @@ def zoo_build(
 ) -> None:
     """Train a zoo recipe from scratch, measure its card (both distributions, the complete suites,
     the papers' lists) and, with --package, ship it in the zoo."""
-    from algolens.runs import ZOO_DIR
+    from algolens.store import ZOO_DIR
     from algolens.zoo.build import build
 
     card = build(
