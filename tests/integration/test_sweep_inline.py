@@ -103,7 +103,8 @@ def test_a_resumed_run_s_total_time_counts_its_earlier_training(
 
     out = runs.train(tmp_path / "r", {"name": "add", "n_digits": 2}, tiny_model_spec(), quick(20),
                      progress=False)  # fmt: skip
-    (out / store.CHECKPOINT).write_bytes(b"")  # as if stopped before its end
+    (out / store.CHECKPOINT).write_bytes(b"")  # as if stopped before its end:
+    store.write_json(out / store.RUN, {**store.read_marker(out), "done": False})  # not finished
     resumed = SimpleNamespace(seconds=1000.0, cpu_seconds=900.0, interrupted=False)
     monkeypatch.setattr(runs, "resume_run", lambda out, progress: resumed)
     item = runner.SweepRun({"steps": 20}, out, store.read_config(out))
