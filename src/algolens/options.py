@@ -144,3 +144,15 @@ def require(condition: bool, message: str) -> None:
     """Raise a one-line :class:`AlgolensError` unless ``condition`` holds."""
     if not condition:
         raise AlgolensError(message)
+
+
+# How the verifier computes (algolens.screen): the bfloat16 screen with float32 re-checks, or one
+# precision alone. Here, below torch, so that a command checks the option before torch loads.
+Precision = Literal["auto", "float32", "bfloat16"]
+PRECISIONS: tuple[Precision, ...] = ("auto", "float32", "bfloat16")
+
+
+def check_precision(precision: str) -> Precision:
+    if precision not in PRECISIONS:
+        raise AlgolensError(f"--precision must be auto, float32 or bfloat16, got {precision!r}")
+    return precision  # type: ignore[return-value]

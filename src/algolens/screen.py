@@ -24,18 +24,15 @@ from __future__ import annotations
 import copy
 import weakref
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from algolens.errors import AlgolensError
 from algolens.models.frozen import FrozenTransformer
 from algolens.models.transformer import Transformer
+from algolens.options import Precision, check_precision
 from algolens.tasks.base import SequenceTask, answer_output, model_device, readout_ok
 
-Precision = Literal["auto", "float32", "bfloat16"]
-PRECISIONS: tuple[Precision, ...] = ("auto", "float32", "bfloat16")
 SAFETY = 8.0  # the re-check margin, in multiples of the largest bf16-fp32 logit gap seen
 FLOOR = 1.0  # ... and never below this many logits
 DECIDE_ROWS = 64  # the screen steps aside only on a batch of at least this many questions
@@ -53,12 +50,6 @@ class Screen:
 
 
 _SCREENS: weakref.WeakKeyDictionary[nn.Module, Screen] = weakref.WeakKeyDictionary()
-
-
-def check_precision(precision: str) -> Precision:
-    if precision not in PRECISIONS:
-        raise AlgolensError(f"--precision must be auto, float32 or bfloat16, got {precision!r}")
-    return precision  # type: ignore[return-value]
 
 
 def native_bf16(device: torch.device) -> bool:

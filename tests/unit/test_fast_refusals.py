@@ -29,6 +29,11 @@ def _run(argv: list[str]) -> tuple[int, list[str]]:
         ["iia", "zoo:nope"],
         ["train", "addd"],
         ["train", "add", "--seed", str(2**64)],
+        ["verify", "zoo:add_d5_l2", "--distribution", "nope"],
+        ["verify", "zoo:add_d5_l2", "--precision", "xx"],
+        ["analyse", "zoo:add_d5_l2", "--format", "xyz"],
+        ["sample", "addd"],
+        ["lego", "train", "--variant", "parnet"],
     ],
 )
 def test_bad_input_is_refused_before_torch_loads(argv: list[str]) -> None:

@@ -32,16 +32,16 @@ def analyse(
     ] = "cpu",
 ) -> None:
     """Analyse RUN and write a self-contained HTML report (and claims.json) into OUT."""
-    from algolens.report import report_run
-    from algolens.runs import load
-    from algolens.tasks.base import resolve_device
-
     if out is not None and not out.strip():
         raise AlgolensError("--out is empty: name the report folder")
     if format not in (None, "png", "svg", "pdf"):
         raise AlgolensError(f"--format must be png, svg or pdf, got {format!r}")
     if questions < 1:
         raise AlgolensError(f"--questions must be at least 1, got {questions}")
+    from algolens.report import report_run  # after the checks: bad options are answered at once
+    from algolens.runs import load
+    from algolens.tasks.base import resolve_device
+
     resolve_device(device)  # an absent GPU is one line, before anything is loaded
     loaded = load(run)
     folder = Path(out) if out is not None else report_folder(loaded.name)

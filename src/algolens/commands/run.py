@@ -122,14 +122,14 @@ def sample(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
 ) -> None:
     """Print generated training examples with their answers and labels, as they are drawn."""
-    import torch
-
     from algolens.commands.train import family_flags
     from algolens.families import family_of, make_task
 
     if n < 1:
         raise AlgolensError(f"--n must be at least 1, got {n}")
-    flags = family_flags(family_of(task), ctx.args)
+    flags = family_flags(family_of(task), ctx.args)  # an unknown task: one line before torch
+    import torch
+
     t = make_task({"name": task, **flags, **task_options(task, task_opt)})
     gen = torch.Generator().manual_seed(seed)
     for start in range(0, n, BATCH):

@@ -132,7 +132,7 @@ def _check_modes(
     precision: str,
 ) -> Any:
     """The options that go together, and the precision (one line if they do not)."""
-    from algolens.screen import check_precision
+    from algolens.options import check_precision
 
     if submission and exhaustive:
         raise AlgolensError("--exhaustive checks algolens runs; a submission gets --questions")
@@ -175,12 +175,12 @@ def verify(
     timeout: TimeoutOpt = 30.0,
 ) -> None:
     """Check that RUN gives every answer token right (float32 argmax against the oracle)."""
-    from algolens import verify as v
+    _check_args(questions, examples, batch_size, distribution)
+    prec = _check_modes(run, exhaustive, suite, shards, workers, submission, precision)
+    from algolens import verify as v  # after the checks: bad options are answered at once
     from algolens.runs import load
     from algolens.tasks.base import resolve_device
 
-    _check_args(questions, examples, batch_size, distribution)
-    prec = _check_modes(run, exhaustive, suite, shards, workers, submission, precision)
     if submission:
         return _submission(run, questions, distribution, seed, suite, examples, digits, timeout,
                            as_json, progress)  # fmt: skip

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from algolens.errors import AlgolensError
 from algolens.families.base import CliOption, Family, Preset, lazy
+from algolens.options import unknown_key
 
 
 def _task(**options: Any) -> Any:
@@ -24,6 +26,14 @@ def _lazy(module: str, name: str) -> Any:
 
 
 VARIANTS = ("random", "mimic", "tied", "conv", "parent")  # the encoders: see .variants
+
+
+def check_variant(variant: str) -> None:
+    """One line for a variant that is not one of :data:`VARIANTS` (no torch needed)."""
+    if variant not in VARIANTS:
+        raise AlgolensError(unknown_key(variant, VARIANTS, "LEGO variant"))
+
+
 LEGO_MODEL = {"kind": "transformer", "n_layers": 6, "n_heads": 4, "d_model": 128, "d_mlp": 256}
 LEGO_TRAIN = {"steps": 3000, "batch_size": 128, "lr": 1e-3, "warmup_frac": 0.05, "log_every": 100,
               "layer_loss": 1.0}  # fmt: skip

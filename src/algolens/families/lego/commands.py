@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from algolens.errors import AlgolensError
+from algolens.families.lego import check_variant
 from algolens.options import SEED_MAX
 
 VariantOpt = Annotated[str, typer.Option(help="random, mimic, tied, conv or parent.")]
@@ -190,6 +191,7 @@ def train(
     progress: ProgressOpt = True,
 ) -> None:
     """Train one LEGO encoder variant (mimic and parent first run their mimic init)."""
+    check_variant(variant)  # one line before anything heavy is imported
     task, model = specs(
         n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp, conv_kernel
     )

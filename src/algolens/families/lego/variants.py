@@ -24,7 +24,8 @@ from typing import Any
 from torch import nn
 
 from algolens.errors import AlgolensError
-from algolens.families.lego import VARIANTS
+from algolens.families.lego import VARIANTS as VARIANTS  # re-exported
+from algolens.families.lego import check_variant
 from algolens.families.lego.mimic import MimicConfig, mimic_init
 from algolens.options import unknown_key
 
@@ -34,8 +35,7 @@ PARENT_CONV = 7  # the name token's query must reach its operand, OPERAND = 3 po
 
 def variant_model(variant: str, model_spec: dict[str, Any], conv_kernel: int = 3) -> dict[str, Any]:
     """The model section of ``variant`` built on ``model_spec``."""
-    if variant not in VARIANTS:
-        raise AlgolensError(f"unknown LEGO variant {variant!r}: choose from {', '.join(VARIANTS)}")
+    check_variant(variant)
     spec = {"kind": "transformer", **model_spec, "causal": False, "d_vocab_out": 2}
     if variant == "tied":
         spec["tie_layers"] = True
@@ -56,8 +56,7 @@ def variant_init(variant: str, options: dict[str, Any], seed: int) -> dict[str, 
 
     ``options`` may hold ``mimic`` (:class:`MimicConfig` settings, checked here); a mimic init
     without its own seed takes the run's, as ``algolens lego train`` and ``compare`` do."""
-    if variant not in VARIANTS:
-        raise AlgolensError(unknown_key(variant, VARIANTS, "LEGO variant"))
+    check_variant(variant)
     for key in options:
         if key != "mimic":
             raise AlgolensError(unknown_key(key, ["mimic"], "LEGO initialisation option"))
