@@ -188,26 +188,15 @@ def test_a_finished_run_killed_before_removing_its_checkpoint_completes(tmp_path
 def test_an_interrupted_train_exits_128_plus_its_signal_after_saving(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, code: int
 ) -> None:
-    import os
-
     from typer.testing import CliRunner
 
     from algolens.cli import app
-    from algolens.train.trainer import Trainer
-
-    real_step, calls = Trainer.step, []
-
-    def step(self: Trainer) -> Any:
-        calls.append(1)
-        if len(calls) == 2:
-            os.kill(os.getpid(), signum)  # the handler asks the loop to save and stop
-        return real_step(self)
 
     argv = ["train", "add", "--digits", "2", "--layers", "1", "--heads", "2", "--d-model", "16",
             "--steps", "6", "--batch-size", "8", "--no-progress"]  # fmt: skip
     whole = CliRunner().invoke(app, [*argv, "--out", str(tmp_path / "whole")])
     assert whole.exit_code == 0, whole.output  # the negative control: no signal, exit 0
-    monkeypatch.setattr(Trainer, "step", step)
+    signal_at_step_2(monkeypatch, signum)
     out = tmp_path / "stopped"
     stopped = CliRunner().invoke(app, [*argv, "--out", str(out)])
     assert stopped.exit_code == code, stopped.output
@@ -243,27 +232,17 @@ def test_an_interrupted_lego_train_exits_130_after_saving(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``lego train`` shares train's exit codes (it printed 'run saved' and exited 0)."""
-    import os
 
     from typer.testing import CliRunner
 
     from algolens.cli import app
-    from algolens.train.trainer import Trainer
 
     argv = ["lego", "train", "--variant", "random", "--n-vars", "3", "--train-k", "3",
             "--layers", "1", "--heads", "2", "--d-model", "16", "--d-mlp", "32", "--steps", "4",
             "--batch-size", "8", "--log-every", "2", "--no-progress"]  # fmt: skip
     whole = CliRunner().invoke(app, [*argv, "--out", str(tmp_path / "whole")])
     assert whole.exit_code == 0 and "run saved" in whole.output, whole.output  # the control
-    real_step, calls = Trainer.step, []
-
-    def step(self: Trainer) -> Any:
-        calls.append(1)
-        if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real_step(self)
-
-    monkeypatch.setattr(Trainer, "step", step)
+    signal_at_step_2(monkeypatch, signal.SIGINT)
     out = tmp_path / "stopped"
     stopped = CliRunner().invoke(app, [*argv, "--out", str(out)])
     assert stopped.exit_code == 130 and "run saved" not in stopped.output, stopped.output
@@ -275,22 +254,29 @@ def test_an_interrupted_zoo_retrain_writes_no_card(
 ) -> None:
     """A retrain stopped by Ctrl-C is refused in one line and gets no card (it made a card of
     the half-trained model)."""
+    from algolens.errors import AlgolensError
+    from algolens.zoo.build import retrain
+
+    signal_at_step_2(monkeypatch, signal.SIGINT)
+    with pytest.raises(AlgolensError, match="training stopped at step 2: no card"):
+        retrain("add_d5_l2", tmp_path / "again", questions=100, progress=False)
+    assert not (tmp_path / "again" / "card.json").exists()
+    assert store.run_state(tmp_path / "again")[0] == "resumable"
+
+
+def signal_at_step_2(monkeypatch: pytest.MonkeyPatch, signum: int) -> None:
+    """The process sends itself ``signum`` during the second training step: its handler asks
+    the loop to save and stop, as a Ctrl-C (SIGINT) or a SIGTERM would."""
     import os
 
-    from algolens.errors import AlgolensError
     from algolens.train.trainer import Trainer
-    from algolens.zoo.build import retrain
 
     real_step, calls = Trainer.step, []
 
     def step(self: Trainer) -> Any:
         calls.append(1)
         if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signum)
         return real_step(self)
 
     monkeypatch.setattr(Trainer, "step", step)
-    with pytest.raises(AlgolensError, match="training stopped at step 2: no card"):
-        retrain("add_d5_l2", tmp_path / "again", questions=100, progress=False)
-    assert not (tmp_path / "again" / "card.json").exists()
-    assert store.run_state(tmp_path / "again")[0] == "resumable"
