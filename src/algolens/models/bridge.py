@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from algolens.errors import AlgolensError
+from algolens.models.tl_config import shared_config
 
 if TYPE_CHECKING:
     from algolens.models.transformer import Transformer
@@ -36,27 +36,8 @@ if TYPE_CHECKING:
 
 def bridge_config(model: Transformer) -> dict[str, Any]:
     """The ``TransformerBridgeConfig`` fields of our transformer's configuration."""
-    cfg = model.cfg
-    if cfg.conv_kernel:
-        raise AlgolensError(
-            "a transformer with convolutional attention (conv_kernel) has no TransformerLens "
-            "counterpart"
-        )
-    return {
-        "n_layers": cfg.n_layers,
-        "n_heads": cfg.n_heads,
-        "d_model": cfg.d_model,
-        "d_head": cfg.d_head,
-        "d_mlp": cfg.d_mlp,
-        "n_ctx": cfg.n_ctx,
-        "d_vocab": cfg.d_vocab,
-        "d_vocab_out": cfg.d_vocab_out,
-        "act_fn": cfg.act_fn,
-        "normalization_type": "LN" if cfg.normalization_type == "LN" else None,
-        "attention_dir": "causal" if cfg.causal else "bidirectional",
-        "eps": 1e-5,
-        "init_weights": False,
-    }
+    norm = "LN" if model.cfg.normalization_type == "LN" else None
+    return {**shared_config(model), "normalization_type": norm}
 
 
 def native_state_dict(model: Any) -> dict[str, torch.Tensor]:

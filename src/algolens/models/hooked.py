@@ -16,6 +16,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from algolens.errors import AlgolensError
+from algolens.models.tl_config import shared_config
 
 if TYPE_CHECKING:
     from algolens.models.transformer import Transformer
@@ -26,30 +27,13 @@ _BUFFERS = (".attn.mask", ".attn.IGNORE")
 
 def hooked_config(model: Transformer) -> dict[str, Any]:
     """The ``HookedTransformerConfig`` fields of our transformer's configuration."""
-    cfg = model.cfg
-    if cfg.conv_kernel:
-        raise AlgolensError(
-            "a transformer with convolutional attention (conv_kernel) has no TransformerLens "
-            "counterpart"
-        )
     weight = model.embed.W_E
     return {
-        "n_layers": cfg.n_layers,
-        "n_heads": cfg.n_heads,
-        "d_model": cfg.d_model,
-        "d_head": cfg.d_head,
-        "d_mlp": cfg.d_mlp,
-        "n_ctx": cfg.n_ctx,
-        "d_vocab": cfg.d_vocab,
-        "d_vocab_out": cfg.d_vocab_out,
-        "act_fn": cfg.act_fn,
-        "normalization_type": cfg.normalization_type,
-        "attention_dir": "causal" if cfg.causal else "bidirectional",
-        "eps": 1e-5,
+        **shared_config(model),
+        "normalization_type": model.cfg.normalization_type,
         "positional_embedding_type": "standard",
         "default_prepend_bos": False,  # our sequences have no BOS token
         "tokenizer_prepends_bos": False,
-        "init_weights": False,
         "device": str(weight.device),
         "dtype": weight.dtype,
     }
