@@ -1,4 +1,4 @@
-"""kill -9 a sweep's worker and its driver at random moments, 10 times: the reruns finish it
+"""kill -9 a sweep's worker and its driver at random moments, 20 times: the reruns finish it
 with every grid point exactly once, each run's weights bit for bit those of a sweep that was
 never interrupted (slow tier).
 
@@ -41,7 +41,7 @@ batch_size = 32
 log_every = 1
 checkpoint_every = 3
 """
-TRIALS = 10
+TRIALS = 20
 DRIVE = (
     "import sys; from tests.integration.test_sweep_kill import drive; "
     "sys.exit(drive(*sys.argv[1:]))"
