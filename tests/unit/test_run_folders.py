@@ -193,3 +193,23 @@ def test_report_names_stay_one_folder_inside_reports(
     (run / store.CONFIG).write_text(json.dumps({**config, "name": "linked"}))
     result = CliRunner().invoke(app, ["analyse", str(run), "--no-progress"])
     assert result.exit_code == 2 and "symbolic link" in result.output
+
+
+def test_static_figures_are_never_written_through_a_linked_folder(tmp_path: Path) -> None:
+    """A report folder whose ``figures`` is a symbolic link to a folder outside is refused
+    before any figure is written; the control: a plain folder gets its report."""
+    from algolens.errors import AlgolensError
+    from algolens.families.base import Analysis
+    from algolens.report.render import render
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "figures").symlink_to(outside, target_is_directory=True)
+    analysis = Analysis(title="t", claims=[], data=None)
+    with pytest.raises(AlgolensError, match="symbolic link"):
+        render(analysis, [], report, fmt="svg")
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert render(analysis, [], tmp_path / "plain").name == "report.html"

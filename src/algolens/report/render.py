@@ -46,6 +46,7 @@ def render(analysis: Analysis, sections: list[Section], out: Path, fmt: str | No
     if fmt:
         from algolens.report.figures_export import export_figures
 
+        store.refuse_symlink(out / "figures")  # figures are never written through a link
         export_figures(figure_files(sections), out / "figures", fmt)
     return path
 
