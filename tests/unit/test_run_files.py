@@ -24,13 +24,7 @@ from algolens.runs import ZOO_DIR, resume_run, train
 TASK = {"name": "add", "n_digits": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    """Tiny models train 40 times faster on one thread when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def short(**kw: Any) -> TrainConfig:

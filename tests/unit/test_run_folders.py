@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from tests.conftest import tiny_model_spec
 from typer.testing import CliRunner
 
@@ -27,12 +26,7 @@ TRAIN = ["train", "add", "--digits", "2", "--layers", "1", "--heads", "2", "--d-
          "--steps", "4", "--batch-size", "8", "--no-progress"]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def tree(root: Path) -> dict[str, str]:
