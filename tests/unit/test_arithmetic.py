@@ -273,3 +273,30 @@ def test_short_share_draws_short_operands_padded_with_zeros(op: str) -> None:
     assert make_task(op, n_digits=n, short_share=0.0).to_dict()["short_share"] == 0.0
     with pytest.raises(AlgolensError, match="short_share"):
         make_task(op, n_digits=n, short_share=1.5)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mix"])
+def test_cascade_share_plants_long_carry_and_borrow_runs(op: str) -> None:
+    """``cascade_share``: a planted run of L columns (L uniform in 1..n) makes the longest
+    US9 (UZ) run at least L - 1, so half the rows carry a run of n/2 or more, where the plain
+    enriched stream almost never does; sums of exactly 10^k come up; answers stay the oracle's."""
+    n = 10
+    plain = make_task(op, n_digits=n)
+    planted = make_task(op, n_digits=n, cascade_share=1.0)
+    for draw in ("sample", "sample_independent"):
+        a = getattr(plain, draw)(4096, torch.Generator().manual_seed(2))
+        b = getattr(planted, draw)(4096, torch.Generator().manual_seed(2))
+        assert float((a.labels["depth"] >= n // 2).double().mean()) < 0.05, draw
+        assert float((b.labels["depth"] >= n // 2).double().mean()) > 0.4, draw
+        _answers_match(planted, b)
+        if op != "sub":
+            sums = [
+                int(planted.decode(r)[:n]) + int(planted.decode(r)[n + 1 : 2 * n + 1])
+                for r, s in zip(b.inputs.tolist(), b.labels["is_sub"].tolist(), strict=True)
+                if not s
+            ]
+            powers = sum(1 for v in sums if v > 1 and str(v).strip("0") == "1")
+            assert powers > 20, draw  # plain: about 0 in 4096
+    assert make_task(op, n_digits=n).to_dict()["cascade_share"] == 0.0
+    with pytest.raises(AlgolensError, match="cascade_share"):
+        make_task(op, n_digits=n, cascade_share=-0.1)

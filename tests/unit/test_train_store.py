@@ -345,3 +345,23 @@ def test_the_threads_recorded_are_the_training_process_s(tmp_path: Path) -> None
     assert (
         json.loads((out / CONFIG).read_text())["provenance"]["threads"] == torch.get_num_threads()
     )
+
+
+def test_bfloat16_autocast_trains_other_weights_and_refuses_other_precisions(
+    tmp_path: Path,
+) -> None:
+    """``precision = "bfloat16"`` runs the forward and backward under autocast: the loss still
+    falls, the saved weights stay float32, and they differ from the float32 run's (so the
+    setting is not ignored); an unknown precision is one clear error."""
+    cfg = TrainConfig(steps=30, batch_size=32, lr=3e-3, log_every=10)
+    task = {"name": "add", "n_digits": 2}
+    full = load(train(tmp_path / "f32", task, tiny_model_spec(), cfg, progress=False))
+    half_cfg = TrainConfig(steps=30, batch_size=32, lr=3e-3, log_every=10, precision="bfloat16")
+    half = load(train(tmp_path / "bf16", task, tiny_model_spec(), half_cfg, progress=False))
+    losses = [row["loss"] for row in half.metrics]
+    assert losses[-1] < losses[0]
+    weights = dict(half.model.named_parameters())
+    assert all(p.dtype == torch.float32 for p in weights.values())
+    assert any(not torch.equal(p, weights[name]) for name, p in full.model.named_parameters())
+    with pytest.raises(AlgolensError, match="precision"):
+        TrainConfig(precision="float16")  # type: ignore[arg-type]

@@ -108,6 +108,10 @@ def test_shipped_model_loads_and_matches_its_card(name: str) -> None:
 
     rows = recheck(name, quick=True)  # each distribution's first 20,480 questions, suites, lists
     assert all(row["same"] for row in rows), [row for row in rows if not row["same"]]
+    # the structured families (sums of exactly 10^k, zero-padded runs) are on every card; the
+    # full `zoo check` re-asks them (hundreds of thousands of questions: not in the fast tier)
+    structured = card["verification"]["suites"]["structured"]
+    assert structured["questions"] > 10_000 and structured["failures"] >= 0
     assert card["parameters"] == sum(p.numel() for p in run.model.parameters())
 
 
@@ -127,6 +131,27 @@ def test_zoo_check_command_reports_a_changed_card(tiny_zoo: Path) -> None:
         assert result.exit_code == 1
         marks = [line.split()[0] for line in result.output.splitlines() if "suite carry" in line]
         assert marks == ["DIFFERS", "same"], result.output
+
+
+def test_zoo_check_record_adds_a_missing_suite_and_never_rewrites(tiny_zoo: Path) -> None:
+    """A card without the structured suite differs (exit 1); `--record` measures it into the
+    card, after which the full check passes; a wrong recorded number is not rewritten."""
+    card_path = zoo.zoo_path("tiny") / "card.json"
+    card = json.loads(card_path.read_text())
+    structured = card["verification"]["suites"].pop("structured")
+    assert structured["questions"] > 100  # 2 digits: every power sum, run and one-digit pair
+    card["verification"]["suites"]["carry"]["failures"] += 1  # a wrong recorded number
+    card_path.write_text(json.dumps(card))
+    args = ["zoo", "check", "tiny", "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "DIFFERS  suite structured" in result.output
+    assert "structured" not in json.loads(card_path.read_text())["verification"]["suites"]
+    result = runner.invoke(app, [*args, "--record"])
+    assert result.exit_code == 1, result.output  # the carry suite still differs
+    assert "RECORDED suite structured" in result.output
+    kept = json.loads(card_path.read_text())["verification"]["suites"]
+    assert kept["structured"] == structured
+    assert kept["carry"]["failures"] == card["verification"]["suites"]["carry"]["failures"]
 
 
 def test_lego_zoo_model_retrains_through_its_variant(

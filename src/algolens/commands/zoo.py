@@ -185,18 +185,28 @@ def zoo_check(
         ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    record: Annotated[
+        bool,
+        typer.Option(
+            help="Write into the card the checks it does not hold yet (a suite added after "
+            "it was written); recorded numbers are never rewritten."
+        ),
+    ] = False,
 ) -> None:
     """Re-run NAME's recorded verification and compare every number with its card.
 
-    Exits 1 if any number differs.
+    Exits 1 if any number differs, or if the card lacks a check (unless --record adds it).
     """
     from algolens.zoo.build import recheck
 
-    rows = recheck(name, quick=quick, progress=progress)
+    rows = recheck(name, quick=quick, progress=progress, record=record)
     for row in rows:
+        if row.get("recorded_now"):
+            typer.echo(f"{'RECORDED':<8} {row['check']}: {row['measured']} (new on the card)")
+            continue
         mark = "same" if row["same"] else "DIFFERS"
         typer.echo(f"{mark:<8} {row['check']}: card {row['recorded']}, now {row['measured']}")
-    if not all(row["same"] for row in rows):
+    if not all(row["same"] or row.get("recorded_now") for row in rows):
         raise typer.Exit(1)
 
 

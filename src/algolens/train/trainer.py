@@ -171,7 +171,9 @@ class Trainer:
         lr = self.opt.param_groups[0]["lr"]
         # drawn on the CPU from the seeded generator: the same questions on every device
         batch = self.task.sample(self.cfg.batch_size, self.gen).to(self.device)
-        loss, metrics = self.objective.loss(self.model, batch)
+        half = self.cfg.precision == "bfloat16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=half):
+            loss, metrics = self.objective.loss(self.model, batch)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.grokfast:

@@ -110,14 +110,22 @@ def retrain(
     return card
 
 
-def recheck(name: str, quick: bool = False, progress: bool = False) -> list[dict[str, Any]]:
-    """Measure a shipped model's card again: one row per recorded number."""
-    run = load_run(zoo_path(name))
+def recheck(
+    name: str, quick: bool = False, progress: bool = False, record: bool = False
+) -> list[dict[str, Any]]:
+    """Measure a shipped model's card again: one row per recorded number. With ``record``, a
+    check the card does not hold yet (a suite added after it was written) is measured and
+    written into the card; numbers already recorded are never rewritten."""
+    path = zoo_path(name)
+    run = load_run(path)
     family = family_of(run.task.name)
     card = read_card(name)
     if family.recheck is None or not ({"verification", "evaluation"} & set(card)):
         raise AlgolensError(f"zoo model {name!r} has no record to check")
-    return family.recheck(run, card, quick=quick, progress=progress)
+    rows = family.recheck(run, card, quick=quick, progress=progress, record=record)
+    if any(row.get("recorded_now") for row in rows):
+        store.write_json(path / CARD, card)
+    return rows
 
 
 def recipe(name: str) -> tuple[Any, Any]:

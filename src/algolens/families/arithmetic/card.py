@@ -140,9 +140,13 @@ def learning_curve(run: RunLike) -> dict[str, Any]:
     return {**CURVE, "points": curve_to_json(curve), "steps_to": steps}
 
 
-def suite_record(run: RunLike) -> dict[str, Any]:
-    """The complete suites that fit the task: ``carry`` (add), ``borrow`` (sub), both for mix."""
+def suite_record(run: RunLike, structured: bool = True) -> dict[str, Any]:
+    """The complete suites that fit the task: ``carry`` (add), ``borrow`` (sub), both for mix;
+    and the ``structured`` suite (sums of exactly 10^k, runs padded with zeros, one digit
+    apart), so that a card cannot say 0 while those rare families fail."""
     names = {"add": ["carry"], "sub": ["borrow"], "mix": ["carry", "borrow"]}[run.task.op]
+    if structured:  # hundreds of thousands of questions: the quick re-check leaves it out
+        names.append("structured")
     out = {}
     for name in names:
         res = verify_suite(run.model, run.task, name)
@@ -168,24 +172,37 @@ def paper_list_record(run: RunLike) -> dict[str, list[int]] | None:
 
 
 def recheck(
-    run: RunLike, card: dict[str, Any], quick: bool = False, progress: bool = False
+    run: RunLike,
+    card: dict[str, Any],
+    quick: bool = False,
+    progress: bool = False,
+    record: bool = False,
 ) -> list[dict[str, Any]]:
     """Re-run a card's verification and compare: one row per recorded number.
 
     ``quick`` re-verifies only each distribution's first questions (the recorded ``prefix``),
-    the suites and the lists; the full check re-draws every recorded question.
+    the complete suites and the lists; the full check re-draws every recorded question and
+    asks the structured suite too. A suite the
+    card does not hold yet (a card older than the suite) differs; with ``record`` its measured
+    record is added to ``card`` (recorded numbers are never rewritten).
     """
-    record = card["verification"]
+    record_ = card["verification"]
     rows = []
     for dist in DISTRIBUTIONS:
-        rows += _recheck_distribution(run, record[dist], quick, progress)
-    for suite, rec in suite_record(run).items():
-        want = record["suites"][suite]
-        pair = [want["questions"], want["failures"]], [rec["questions"], rec["failures"]]
-        rows.append(_row(f"suite {suite} [questions, failures]", *pair))
+        rows += _recheck_distribution(run, record_[dist], quick, progress)
+    missing = "structured" not in record_["suites"]
+    for suite, rec in suite_record(run, structured=not quick or (record and missing)).items():
+        want = record_["suites"].get(suite)
+        if want is None:  # a card written before the suite existed
+            rows.append(_row(f"suite {suite} [questions, failures]", None, _pair(rec)))
+            if record:
+                record_["suites"][suite] = rec
+                rows[-1]["recorded_now"] = True
+            continue
+        rows.append(_row(f"suite {suite} [questions, failures]", _pair(want), _pair(rec)))
         rows.append(_row(f"suite {suite} by class", want["by_class"], rec["by_class"]))
     rows.append(
-        _row("paper lists [wrong, total]", record.get("paper_lists"), paper_list_record(run))
+        _row("paper lists [wrong, total]", record_.get("paper_lists"), paper_list_record(run))
     )
     return rows
 
@@ -205,6 +222,10 @@ def _recheck_distribution(
         _row(f"{dist}: failures in {rec['questions']:,}", rec["failures"], res.failures),
         _row(f"{dist}: by class", want, got),
     ]
+
+
+def _pair(rec: dict[str, Any]) -> list[int]:
+    return [rec["questions"], rec["failures"]]
 
 
 def _first_prefix(prefix: Any) -> list[int] | None:

@@ -79,10 +79,11 @@ ZOO: dict[str, Preset] = {
                         "2-layer 5-digit addition: accurate", "about 5 min on 2 CPU cores"),
     "add_d6_l2": Preset(_task("add", 6), cpu_model(2, 3), {**CPU_TRAIN, "steps": 3000},
                         "2-layer 6-digit addition", "about 6 min on 2 CPU cores"),
-    "add_d10_l2": Preset(_task("add", 10, short_share=0.1), cpu_model(2, 3),
+    "add_d10_l2": Preset(_task("add", 10, short_share=0.1, cascade_share=0.1), cpu_model(2, 3),
                          {**LONG, "steps": 12_000},
-                         "2-layer 10-digit addition, a tenth of the questions short",
-                         "about 28 min on 2 CPU cores"),
+                         "2-layer 10-digit addition, a tenth of the questions short and a tenth "
+                         "with a planted carry run (sums of exactly 10^k among them)",
+                         "about 25 min on 2 CPU cores"),
     "add_d15_l2": Preset(_task("add", 15, short_share=0.1), cpu_model(2, 3),
                          {**LONG, "steps": 10_000},
                          "2-layer 15-digit addition, a tenth of the questions short (the papers' "

@@ -83,6 +83,12 @@ class ArithmeticTask(SequenceTaskBase):
     # 1..n-1), as the papers' lists write short questions padded with zeros, which the uniform
     # and enriched questions almost never are
     short_share: float = 0.0
+    # share of questions with a planted carry (borrow) run: a column that makes a carry
+    # (borrow) and then L - 1 sum-9 (equal) columns above it, L uniform in 1..n at a uniform
+    # offset; the columns above the run are zero in half of them (a + b = 10^k is one such
+    # question), random otherwise. Enrichment alone makes a run of L forced pairs with odds
+    # 0.4^L, so long cascades padded with zeros are almost never seen
+    cascade_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.op not in ("add", "sub", "mix"):
@@ -97,6 +103,7 @@ class ArithmeticTask(SequenceTaskBase):
             "sub_share",
             "hard_share",
             "short_share",
+            "cascade_share",
         )
         for name in shares:
             if not 0.0 <= getattr(self, name) <= 1.0:
@@ -213,6 +220,8 @@ class ArithmeticTask(SequenceTaskBase):
             _near_operands(x, y, is_sub, self.hard_share, generator)
         if self.short_share:
             _short_operands(x, y, self.short_share, generator)
+        if self.cascade_share:
+            _planted_runs(x, y, is_sub, self.cascade_share, generator)
         return self.make_batch(x, y, is_sub)
 
     def sample_independent(self, batch_size: int, generator: torch.Generator) -> Batch:
@@ -235,6 +244,8 @@ class ArithmeticTask(SequenceTaskBase):
             _near_operands(x, y, is_sub, self.hard_share, generator)
         if self.short_share:
             _short_operands(x, y, self.short_share, generator)
+        if self.cascade_share:
+            _planted_runs(x, y, is_sub, self.cascade_share, generator)
         return self.make_batch(x, y, is_sub)
 
     def sample_uniform(self, batch_size: int, generator: torch.Generator) -> Batch:
@@ -411,6 +422,58 @@ def _short_operands(x: Tensor, y: Tensor, share: float, generator: torch.Generat
     top = (torch.arange(n)[None] < z) & short[:, None]  # digits are MSD first
     x.masked_fill_(top, 0)
     y.masked_fill_(top, 0)
+
+
+def _planted_runs(
+    x: Tensor, y: Tensor, is_sub: Tensor, share: float, generator: torch.Generator
+) -> None:
+    """Plant, in place, a carry (borrow) run in a share of the rows (see ``cascade_share``).
+
+    Columns count from the units (column c is digit index n - 1 - c). The run's bottom column
+    gets a pair that makes a carry (sum >= 10), the next L - 1 columns sum to 9, and in half
+    of the rows every column above the run is 0. Subtraction computes larger minus smaller, so
+    its bottom column gets the larger operand's digit below the smaller's, the run equal
+    digits, and the column just above the run the larger's digit above the smaller's (so a
+    borrow run fills at most n - 1 columns); either operand is the larger at even odds.
+    ``100000 - 000001`` is one such question.
+    """
+    bsz, n = x.shape
+    rows = torch.rand(bsz, generator=generator) < share
+    room = n - (is_sub[:, None].long() if n > 1 else 0)  # a borrow run leaves a column above
+    length = 1 + (torch.rand(bsz, 1, generator=generator) * room).long()
+    low = (torch.rand(bsz, 1, generator=generator) * (room - length + 1)).long()
+    col = torch.arange(n - 1, -1, -1)[None]  # column of each digit index
+    zero = rows[:, None] & (torch.rand(bsz, 1, generator=generator) < 0.5)
+    start = rows[:, None] & (col == low)
+    inside = rows[:, None] & (col > low) & (col < low + length)
+    sub = is_sub[:, None].expand_as(x)
+    cap = rows[:, None] & sub & (col == low + length)  # above a borrow run: decides the sign
+    above = zero & (col >= low + length) & ~cap
+    u = torch.rand(bsz, n, generator=generator)
+    v = torch.rand(bsz, n, generator=generator)
+    lo_digit = (u * 9).long()  # 0..8, and above it a digit in lo + 1..9
+    hi_digit = lo_digit + 1 + (v * (8 - lo_digit + 1)).long()
+    carry_x = 1 + lo_digit  # 1..9, and y in 10 - x..9
+    carry_y = 10 - carry_x + (v * carry_x).long()
+    x.copy_(torch.where(start, torch.where(sub, lo_digit, carry_x), x))
+    y.copy_(torch.where(start, torch.where(sub, hi_digit, carry_y), y))
+    y.copy_(torch.where(inside, torch.where(sub, x, 9 - x), y))
+    x.copy_(torch.where(cap, hi_digit, x))
+    y.copy_(torch.where(cap, lo_digit, y))
+    x.masked_fill_(above, 0)
+    y.masked_fill_(above, 0)
+    turn = (rows & is_sub & (torch.rand(bsz, generator=generator) < 0.5))[:, None]  # a < b
+    x_new, y_new = torch.where(turn, y, x), torch.where(turn, x, y)
+    x.copy_(x_new)
+    y.copy_(y_new)
+    # the larger operand takes the lower digit of the bottom pair (rows whose sign the run
+    # itself decides, where the column above it is equal, included)
+    powers = 10 ** torch.arange(n - 1, -1, -1)
+    y_larger = ((y * powers).sum(-1) > (x * powers).sum(-1))[:, None]
+    flip = start & sub & torch.where(y_larger, y > x, x > y)
+    x_new, y_new = torch.where(flip, y, x), torch.where(flip, x, y)
+    x.copy_(x_new)
+    y.copy_(y_new)
 
 
 def _masked_mean(out: dict[str, float], key: str, values: Tensor, mask: Tensor) -> None:
