@@ -141,14 +141,13 @@ class Run:
         (all, or ``variables``) the best node of a search, its IIA with Clopper-Pearson
         intervals on random and targeted pairs, and the negative controls, as JSON. A mixed
         model takes ``op`` (``'add'``, or ``'sub'``: the default)."""
-        from algolens.families.arithmetic.hypothesis import iia_json, measure
-        from algolens.families.arithmetic.task import ArithmeticTask
-
-        if not isinstance(self.task, ArithmeticTask):
+        family = family_of(self.task.name)
+        if family.hypothesis is None:
             raise AlgolensError(f"no hypothesis for the {self.task.name} task's IIA yet")
-        kw = {"pairs": pairs, "targeted_pairs": targeted_pairs, "search_pairs": search_pairs}
-        hyp, results, inert = measure(self.model, self.task, op, variables, seed=seed, **kw)
-        return iia_json(hyp, results, inert)
+        return family.hypothesis(
+            self.model, self.task, op=op, variables=variables, pairs=pairs,
+            targeted_pairs=targeted_pairs, search_pairs=search_pairs, seed=seed,
+        )  # fmt: skip
 
     def _lens_model(self) -> Any:
         if not hasattr(self.model, "to_transformer_lens"):

@@ -63,13 +63,14 @@ def report_folder(name: str, reports: Path = Path("reports")) -> Path:
 
 
 def zoo_sections(run: Any) -> list[Any]:
-    """Sections a report gets from the zoo's cards: a mixed add/sub model's report carries the
-    reuse comparison over the zoo's mixed models (Quirke, Neo & Barez 2024)."""
-    if run.task.name != "mix":
+    """Sections a report gets from the zoo's cards, as the run's family draws them (a mixed
+    add/sub model: the reuse comparison over the zoo's mixed models)."""
+    from algolens.families import family_of
+
+    family = family_of(run.task.name)
+    if family.zoo_sections is None:
         return []
-    from algolens.families.arithmetic.reuse import comparison_section
     from algolens.runs import zoo_names
     from algolens.zoo import read_card
 
-    section = comparison_section([read_card(n) for n in zoo_names()], this=run.name)
-    return [section] if section is not None else []
+    return family.zoo_sections(run, [read_card(n) for n in zoo_names()])

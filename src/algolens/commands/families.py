@@ -1,6 +1,7 @@
 """The families' own commands (``algolens lego ...``), added to the app at start-up.
 
-A family's ``commands(app, api, friendly)`` gets the app, the run functions it may call
+A family's ``commands(app, api, friendly)`` (and ``zoo_commands(zoo_app, ...)``, for
+``algolens zoo`` subcommands) gets the app, the run functions it may call
 (:class:`RunApi`, which imports them only when called) and the one-line-error decorator.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from algolens.commands.base import app, friendly
+from algolens.commands.zoo import zoo_app
 
 
 class RunApi:
@@ -38,6 +40,14 @@ class RunApi:
 
         return write_report(*args, **kwargs)
 
+    @staticmethod
+    def zoo_cards() -> list[dict[str, Any]]:
+        """Every zoo model's card, in the zoo's order."""
+        from algolens.runs import zoo_names
+        from algolens.zoo import read_card
+
+        return [read_card(name) for name in zoo_names()]
+
 
 def _register() -> None:
     from algolens.families import families
@@ -45,6 +55,8 @@ def _register() -> None:
     for family in families().values():
         if family.commands is not None:
             family.commands(app, RunApi(), friendly)
+        if family.zoo_commands is not None:
+            family.zoo_commands(zoo_app, RunApi(), friendly)
 
 
 _register()

@@ -229,15 +229,18 @@ def _submission(
     import contextlib
     import sys
 
-    from algolens.families.arithmetic.submission import load_submission, verify_submission
+    from algolens.families import family_of
 
     if timeout <= 0:
         raise AlgolensError(f"--timeout must be above 0 seconds, got {timeout:g}")
     dists = ("uniform",) if distribution == "both" else (distribution,)
+    check_file = family_of("add").submission  # submissions are adders (the AdderBoard format)
+    assert check_file is not None
     with contextlib.redirect_stdout(sys.stderr):  # what the submission prints stays off stdout
-        sub = load_submission(path, timeout)
-        check = verify_submission(sub, digits, questions, seed, dists, suite or "all", examples,
-                                  timeout, progress)  # fmt: skip
+        check = check_file(
+            path, timeout=timeout, n_digits=digits, questions=questions, seed=seed,
+            distributions=dists, suite=suite or "all", examples=examples, progress=progress,
+        )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(check.to_dict(), indent=2))
         return

@@ -42,45 +42,6 @@ def zoo_list(
         typer.echo(f"{r.name:<18} {r.task:<10} {r.architecture:<14} {r.parameters:>10,}  {r.check}")
 
 
-@zoo_app.command("reuse")
-@friendly
-def zoo_reuse(
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
-    plot: Annotated[
-        Path | None, typer.Option(help="Also write the learning curves as an HTML plot here.")
-    ] = None,
-) -> None:
-    """The reuse comparison (Quirke, Neo & Barez 2024) over the zoo's mixed models: how each
-    started (scratch, ins1, ins2, ins3), steps to 99%, 99.9% and no failure on the same fixed
-    questions, and its failures (add/sub) in a million questions of each distribution."""
-    from algolens.families.arithmetic.reuse import comparison_rows, pair_text
-    from algolens.runs import zoo_names
-    from algolens.zoo import read_card
-
-    cards = [read_card(name) for name in zoo_names()]
-    rows = comparison_rows(cards)
-    if plot is not None:
-        from algolens.families.arithmetic.reuse import comparison_figure
-
-        plot.parent.mkdir(parents=True, exist_ok=True)
-        comparison_figure(cards).write_html(plot, include_plotlyjs=True)
-        typer.echo(f"plot written to {plot}", err=as_json)
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    head = f"{'model':<16} {'start':<8} {'sub':>4} {'steps':>6} {'99%':>6} {'99.9%':>6} {'none':>6}"
-    typer.echo(f"{head}  uniform add/sub  training add/sub")
-    for r in rows:
-        marks = [r.get(f"steps_to_{k}") for k in ("99%", "99.9%", "no failure")]
-        cells = " ".join(f"{m if m is not None else 'never':>6}" for m in marks)
-        typer.echo(
-            f"{r['model']:<16} {r['start']:<8} {r['sub_share']:>4} {r['steps']:>6} {cells}  "
-            f"{pair_text(r, 'uniform'):<16} {pair_text(r, 'training')}"
-        )
-    typer.echo("steps to a mark: the first kept checkpoint that reaches it on the curve's "
-               "fixed questions (its spacing: checkpoint_every in --json)")  # fmt: skip
-
-
 @zoo_app.command("show")
 @friendly
 def zoo_show(

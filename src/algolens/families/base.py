@@ -91,6 +91,11 @@ class Family:
     ``init.family`` options for a run with that seed (a sweep's ``variant`` grid key and
     ``[init]`` table, and the family's own commands, use it); ``commands(app, api,
     friendly)`` adds CLI commands (``api`` hands over the run functions of the floors above);
+    ``zoo_commands(zoo_app, api, friendly)`` adds ``algolens zoo`` subcommands (arithmetic's
+    ``zoo reuse``); ``zoo_sections(run, cards)`` gives a run's report the sections it draws
+    from the zoo's cards (the reuse comparison); ``hypothesis(model, task, **options)``
+    measures the family's causal hypothesis as JSON (:meth:`algolens.runs.Run.iia`);
+    ``submission(path, **options)`` verifies a submitted program (``verify --submission``);
     ``suite`` verifies a named question list (``suite_names``); ``cli_options`` are the
     family's task flags (``--digits``).
     """
@@ -108,6 +113,10 @@ class Family:
     variants: tuple[str, ...] = ()
     variant_init: Callable[[str, dict[str, Any], int], dict[str, Any]] | None = None
     commands: Callable[..., None] | None = None
+    zoo_commands: Callable[..., None] | None = None
+    zoo_sections: Callable[[RunLike, list[dict[str, Any]]], list[Section]] | None = None
+    hypothesis: Callable[..., dict[str, Any]] | None = None
+    submission: Callable[..., Any] | None = None
     # (model, task, name, examples, precision) -> VerifyResult
     suite: Callable[..., Any] | None = None
     suite_names: tuple[str, ...] = ()

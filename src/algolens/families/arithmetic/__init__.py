@@ -41,6 +41,10 @@ FAMILY = Family(
     sections=lazy("algolens.families.arithmetic.report", "sections"),
     card=lazy("algolens.families.arithmetic.card", "card_record"),
     recheck=lazy("algolens.families.arithmetic.card", "recheck"),
+    zoo_commands=lazy("algolens.families.arithmetic.commands", "register_zoo"),
+    zoo_sections=lazy("algolens.families.arithmetic.reuse", "zoo_sections"),
+    hypothesis=lazy("algolens.families.arithmetic.hypothesis", "iia_report"),
+    submission=lazy("algolens.families.arithmetic.submission", "check_file"),
     suite=lazy("algolens.families.arithmetic.suites", "verify_suite"),
     suite_names=(
         "carry",

@@ -274,12 +274,33 @@ def iia_json(
     }
 
 
+def iia_report(
+    model: Any,
+    task: Any,
+    *,
+    op: str | None = None,
+    variables: list[str] | None = None,
+    pairs: int = 10_000,
+    targeted_pairs: int = 2_000,
+    search_pairs: int = 1_000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The family's ``hypothesis`` hook (:meth:`algolens.runs.Run.iia`): :func:`measure` as
+    JSON, for an arithmetic task only."""
+    if not isinstance(task, ArithmeticTask):
+        raise AlgolensError(f"no hypothesis for the {task.name} task's IIA yet")
+    kw = {"pairs": pairs, "targeted_pairs": targeted_pairs, "search_pairs": search_pairs}
+    hyp, results, inert = measure(model, task, op, variables, seed=seed, **kw)
+    return iia_json(hyp, results, inert)
+
+
 __all__ = [
     "PAIR_KINDS",
     "addition_hypothesis",
     "check_against_oracle",
     "hypothesis",
     "iia_json",
+    "iia_report",
     "measure",
     "questions",
     "sampler",

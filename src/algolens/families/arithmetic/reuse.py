@@ -254,3 +254,12 @@ def pair_text(row: dict[str, Any], dist: str) -> str:
     add, sub = row[f"{dist}_add_sub"]
     n = row.get(f"{dist}_questions")
     return f"{add}/{sub} of {n:,}" if n else "-"
+
+
+def zoo_sections(run: Any, cards: list[dict[str, Any]]) -> list[Section]:
+    """The family's ``zoo_sections`` hook: a mixed add/sub model's report carries the reuse
+    comparison over the zoo's mixed models (``cards``); other models get none."""
+    if run.task.name != "mix":
+        return []
+    section = comparison_section(cards, this=run.name)
+    return [section] if section is not None else []

@@ -409,6 +409,25 @@ def verify_submission(
         torch.set_num_threads(threads)
 
 
+def check_file(
+    path: str | Path,
+    *,
+    timeout: float,
+    n_digits: int | None = None,
+    questions: int = 100_000,
+    seed: int = 0,
+    distributions: tuple[str, ...] = ("uniform",),
+    suite: str | None = "all",
+    examples: int = 10,
+    progress: bool = False,
+) -> SubmissionCheck:
+    """The family's ``submission`` hook (``algolens verify --submission FILE``): load the file
+    (its import limited to ``timeout`` seconds) and run :func:`verify_submission` on it."""
+    sub = load_submission(path, timeout)
+    return verify_submission(sub, n_digits, questions, seed, distributions, suite, examples,
+                             timeout, progress)  # fmt: skip
+
+
 def _verify_submission(
     submission: Submission,
     n_digits: int | None,
