@@ -16,13 +16,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Int
 from torch import Tensor
 
 from algolens.errors import AlgolensError
 
 if TYPE_CHECKING:
     from transformer_lens import FactoredMatrix
+
+
+def _stacked(part: str, name: str, shape: str) -> Any:
+    """A property stacking every block's ``<part>.<name>`` over the layers, as
+    HookedTransformer's ``model.W_Q`` (one definition for the six weights)."""
+
+    def stack(self: Any) -> Tensor:
+        return torch.stack([getattr(getattr(block, part), name) for block in self.blocks])
+
+    return property(stack, doc=f"``blocks[l].{part}.{name}`` stacked: ``[n_layers {shape}]``.")
 
 
 class TransformerLensParts:
@@ -63,32 +73,12 @@ class TransformerLensParts:
         return str(self._tokenizer().decode(tokens))
 
     # ---- weights stacked over layers, as HookedTransformer's properties ----------------------
-    def _stack(self, part: str, name: str) -> Tensor:
-        return torch.stack([getattr(getattr(block, part), name) for block in self.blocks])
-
-    @property
-    def W_Q(self) -> Float[Tensor, "n_layers n_heads d_model d_head"]:
-        return self._stack("attn", "W_Q")
-
-    @property
-    def W_K(self) -> Float[Tensor, "n_layers n_heads d_model d_head"]:
-        return self._stack("attn", "W_K")
-
-    @property
-    def W_V(self) -> Float[Tensor, "n_layers n_heads d_model d_head"]:
-        return self._stack("attn", "W_V")
-
-    @property
-    def W_O(self) -> Float[Tensor, "n_layers n_heads d_head d_model"]:
-        return self._stack("attn", "W_O")
-
-    @property
-    def W_in(self) -> Float[Tensor, "n_layers d_model d_mlp"]:
-        return self._stack("mlp", "W_in")
-
-    @property
-    def W_out(self) -> Float[Tensor, "n_layers d_mlp d_model"]:
-        return self._stack("mlp", "W_out")
+    W_Q = _stacked("attn", "W_Q", "n_heads d_model d_head")
+    W_K = _stacked("attn", "W_K", "n_heads d_model d_head")
+    W_V = _stacked("attn", "W_V", "n_heads d_model d_head")
+    W_O = _stacked("attn", "W_O", "n_heads d_head d_model")
+    W_in = _stacked("mlp", "W_in", "d_model d_mlp")
+    W_out = _stacked("mlp", "W_out", "d_mlp d_model")
 
     @property
     def QK(self) -> FactoredMatrix:

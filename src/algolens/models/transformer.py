@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from operator import attrgetter
 from typing import Any
 
 import torch
@@ -407,21 +408,10 @@ class Transformer(TransformerLensParts, HookedRootModule):
         return out, ActivationCache(cache_dict, self, has_batch_dim=has_batch)
 
     # ---- what TransformerLens's ActivationCache and tools read from a model -----------------
-    @property
-    def W_E(self) -> Tensor:
-        return self.embed.W_E
-
-    @property
-    def W_pos(self) -> Tensor:
-        return self.pos_embed.W_pos
-
-    @property
-    def W_U(self) -> Tensor:
-        return self.unembed.W_U
-
-    @property
-    def b_U(self) -> Tensor:
-        return self.unembed.b_U
+    W_E = property(attrgetter("embed.W_E"), doc="The embedding ``[d_vocab, d_model]``.")
+    W_pos = property(attrgetter("pos_embed.W_pos"), doc="Positions ``[n_ctx, d_model]``.")
+    W_U = property(attrgetter("unembed.W_U"), doc="The unembedding ``[d_model, d_vocab_out]``.")
+    b_U = property(attrgetter("unembed.b_U"), doc="Its bias ``[d_vocab_out]``.")
 
     def tokens_to_residual_directions(self, tokens: int | Tensor) -> Tensor:
         """The unembedding column of each token: ``[..., d_model]`` (as TransformerLens's)."""
