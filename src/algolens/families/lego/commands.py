@@ -7,11 +7,13 @@ imports nothing from the floors above it.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
 
@@ -20,49 +22,6 @@ from algolens.families.lego import check_variant
 from algolens.options import SEED_MAX
 
 VariantOpt = Annotated[str, typer.Option(help="random, mimic, tied, conv or parent.")]
-NVarsOpt = Annotated[int, typer.Option(help="Clauses (variables) per sentence.")]
-TrainKOpt = Annotated[int, typer.Option(help="Loss on the first K chain positions (0: all).")]
-MaxVarsOpt = Annotated[
-    int, typer.Option(help="Positions for up to this many clauses (longer-chain probes; 0: n).")
-]
-LayersOpt = Annotated[int, typer.Option(help="Encoder layers.")]
-HeadsOpt = Annotated[int, typer.Option(help="Attention heads per layer.")]
-DModelOpt = Annotated[int, typer.Option(help="Residual width.")]
-DMlpOpt = Annotated[int, typer.Option(help="MLP width.")]
-StepsOpt = Annotated[int, typer.Option(help="Training steps.")]
-BatchOpt = Annotated[int, typer.Option(help="Sentences per step.")]
-LrOpt = Annotated[float, typer.Option(help="Peak AdamW learning rate.")]
-LogOpt = Annotated[int, typer.Option(help="Steps between metrics rows (with validation).")]
-StopOpt = Annotated[
-    str, typer.Option(help="Stop early at the first log row meeting this, e.g. val_acc_trained>=1.")
-]
-MimicStepsOpt = Annotated[int, typer.Option(help="Mimic-init steps (mimic, parent variants).")]
-MimicLrOpt = Annotated[float, typer.Option(help="Mimic-init Adam learning rate.")]
-WindowOpt = Annotated[int, typer.Option(help="Manipulation window |q - k| <= W (mimic, parent).")]
-LayerLossOpt = Annotated[
-    float,
-    typer.Option(
-        help="Deep supervision: weight of the earlier layers' logit-lens loss, layer l on chain "
-        "positions <= l + 2 (one hop per layer); 0: the plain loss on the last layer only."
-    ),
-]
-ConvOpt = Annotated[
-    int,
-    typer.Option(
-        help="Convolution kernel inside q/k/v for every variant (0: only conv, with 3, and "
-        "parent, with 7)."
-    ),
-]
-ParentOpt = Annotated[
-    int,
-    typer.Option(
-        help="Heads per layer trained towards the parent template (mimic variant; parent has 1): a "
-        "clause's name token attends to its parent clause's name token. Needs --conv-kernel "
-        ">= 7 in "
-        "layer 0 to see the operand; 0 keeps the paper's two templates."
-    ),
-]
-NamesOpt = Annotated[str, typer.Option(help="Names by chain position: any or split (a-m/n-z).")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed for weights and data.")]
 DeviceOpt = Annotated[
@@ -70,13 +29,95 @@ DeviceOpt = Annotated[
 ]
 
 
-API: Any = None  # the run functions, handed over by register()
+def _opt(default: Any, text: str) -> Any:
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class LegoOptions:
+    """The task, model, training and mimic-init options ``lego train`` and ``lego compare``
+    share: one definition, each field one ``--option`` of both commands (see :func:`command`)."""
+
+    n_vars: int = _opt(12, "Clauses (variables) per sentence.")
+    train_k: int = _opt(6, "Loss on the first K chain positions (0: all).")
+    max_vars: int = _opt(14, "Positions for up to this many clauses (longer-chain probes; 0: n).")
+    names: str = _opt("any", "Names by chain position: any or split (a-m/n-z).")
+    layers: int = _opt(6, "Encoder layers.")
+    heads: int = _opt(4, "Attention heads per layer.")
+    d_model: int = _opt(128, "Residual width.")
+    d_mlp: int = _opt(256, "MLP width.")
+    conv_kernel: int = _opt(
+        0, "Convolution kernel inside q/k/v for every variant (0: only conv, with 3, and parent, "
+        "with 7).",
+    )  # fmt: skip
+    steps: int = _opt(1500, "Training steps.")
+    batch_size: int = _opt(64, "Sentences per step.")
+    lr: float = _opt(1e-3, "Peak AdamW learning rate.")
+    log_every: int = _opt(50, "Steps between metrics rows (with validation).")
+    stop_when: str = _opt(
+        "", "Stop early at the first log row meeting this, e.g. val_acc_trained>=1."
+    )
+    layer_loss: float = _opt(
+        1.0, "Deep supervision: weight of the earlier layers' logit-lens loss, layer l on chain "
+        "positions <= l + 2 (one hop per layer); 0: the plain loss on the last layer only.",
+    )  # fmt: skip
+    mimic_steps: int = _opt(150, "Mimic-init steps (mimic, parent variants).")
+    mimic_lr: float = _opt(3e-3, "Mimic-init Adam learning rate.")
+    window: int = _opt(3, "Manipulation window |q - k| <= W (mimic, parent).")
+    parent_heads: int = _opt(
+        0, "Heads per layer trained towards the parent template (mimic variant; parent has 1): "
+        "a clause's name token attends to its parent clause's name token. Needs --conv-kernel "
+        ">= 7 in layer 0 to see the operand; 0 keeps the paper's two templates.",
+    )  # fmt: skip
+
+    def specs(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The run's task and model tables."""
+        o = self
+        return specs(o.n_vars, o.train_k, o.max_vars, o.names, o.layers, o.heads, o.d_model,
+                     o.d_mlp, o.conv_kernel)  # fmt: skip
+
+    def train_config(self, device: str, seed: int = 0) -> Any:
+        o = self
+        return train_config(o.steps, o.batch_size, o.lr, o.log_every, o.stop_when, o.layer_loss,
+                            device, seed)  # fmt: skip
+
+    def mimic(self) -> dict[str, Any]:
+        """The mimic init's settings (its seed is the run's, added per run)."""
+        return {"steps": self.mimic_steps, "lr": self.mimic_lr, "window": self.window,
+                "n_parent": self.parent_heads}  # fmt: skip
+
+
+def command(fn: Callable[..., None], api: Any) -> Callable[..., None]:
+    """``fn(api, ..., options: LegoOptions, ...)`` as a typer command: ``api`` (the run
+    functions the CLI hands over) is bound, and ``options`` stands for one ``--option`` per
+    field of :class:`LegoOptions`, in its place. Typer reads the signature made here."""
+    hints = get_type_hints(LegoOptions)
+    shared = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=f.default,
+            annotation=Annotated[hints[f.name], typer.Option(help=f.metadata["help"])],
+        )
+        for f in fields(LegoOptions)
+    ]
+    params: list[inspect.Parameter] = []
+    for p in list(inspect.signature(fn, eval_str=True).parameters.values())[1:]:
+        params += shared if p.name == "options" else [p.replace(kind=p.KEYWORD_ONLY)]
+
+    def run(**kwargs: Any) -> None:
+        options = LegoOptions(**{f.name: kwargs.pop(f.name) for f in fields(LegoOptions)})
+        fn(api, options=options, **kwargs)
+
+    run.__name__, run.__qualname__, run.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    run.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    return run
 
 
 def register(app: typer.Typer, api: Any, friendly: Any) -> None:
-    """Add ``algolens lego train`` and ``algolens lego compare`` to ``app``."""
-    global API
-    API = api
+    """Add ``algolens lego train`` and ``algolens lego compare`` to ``app``; their ``api`` is
+    the run functions the CLI hands over (kept in the commands, no module global)."""
     lego_app = typer.Typer(
         cls=app.info.cls,  # the app's group class: its help answers without pydantic
         help="LEGO chain-of-reasoning encoders: train a variant, compare variants.",
@@ -84,8 +125,8 @@ def register(app: typer.Typer, api: Any, friendly: Any) -> None:
         no_args_is_help=True,
     )
     app.add_typer(lego_app, name="lego")
-    lego_app.command("train")(friendly(train))
-    lego_app.command("compare")(friendly(compare))
+    lego_app.command("train")(friendly(command(train, api)))
+    lego_app.command("compare")(friendly(command(compare, api)))
 
 
 def specs(
@@ -158,26 +199,9 @@ def run_config(
 
 
 def train(
+    api: Any,
     variant: VariantOpt = "random",
-    n_vars: NVarsOpt = 12,
-    train_k: TrainKOpt = 6,
-    max_vars: MaxVarsOpt = 14,
-    names: NamesOpt = "any",
-    layers: LayersOpt = 6,
-    heads: HeadsOpt = 4,
-    d_model: DModelOpt = 128,
-    d_mlp: DMlpOpt = 256,
-    conv_kernel: ConvOpt = 0,
-    steps: StepsOpt = 1500,
-    batch_size: BatchOpt = 64,
-    lr: LrOpt = 1e-3,
-    log_every: LogOpt = 50,
-    stop_when: StopOpt = "",
-    layer_loss: LayerLossOpt = 1.0,
-    mimic_steps: MimicStepsOpt = 150,
-    mimic_lr: MimicLrOpt = 3e-3,
-    window: WindowOpt = 3,
-    parent_heads: ParentOpt = 0,
+    options: LegoOptions = LegoOptions(),
     seed: SeedOpt = 0,
     init_from: Annotated[
         str | None,
@@ -192,20 +216,13 @@ def train(
 ) -> None:
     """Train one LEGO encoder variant (mimic and parent first run their mimic init)."""
     check_variant(variant)  # one line before anything heavy is imported
-    task, model = specs(
-        n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp, conv_kernel
-    )
-    cfg = train_config(steps, batch_size, lr, log_every, stop_when, layer_loss, device, seed)
-    mimic = {
-        "steps": mimic_steps,
-        "lr": mimic_lr,
-        "window": window,
-        "n_parent": parent_heads,
-        "seed": seed,
-    }
-    config = run_config(API, variant, task, model, cfg, mimic, init_from)
-    out = out or Path("runs") / f"lego_n{n_vars}_k{train_k or n_vars}_{variant}_s{seed}"
-    result = API.train_run(out, config, progress=progress)
+    task, model = options.specs()
+    cfg = options.train_config(device, seed)
+    config = run_config(api, variant, task, model, cfg, {**options.mimic(), "seed": seed},
+                        init_from)  # fmt: skip
+    k = options.train_k or options.n_vars
+    out = out or Path("runs") / f"lego_n{options.n_vars}_k{k}_{variant}_s{seed}"
+    result = api.train_run(out, config, progress=progress)
     if result.interrupted:  # saved: continue with algolens train --resume, exit 130 or 143
         typer.echo(f"interrupted at step {result.steps:,}; continue with: "
                    f"algolens train --resume --out {out}", err=True)  # fmt: skip
@@ -226,29 +243,12 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def compare(
+    api: Any,
     variants: Annotated[
         str, typer.Option(help="Comma-separated variants: random,mimic,tied,conv,parent.")
     ] = "random,mimic,tied,conv,parent",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds, the same for each.")] = "0",
-    n_vars: NVarsOpt = 12,
-    train_k: TrainKOpt = 6,
-    max_vars: MaxVarsOpt = 14,
-    names: NamesOpt = "any",
-    layers: LayersOpt = 6,
-    heads: HeadsOpt = 4,
-    d_model: DModelOpt = 128,
-    d_mlp: DMlpOpt = 256,
-    conv_kernel: ConvOpt = 0,
-    steps: StepsOpt = 1500,
-    batch_size: BatchOpt = 64,
-    lr: LrOpt = 1e-3,
-    log_every: LogOpt = 50,
-    stop_when: StopOpt = "",
-    layer_loss: LayerLossOpt = 1.0,
-    mimic_steps: MimicStepsOpt = 150,
-    mimic_lr: MimicLrOpt = 3e-3,
-    window: WindowOpt = 3,
-    parent_heads: ParentOpt = 0,
+    options: LegoOptions = LegoOptions(),
     n_eval: Annotated[int, typer.Option(help="Sentences for the final evaluation.")] = 2048,
     out: Annotated[Path, typer.Option(help="Folder for the runs and the comparison.")] = Path(
         "runs/lego_compare"
@@ -265,27 +265,18 @@ def compare(
     seed_list = parse_seeds(seeds)
     if not chosen or not seed_list:
         raise AlgolensError("give at least one variant and one seed")
-    task, model = specs(
-        n_vars, train_k, max_vars, names, layers, heads, d_model, d_mlp, conv_kernel
-    )
-    cfg = train_config(steps, batch_size, lr, log_every, stop_when, layer_loss, device)
-    mimic = {"steps": mimic_steps, "lr": mimic_lr, "window": window, "n_parent": parent_heads}
-    result = compare_variants(
-        API, out, task, model, cfg, chosen, seed_list, mimic, n_eval, progress
-    )
-    _write_comparison(API, result, out)
-    _print_comparison(result, train_k or n_vars, n_vars)
+    result = compare_variants(api, out, options, chosen, seed_list, device, n_eval, progress)
+    _write_comparison(api, result, out)
+    _print_comparison(result, options.train_k or options.n_vars, options.n_vars)
 
 
 def compare_variants(
     api: Any,
     out: Path,
-    task: dict[str, Any],
-    model: dict[str, Any],
-    train_cfg: Any,
+    options: LegoOptions,
     variants: tuple[str, ...],
     seeds: tuple[int, ...],
-    mimic: dict[str, Any],
+    device: str = "cpu",
     n_eval: int = 2048,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -296,6 +287,8 @@ def compare_variants(
     from algolens.families.lego.analysis import evaluate
     from algolens.tasks.base import resolve_device
 
+    task, model = options.specs()
+    train_cfg, mimic = options.train_config(device), options.mimic()
     configs = {
         (v, s): run_config(api, v, task, model, replace(train_cfg, seed=s), {**mimic, "seed": s})
         for s in seeds
