@@ -204,9 +204,7 @@ class ArithmeticTask(SequenceTaskBase):
         :meth:`sample_independent` to draw the same mixture one question at a time.
         """
         n = self.n_digits
-        x = torch.randint(0, 10, (batch_size, n), generator=generator)
-        y = torch.randint(0, 10, (batch_size, n), generator=generator)
-        is_sub = self._operators(batch_size, generator)
+        x, y, is_sub = self._draw(batch_size, generator)
         enrich = torch.rand(1, generator=generator).item() < self.enrich_batch_share
         swap_first = torch.rand(1, generator=generator).item() < 0.5
         if enrich and self.enrich_pair_share > 0:
@@ -216,13 +214,7 @@ class ArithmeticTask(SequenceTaskBase):
             forced[idx] = True
             swap = torch.full((batch_size, n), swap_first)
             _force_pairs(x, y, is_sub, forced.view(batch_size, n), swap)
-        if self.hard_share:
-            _near_operands(x, y, is_sub, self.hard_share, generator)
-        if self.short_share:
-            _short_operands(x, y, self.short_share, generator)
-        if self.cascade_share:
-            _planted_runs(x, y, is_sub, self.cascade_share, generator)
-        return self.make_batch(x, y, is_sub)
+        return self._finish(x, y, is_sub, generator)
 
     def sample_independent(self, batch_size: int, generator: torch.Generator) -> Batch:
         """The training mixture drawn one question at a time, so questions are independent.
@@ -233,20 +225,12 @@ class ArithmeticTask(SequenceTaskBase):
         questions are binomial, so a Clopper-Pearson interval holds.
         """
         n = self.n_digits
-        x = torch.randint(0, 10, (batch_size, n), generator=generator)
-        y = torch.randint(0, 10, (batch_size, n), generator=generator)
-        is_sub = self._operators(batch_size, generator)
+        x, y, is_sub = self._draw(batch_size, generator)
         enrich = torch.rand(batch_size, 1, generator=generator) < self.enrich_batch_share
         forced = (torch.rand(batch_size, n, generator=generator) < self.enrich_pair_share) & enrich
         swap = (torch.rand(batch_size, 1, generator=generator) < 0.5).expand(batch_size, n)
         _force_pairs(x, y, is_sub, forced, swap)
-        if self.hard_share:
-            _near_operands(x, y, is_sub, self.hard_share, generator)
-        if self.short_share:
-            _short_operands(x, y, self.short_share, generator)
-        if self.cascade_share:
-            _planted_runs(x, y, is_sub, self.cascade_share, generator)
-        return self.make_batch(x, y, is_sub)
+        return self._finish(x, y, is_sub, generator)
 
     def sample_uniform(self, batch_size: int, generator: torch.Generator) -> Batch:
         """Every digit uniform; for mix, the operator at even odds."""
@@ -257,6 +241,23 @@ class ArithmeticTask(SequenceTaskBase):
             is_sub = torch.rand(batch_size, generator=generator) < 0.5
         else:
             is_sub = torch.full((batch_size,), self.op == "sub")
+        return self.make_batch(x, y, is_sub)
+
+    def _draw(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        """Uniform operand digits and the operators, the start of both training samplers."""
+        x = torch.randint(0, 10, (batch_size, self.n_digits), generator=generator)
+        y = torch.randint(0, 10, (batch_size, self.n_digits), generator=generator)
+        return x, y, self._operators(batch_size, generator)
+
+    def _finish(self, x: Tensor, y: Tensor, is_sub: Tensor, generator: torch.Generator) -> Batch:
+        """The end of both training samplers, after enrichment: near-equal subtraction, short
+        operands and planted carry (borrow) runs, each in its share of the questions."""
+        if self.hard_share:
+            _near_operands(x, y, is_sub, self.hard_share, generator)
+        if self.short_share:
+            _short_operands(x, y, self.short_share, generator)
+        if self.cascade_share:
+            _planted_runs(x, y, is_sub, self.cascade_share, generator)
         return self.make_batch(x, y, is_sub)
 
     def _operators(self, batch_size: int, generator: torch.Generator) -> Tensor:
