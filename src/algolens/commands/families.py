@@ -11,34 +11,17 @@ from typing import Any
 
 from algolens.commands.base import app, friendly
 from algolens.commands.zoo import zoo_app
+from algolens.families.base import lazy
 
 
 class RunApi:
-    """What a family's commands may call on the floors above the families."""
+    """What a family's commands may call on the floors above the families, each imported on
+    its first call."""
 
-    @staticmethod
-    def new_config(*args: Any, **kwargs: Any) -> Any:
-        from algolens.runs import new_config
-
-        return new_config(*args, **kwargs)
-
-    @staticmethod
-    def train_run(*args: Any, **kwargs: Any) -> Any:
-        from algolens.runs import train_run
-
-        return train_run(*args, **kwargs)
-
-    @staticmethod
-    def load_run(*args: Any, **kwargs: Any) -> Any:
-        from algolens.runs import load_run
-
-        return load_run(*args, **kwargs)
-
-    @staticmethod
-    def write_report(*args: Any, **kwargs: Any) -> Any:
-        from algolens.report import write_report
-
-        return write_report(*args, **kwargs)
+    new_config = staticmethod(lazy("algolens.runs", "new_config"))
+    train_run = staticmethod(lazy("algolens.runs", "train_run"))
+    load_run = staticmethod(lazy("algolens.runs", "load_run"))
+    write_report = staticmethod(lazy("algolens.report", "write_report"))
 
     @staticmethod
     def zoo_cards() -> list[dict[str, Any]]:
