@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from transformer_lens import ActivationCache
 from transformer_lens.patching import get_act_patch_attn_head_out_by_pos, get_act_patch_mlp_out
@@ -57,11 +58,17 @@ def test_node_names_round_trip():
     assert Node(14, 1, "mlp").component == "L1MLP"
 
 
-def test_batched_sweep_equals_one_forward_per_node():
+@pytest.mark.parametrize("local", [True, False])
+def test_batched_sweep_equals_one_forward_per_node(local: bool):
+    """Both sweeps (only what an ablation changes, and whole stacked forwards) against the
+    oracle; zero against mean ablation's oracle is the control that the comparison can fail."""
     model, batch = tiny(), sample_questions(TASK, 40, 1)
     nodes = model_nodes(model, TASK.n_ctx, ("head", "mlp", "resid"))
+    zero = ablate(model, TASK, batch, nodes, "zero", max_rows=200, prune=False, local=local)
+    mean_values = ablation_values(model, batch.inputs, nodes, "mean")
+    assert not torch.equal(zero.loss, one_at_a_time(model, batch, nodes, mean_values)[1])
     for mode in ("mean", "zero"):
-        res = ablate(model, TASK, batch, nodes, mode, max_rows=200, prune=False)
+        res = ablate(model, TASK, batch, nodes, mode, max_rows=200, prune=False, local=local)
         ok, loss = one_at_a_time(
             model, batch, nodes, ablation_values(model, batch.inputs, nodes, mode)
         )

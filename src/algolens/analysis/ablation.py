@@ -142,6 +142,9 @@ def ablation_values(
     return means if mode == "mean" else {k: torch.zeros_like(v) for k, v in means.items()}
 
 
+Scorer = Callable[[list[int]], tuple[Tensor, Tensor]]  # node indices -> (correct, loss)
+
+
 @torch.inference_mode()
 def run_ablations(
     model: Transformer,
@@ -150,6 +153,7 @@ def run_ablations(
     nodes: list[Node],
     values: dict[str, Tensor],
     *,
+    local: bool = False,
     max_rows: int = 16384,
     progress: bool = False,
     desc: str = "ablating",
@@ -157,30 +161,55 @@ def run_ablations(
     """Answer correctness ``[node, batch, n_answer]`` and loss ``[node, batch]`` per ablation.
 
     ``values[hook]`` is the replacement per position (``[pos, head, d_head]`` or
-    ``[pos, d_model]``); nodes go through the model ``max_rows // batch`` at a time.
+    ``[pos, d_model]``); nodes go through the model ``max_rows // batch`` at a time, in whole
+    stacked forwards (:func:`_stacked_scorer`) or, with ``local``, computing only what the
+    ablation can change (:func:`_local_scorer`; the same results).
     """
     model.eval()
     n_q = len(batch)
     per_pass = max(1, max_rows // n_q)
+    if local:
+        groups = _layer_groups(nodes, per_pass, model.cfg.n_layers)
+        score = _local_scorer(model, task, batch, nodes, values)
+    else:
+        groups = [
+            list(range(s, min(s + per_pass, len(nodes)))) for s in range(0, len(nodes), per_pass)
+        ]
+        score = _stacked_scorer(model, task, batch, nodes, values)
     correct = torch.empty(len(nodes), n_q, task.n_answer, dtype=torch.bool)
     loss = torch.empty(len(nodes), n_q, dtype=torch.float64)
-    starts = range(0, len(nodes), per_pass)
-    for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
-        group = nodes[start : start + per_pass]
+    for idx in tqdm(groups, desc=desc, disable=not progress, leave=False):
+        ok, q_loss = score(idx)
+        correct[idx] = ok.view(len(idx), n_q, -1)
+        loss[idx] = q_loss.view(len(idx), n_q)
+    return correct, loss
+
+
+def _stacked_scorer(
+    model: Transformer,
+    task: SequenceTask,
+    batch: Batch,
+    nodes: list[Node],
+    values: dict[str, Tensor],
+) -> Scorer:
+    """Scores a group of nodes in one forward of the batch repeated once per node, one hook per
+    hook point overwriting node k in chunk k."""
+    n_q = len(batch)
+
+    def score(idx: list[int]) -> tuple[Tensor, Tensor]:
+        group = [nodes[i] for i in idx]
         fwd_hooks: list[tuple[str | Callable, Callable]] = []
         for hook_name in dict.fromkeys(n.hook for n in group):
-            idx = [i for i, n in enumerate(group) if n.hook == hook_name]
-            sub = [group[i] for i in idx]
+            at = [j for j, n in enumerate(group) if n.hook == hook_name]
+            sub = [group[j] for j in at]
             fwd_hooks.append(
-                (hook_name, _grouped_hook(idx, sub, values[hook_name], n_q, len(group)))
+                (hook_name, _grouped_hook(at, sub, values[hook_name], n_q, len(group)))
             )
         tokens = batch.inputs.repeat(len(group), 1)
         targets = batch.targets.repeat(len(group), 1)
-        logits = model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
-        ok, q_loss = answer_scores(task, logits, targets)
-        correct[start : start + len(group)] = ok.view(len(group), n_q, -1)
-        loss[start : start + len(group)] = q_loss.view(len(group), n_q)
-    return correct, loss
+        return answer_scores(task, model.run_with_hooks(tokens, fwd_hooks=fwd_hooks), targets)
+
+    return score
 
 
 def _grouped_hook(
@@ -204,42 +233,39 @@ def _grouped_hook(
     return hook
 
 
-@torch.inference_mode()
-def run_local_ablations(
-    model: Transformer,
-    task: SequenceTask,
-    batch: Batch,
-    nodes: list[Node],
-    values: dict[str, Tensor],
-    *,
-    max_rows: int = 16384,
-    progress: bool = False,
-    desc: str = "ablating",
-) -> tuple[Tensor, Tensor]:
-    """Same results as :func:`run_ablations`, computing only what the ablation can change.
-
-    Ablating a node of layer L at position p changes layer L's output at p alone (the layer's
-    attention reads its input, which is untouched). So the new ``resid_post`` at p is computed
-    from the clean cache with one MLP call; a last-layer node then changes one position's logits,
-    and an earlier node runs only the later blocks, on the clean residual with row p replaced.
-    """
-    model.eval()
-    n_layers, n_q = model.cfg.n_layers, len(batch)
-    names = {f"blocks.{i}.{h}" for i in range(n_layers) for h in ("hook_resid_mid", "attn.hook_z")}
-    names |= {f"blocks.{i}.hook_resid_post" for i in range(n_layers - 1)}
-    logits, cache = model.run_with_cache(batch.inputs, names_filter=names.__contains__)
-    clean_ans = task.answer_logits(logits)  # [batch, n_answer, d_vocab]
-    first = task.answer_start - 1
-    correct = torch.empty(len(nodes), n_q, task.n_answer, dtype=torch.bool)
-    loss = torch.empty(len(nodes), n_q, dtype=torch.float64)
-    per_pass = max(1, max_rows // n_q)
+def _layer_groups(nodes: list[Node], per_pass: int, n_layers: int) -> list[list[int]]:
+    """Node indices in groups of at most ``per_pass``, each of one layer and one kind."""
     groups = [
         [i for i, n in enumerate(nodes) if n.layer == layer and n.kind == kind][s : s + per_pass]
         for layer in range(n_layers)
         for kind in ("head", "mlp", "resid")
         for s in range(0, len(nodes), per_pass)
     ]
-    for idx in tqdm([g for g in groups if g], desc=desc, disable=not progress, leave=False):
+    return [g for g in groups if g]
+
+
+def _local_scorer(
+    model: Transformer,
+    task: SequenceTask,
+    batch: Batch,
+    nodes: list[Node],
+    values: dict[str, Tensor],
+) -> Scorer:
+    """Scores a group of one layer's nodes of one kind computing only what they can change.
+
+    Ablating a node of layer L at position p changes layer L's output at p alone (the layer's
+    attention reads its input, which is untouched). So the new ``resid_post`` at p is computed
+    from the clean cache with one MLP call; a last-layer node then changes one position's logits,
+    and an earlier node runs only the later blocks, on the clean residual with row p replaced.
+    """
+    n_layers, n_q = model.cfg.n_layers, len(batch)
+    names = {f"blocks.{i}.{h}" for i in range(n_layers) for h in ("hook_resid_mid", "attn.hook_z")}
+    names |= {f"blocks.{i}.hook_resid_post" for i in range(n_layers - 1)}
+    logits, cache = model.run_with_cache(batch.inputs, names_filter=names.__contains__)
+    clean_ans = task.answer_logits(logits)  # [batch, n_answer, d_vocab]
+    first = task.answer_start - 1
+
+    def score(idx: list[int]) -> tuple[Tensor, Tensor]:
         group = [nodes[i] for i in idx]
         layer, block = group[0].layer, model.blocks[group[0].layer]
         pos = torch.tensor([n.pos for n in group])
@@ -259,10 +285,9 @@ def run_local_ablations(
                 resid = after(resid, task.readout if j == len(later) - 1 else None)
             ans = model.unembed(model.ln_final(resid))
             ans = ans.view(len(group), n_q, *ans.shape[1:])
-        ok, q_loss = score_answer_logits(ans.flatten(0, 1), batch.targets.repeat(len(group), 1))
-        correct[idx] = ok.view(len(group), n_q, -1)
-        loss[idx] = q_loss.view(len(group), n_q)
-    return correct, loss
+        return score_answer_logits(ans.flatten(0, 1), batch.targets.repeat(len(group), 1))
+
+    return score
 
 
 def _new_resid_post(
@@ -311,8 +336,9 @@ def ablate(
     correct = clean_ok.expand(len(nodes), *clean_ok.shape).clone()
     loss = clean_loss.expand(len(nodes), *clean_loss.shape).clone()
     if todo:
-        sweep = run_local_ablations if local else run_ablations
-        ok, q_loss = sweep(model, task, batch, todo, values, max_rows=max_rows, progress=progress)
+        ok, q_loss = run_ablations(
+            model, task, batch, todo, values, local=local, max_rows=max_rows, progress=progress
+        )
         rows = torch.tensor([i for i, c in enumerate(computed) if c])
         correct[rows], loss[rows] = ok, q_loss
     names, q_class = class_index(task, batch)
