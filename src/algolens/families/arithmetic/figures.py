@@ -65,6 +65,27 @@ def _fig(title: str, height: int = 420, **kw: Any) -> go.Figure:
     return fig
 
 
+def _heatmap(
+    title: str, height: int, axes: tuple[str, str], category: bool = False, **trace: Any
+) -> go.Figure:
+    """One heatmap, its rows top to bottom; ``axes`` are the y and x titles, ``category``
+    keeps plotly from reading node names and positions as numbers."""
+    fig = _fig(title, height=height)
+    fig.add_trace(go.Heatmap(**trace))
+    kind = {"type": "category"} if category else {}
+    fig.update_yaxes(autorange="reversed", title=axes[0], **kind)
+    fig.update_xaxes(title=axes[1], **kind)
+    return fig
+
+
+def _failure_scale(z: np.ndarray, label: str) -> dict[str, Any]:
+    """The red scale of failure rates: 0 to the largest (at least 5%), in percent."""
+    zmax = max(0.05, float(np.nanmax(z)))
+    return dict(
+        z=z, colorscale="Reds", zmin=0, zmax=zmax, colorbar=dict(title=label, tickformat=".0%")
+    )
+
+
 def _pos_labels(roles: list[str]) -> list[str]:
     return [f"P{i} {r}" for i, r in enumerate(roles)]
 
@@ -162,27 +183,21 @@ def algorithm_map_figure(
             f"{name}: breaks {' '.join(tags.breaks)}<br>attends {tags.attends or '-'}<br>"
             f"sub-task {tags.subtask or 'none confirmed'}"
         )
-    fig = _fig(title, height=160 + 50 * len(components))
-    fig.add_trace(
-        go.Heatmap(
-            z=z,
-            x=[f"P{p} {roles[p]}" for p in positions],
-            y=components,
-            text=text,
-            customdata=hover,
-            texttemplate="%{text}",
-            colorscale="Reds",
-            zmin=0,
-            zmax=max(0.05, float(np.nanmax(z))),
-            xgap=1,
-            ygap=1,
-            colorbar=dict(title="fail when ablated", tickformat=".0%"),
-            hovertemplate="%{customdata}<br>%{z:.1%} fail when ablated<extra></extra>",
-        )
+    return _heatmap(
+        title,
+        160 + 50 * len(components),
+        ("node", "position"),
+        category=True,
+        **_failure_scale(z, "fail when ablated"),
+        x=[f"P{p} {roles[p]}" for p in positions],
+        y=components,
+        text=text,
+        customdata=hover,
+        texttemplate="%{text}",
+        xgap=1,
+        ygap=1,
+        hovertemplate="%{customdata}<br>%{z:.1%} fail when ablated<extra></extra>",
     )
-    fig.update_yaxes(autorange="reversed", title="node", type="category")
-    fig.update_xaxes(title="position", type="category")
-    return fig
 
 
 def position_ablation_chart(res: AblationResult, roles: list[str], title: str) -> go.Figure:
@@ -232,46 +247,37 @@ def node_heatmap(
         for i, n in enumerate(res.nodes):
             if n.pos in positions:
                 labels[comps.index(n.component), positions.index(n.pos)] = text[i]
-    fig = _fig(title, height=140 + 45 * len(comps))
-    fig.add_trace(
-        go.Heatmap(
-            z=z,
-            x=[f"P{p} {roles[p]}" for p in positions],
-            y=comps,
-            text=labels,
-            texttemplate="%{text}",
-            colorscale="Reds",
-            zmin=0,
-            zmax=max(0.05, float(np.nanmax(z))),
-            colorbar=dict(title=zlabel, tickformat=".0%"),
-            hovertemplate="%{y} at %{x}<br>%{z:.1%} newly failing<br>%{text}<extra></extra>",
-        )
+    return _heatmap(
+        title,
+        140 + 45 * len(comps),
+        ("node", "position"),
+        **_failure_scale(z, zlabel),
+        x=[f"P{p} {roles[p]}" for p in positions],
+        y=comps,
+        text=labels,
+        texttemplate="%{text}",
+        hovertemplate="%{y} at %{x}<br>%{z:.1%} newly failing<br>%{text}<extra></extra>",
     )
-    fig.update_yaxes(autorange="reversed", title="node")
-    fig.update_xaxes(title="position")
-    return fig
 
 
 def digit_impact_heatmap(res: AblationResult, title: str, threshold: float = 0.01) -> go.Figure:
     """For every node that breaks something: the failure rate of each answer digit."""
     rates = res.digit_failure_rate().numpy()
     keep = [i for i in range(len(res.nodes)) if rates[i].max() > threshold]
-    fig = _fig(title, height=160 + 22 * max(len(keep), 3))
-    fig.add_trace(
-        go.Heatmap(
-            z=rates[keep],
-            x=res.answer_names,
-            y=[res.nodes[i].name for i in keep],
-            colorscale="Reds",
-            zmin=0,
-            zmax=max(0.05, float(rates.max()) if len(keep) else 0.05),
-            colorbar=dict(title="digit wrong", tickformat=".0%"),
-            hovertemplate="%{y} ablated: %{x} wrong in %{z:.1%}<extra></extra>",
-        )
+    return _heatmap(
+        title,
+        160 + 22 * max(len(keep), 3),
+        ("node", "answer digit"),
+        category=True,
+        z=rates[keep],
+        x=res.answer_names,
+        y=[res.nodes[i].name for i in keep],
+        colorscale="Reds",
+        zmin=0,
+        zmax=max(0.05, float(rates.max()) if len(keep) else 0.05),
+        colorbar=dict(title="digit wrong", tickformat=".0%"),
+        hovertemplate="%{y} ablated: %{x} wrong in %{z:.1%}<extra></extra>",
     )
-    fig.update_yaxes(autorange="reversed", title="node", type="category")
-    fig.update_xaxes(title="answer digit", type="category")
-    return fig
 
 
 def attention_heatmap(stair: Staircase, roles: list[str], title: str) -> go.Figure:
@@ -281,24 +287,21 @@ def attention_heatmap(stair: Staircase, roles: list[str], title: str) -> go.Figu
     z = stair.share.reshape(n_l * n_h, -1).numpy()
     cols = stair.column.reshape(n_l * n_h, -1).tolist()
     text = [[f"D{c} D'{c}" if c >= 0 else "" for c in row] for row in cols]
-    fig = _fig(title, height=140 + 45 * len(comps))
-    fig.add_trace(
-        go.Heatmap(
-            z=z,
-            x=[f"P{p} {roles[p]}" for p in stair.positions],
-            y=comps,
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Blues",
-            zmin=0,
-            zmax=1,
-            colorbar=dict(title="pair attention"),
-            hovertemplate="%{y} at %{x}: %{z:.0%} on %{text}<extra></extra>",
-        )
+    return _heatmap(
+        title,
+        140 + 45 * len(comps),
+        ("head", "query position (predicts the next token)"),
+        z=z,
+        x=[f"P{p} {roles[p]}" for p in stair.positions],
+        y=comps,
+        text=text,
+        texttemplate="%{text}",
+        colorscale="Blues",
+        zmin=0,
+        zmax=1,
+        colorbar=dict(title="pair attention"),
+        hovertemplate="%{y} at %{x}: %{z:.0%} on %{text}<extra></extra>",
     )
-    fig.update_yaxes(autorange="reversed", title="head")
-    fig.update_xaxes(title="query position (predicts the next token)")
-    return fig
 
 
 def class_failure_chart(class_accuracy: dict[str, tuple[int, int]], title: str) -> go.Figure:
