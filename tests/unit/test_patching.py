@@ -122,6 +122,10 @@ def test_metrics_and_bad_arguments(run) -> None:
     a, b = pairs(run, 2)
     with pytest.raises(AlgolensError, match="differ in shape"):
         activation_patching(run.model, run.task, a, b[:1])
+    with pytest.raises(AlgolensError, match="method must be exact or attribution"):
+        activation_patching(run.model, run.task, a, b, method="approximate")  # type: ignore[arg-type]
+    with pytest.raises(AlgolensError, match="differ in shape"):  # the same check for both
+        attribution_patching(run.model, run.task, a, b[:1])
 
 
 def test_logit_lens_last_layer_is_the_output() -> None:

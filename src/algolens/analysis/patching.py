@@ -138,7 +138,6 @@ def _patch_hook(node: Node, source: Tensor) -> Any:
     return hook
 
 
-@torch.no_grad()
 def activation_patching(
     model: Any,
     task: SequenceTask,
@@ -146,10 +145,41 @@ def activation_patching(
     corrupt: Int[Tensor, "batch n_ctx"],
     nodes: list[Node] | None = None,
     metric: Metric = "logit_diff",
+    *,
+    method: Literal["exact", "attribution"] = "exact",
 ) -> PatchingResult:
-    """Exact activation patching: one corrupt forward per node, with that node's clean
-    activation patched in; the metric per answer digit, averaged over the questions."""
+    """Activation patching of each node (by default every head and MLP that can change an
+    answer): the metric per answer digit, averaged over the questions, with that node's clean
+    activation in the corrupt run. ``exact``: one corrupt forward per node; ``attribution``:
+    every node's effect estimated to first order (:func:`attribution_patching`)."""
+    if method not in ("exact", "attribution"):
+        raise AlgolensError(f"method must be exact or attribution, got {method!r}")
     nodes, want, other, reach = _setup(model, task, clean, corrupt, nodes)
+    run = _exact if method == "exact" else _attribution
+    patched, clean_score, corrupt_score = run(
+        model, task, clean, corrupt, nodes, want, other, metric
+    )
+    return PatchingResult(nodes, metric, patched, clean_score, corrupt_score,
+                          list(task.answer_names), reach)  # type: ignore[attr-defined]  # fmt: skip
+
+
+def attribution_patching(
+    model: Any, task: SequenceTask, *pair: Any, **options: Any
+) -> PatchingResult:
+    """Attribution patching: every node's effect estimated to first order from the corrupt run's
+    gradients, ``(clean_act - corrupt_act) · grad``, one backward pass per answer digit. The
+    arguments and result are :func:`activation_patching`'s (``patched`` is corrupt plus the
+    estimate)."""
+    return activation_patching(model, task, *pair, **options, method="attribution")
+
+
+@torch.no_grad()
+def _exact(
+    model: Any, task: SequenceTask, clean: Tensor, corrupt: Tensor, nodes: list[Node],
+    want: Tensor, other: Tensor, metric: str,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """One corrupt forward per node, with that node's clean activation patched in: the patched,
+    clean and corrupt metrics per answer digit."""
     hooks = {n.hook for n in nodes}
     clean_logits, cache = model.run_with_cache(clean, names_filter=hooks.__contains__)
 
@@ -160,22 +190,14 @@ def activation_patching(
         score(model.run_with_hooks(corrupt, fwd_hooks=[(n.hook, _patch_hook(n, cache[n.hook]))]))
         for n in nodes
     ])  # fmt: skip
-    return PatchingResult(nodes, metric, patched, score(clean_logits), score(model(corrupt)),
-                          list(task.answer_names), reach)  # type: ignore[attr-defined]  # fmt: skip
+    return patched, score(clean_logits), score(model(corrupt))
 
 
-def attribution_patching(
-    model: Any,
-    task: SequenceTask,
-    clean: Int[Tensor, "batch n_ctx"],
-    corrupt: Int[Tensor, "batch n_ctx"],
-    nodes: list[Node] | None = None,
-    metric: Metric = "logit_diff",
-) -> PatchingResult:
-    """Attribution patching: every node's effect estimated to first order from the corrupt run's
-    gradients, ``(clean_act - corrupt_act) · grad``, one backward pass per answer digit. The
-    result has :func:`activation_patching`'s form (``patched`` is corrupt plus the estimate)."""
-    nodes, want, other, reach = _setup(model, task, clean, corrupt, nodes)
+def _attribution(
+    model: Any, task: SequenceTask, clean: Tensor, corrupt: Tensor, nodes: list[Node],
+    want: Tensor, other: Tensor, metric: str,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """The first-order estimate of each node's patched metric, one backward pass per digit."""
     hooks = sorted({n.hook for n in nodes})
     with torch.no_grad():
         clean_logits, cache = model.run_with_cache(clean, names_filter=hooks.__contains__)
@@ -204,8 +226,7 @@ def attribution_patching(
     with torch.no_grad():
         clean_score = answer_metric(task.answer_logits(clean_logits).double(), want, other, metric)
     corrupt_score = scores.detach()
-    return PatchingResult(nodes, metric, corrupt_score + est, clean_score.mean(0), corrupt_score,
-                          list(task.answer_names), reach)  # type: ignore[attr-defined]  # fmt: skip
+    return corrupt_score + est, clean_score.mean(0), corrupt_score
 
 
 @torch.no_grad()
