@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import torch
@@ -142,9 +143,6 @@ def ablation_values(
     return means if mode == "mean" else {k: torch.zeros_like(v) for k, v in means.items()}
 
 
-Scorer = Callable[[list[int]], tuple[Tensor, Tensor]]  # node indices -> (correct, loss)
-
-
 @torch.inference_mode()
 def run_ablations(
     model: Transformer,
@@ -162,20 +160,19 @@ def run_ablations(
 
     ``values[hook]`` is the replacement per position (``[pos, head, d_head]`` or
     ``[pos, d_model]``); nodes go through the model ``max_rows // batch`` at a time, in whole
-    stacked forwards (:func:`_stacked_scorer`) or, with ``local``, computing only what the
-    ablation can change (:func:`_local_scorer`; the same results).
+    stacked forwards (:meth:`_Sweep.stacked`) or, with ``local``, computing only what the
+    ablation can change (:meth:`_Sweep.local`; the same results).
     """
     model.eval()
     n_q = len(batch)
     per_pass = max(1, max_rows // n_q)
+    sweep = _Sweep(model, task, batch, nodes, values)
     if local:
-        groups = _layer_groups(nodes, per_pass, model.cfg.n_layers)
-        score = _local_scorer(model, task, batch, nodes, values)
+        groups, score = _layer_groups(nodes, per_pass, model.cfg.n_layers), sweep.local
     else:
-        groups = [
-            list(range(s, min(s + per_pass, len(nodes)))) for s in range(0, len(nodes), per_pass)
-        ]
-        score = _stacked_scorer(model, task, batch, nodes, values)
+        starts = range(0, len(nodes), per_pass)
+        groups = [list(range(s, min(s + per_pass, len(nodes)))) for s in starts]
+        score = sweep.stacked
     correct = torch.empty(len(nodes), n_q, task.n_answer, dtype=torch.bool)
     loss = torch.empty(len(nodes), n_q, dtype=torch.float64)
     for idx in tqdm(groups, desc=desc, disable=not progress, leave=False):
@@ -185,31 +182,75 @@ def run_ablations(
     return correct, loss
 
 
-def _stacked_scorer(
-    model: Transformer,
-    task: SequenceTask,
-    batch: Batch,
-    nodes: list[Node],
-    values: dict[str, Tensor],
-) -> Scorer:
-    """Scores a group of nodes in one forward of the batch repeated once per node, one hook per
-    hook point overwriting node k in chunk k."""
-    n_q = len(batch)
+@dataclass
+class _Sweep:
+    """One sweep's inputs; :meth:`stacked` and :meth:`local` each score a group of node
+    indices, the answer correctness and loss with each node ablated (the same results)."""
 
-    def score(idx: list[int]) -> tuple[Tensor, Tensor]:
-        group = [nodes[i] for i in idx]
+    model: Transformer
+    task: SequenceTask
+    batch: Batch
+    nodes: list[Node]
+    values: dict[str, Tensor]
+
+    def stacked(self, idx: list[int]) -> tuple[Tensor, Tensor]:
+        """One forward of the batch repeated once per node, one hook per hook point
+        overwriting node k in chunk k."""
+        group, n_q = [self.nodes[i] for i in idx], len(self.batch)
         fwd_hooks: list[tuple[str | Callable, Callable]] = []
         for hook_name in dict.fromkeys(n.hook for n in group):
             at = [j for j, n in enumerate(group) if n.hook == hook_name]
             sub = [group[j] for j in at]
-            fwd_hooks.append(
-                (hook_name, _grouped_hook(at, sub, values[hook_name], n_q, len(group)))
-            )
-        tokens = batch.inputs.repeat(len(group), 1)
-        targets = batch.targets.repeat(len(group), 1)
-        return answer_scores(task, model.run_with_hooks(tokens, fwd_hooks=fwd_hooks), targets)
+            value = self.values[hook_name]
+            fwd_hooks.append((hook_name, _grouped_hook(at, sub, value, n_q, len(group))))
+        tokens = self.batch.inputs.repeat(len(group), 1)
+        logits = self.model.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
+        return answer_scores(self.task, logits, self.batch.targets.repeat(len(group), 1))
 
-    return score
+    @cached_property
+    def _clean(self) -> tuple[Tensor, ActivationCache]:
+        """The clean answer logits ``[batch, n_answer, d_vocab]`` and the cache :meth:`local`
+        starts from."""
+        n_layers = self.model.cfg.n_layers
+        names = {
+            f"blocks.{i}.{h}" for i in range(n_layers) for h in ("hook_resid_mid", "attn.hook_z")
+        }
+        names |= {f"blocks.{i}.hook_resid_post" for i in range(n_layers - 1)}
+        logits, cache = self.model.run_with_cache(
+            self.batch.inputs, names_filter=names.__contains__
+        )
+        return self.task.answer_logits(logits), cache
+
+    def local(self, idx: list[int]) -> tuple[Tensor, Tensor]:
+        """Only what the ablation of one layer's nodes of one kind can change.
+
+        Ablating a node of layer L at position p changes layer L's output at p alone (the
+        layer's attention reads its input, which is untouched). So the new ``resid_post`` at p
+        is computed from the clean cache with one MLP call; a last-layer node then changes one
+        position's logits, and an earlier node runs only the later blocks, on the clean
+        residual with row p replaced.
+        """
+        model, task, (clean_ans, cache) = self.model, self.task, self._clean
+        group, n_q, first = [self.nodes[i] for i in idx], len(self.batch), task.answer_start - 1
+        layer, block = group[0].layer, model.blocks[group[0].layer]
+        pos = torch.tensor([n.pos for n in group])
+        post = _new_resid_post(block, cache, group, self.values, pos)  # [node, batch, d_model]
+        if layer == model.cfg.n_layers - 1:
+            ans = clean_ans.expand(len(group), *clean_ans.shape).clone()
+            new = model.unembed(model.ln_final(post))  # [node, batch, d_vocab]
+            for k, p in enumerate(pos.tolist()):
+                if first <= p < task.n_ctx - 1:
+                    ans[k, :, p - first] = new[k]
+        else:
+            resid = cache[f"blocks.{layer}.hook_resid_post"].repeat(len(group), 1, 1)
+            view = resid.view(len(group), n_q, *resid.shape[1:])
+            view[torch.arange(len(group)), :, pos] = post
+            later = list(model.blocks[layer + 1 :])
+            for j, after in enumerate(later):  # the last one at the answer positions only
+                resid = after(resid, task.readout if j == len(later) - 1 else None)
+            ans = model.unembed(model.ln_final(resid))
+            ans = ans.view(len(group), n_q, *ans.shape[1:])
+        return score_answer_logits(ans.flatten(0, 1), self.batch.targets.repeat(len(group), 1))
 
 
 def _grouped_hook(
@@ -242,52 +283,6 @@ def _layer_groups(nodes: list[Node], per_pass: int, n_layers: int) -> list[list[
         for s in range(0, len(nodes), per_pass)
     ]
     return [g for g in groups if g]
-
-
-def _local_scorer(
-    model: Transformer,
-    task: SequenceTask,
-    batch: Batch,
-    nodes: list[Node],
-    values: dict[str, Tensor],
-) -> Scorer:
-    """Scores a group of one layer's nodes of one kind computing only what they can change.
-
-    Ablating a node of layer L at position p changes layer L's output at p alone (the layer's
-    attention reads its input, which is untouched). So the new ``resid_post`` at p is computed
-    from the clean cache with one MLP call; a last-layer node then changes one position's logits,
-    and an earlier node runs only the later blocks, on the clean residual with row p replaced.
-    """
-    n_layers, n_q = model.cfg.n_layers, len(batch)
-    names = {f"blocks.{i}.{h}" for i in range(n_layers) for h in ("hook_resid_mid", "attn.hook_z")}
-    names |= {f"blocks.{i}.hook_resid_post" for i in range(n_layers - 1)}
-    logits, cache = model.run_with_cache(batch.inputs, names_filter=names.__contains__)
-    clean_ans = task.answer_logits(logits)  # [batch, n_answer, d_vocab]
-    first = task.answer_start - 1
-
-    def score(idx: list[int]) -> tuple[Tensor, Tensor]:
-        group = [nodes[i] for i in idx]
-        layer, block = group[0].layer, model.blocks[group[0].layer]
-        pos = torch.tensor([n.pos for n in group])
-        post = _new_resid_post(block, cache, group, values, pos)  # [node, batch, d_model]
-        if layer == n_layers - 1:
-            ans = clean_ans.expand(len(group), *clean_ans.shape).clone()
-            new = model.unembed(model.ln_final(post))  # [node, batch, d_vocab]
-            for k, p in enumerate(pos.tolist()):
-                if first <= p < task.n_ctx - 1:
-                    ans[k, :, p - first] = new[k]
-        else:
-            resid = cache[f"blocks.{layer}.hook_resid_post"].repeat(len(group), 1, 1)
-            view = resid.view(len(group), n_q, *resid.shape[1:])
-            view[torch.arange(len(group)), :, pos] = post
-            later = list(model.blocks[layer + 1 :])
-            for j, after in enumerate(later):  # the last one at the answer positions only
-                resid = after(resid, task.readout if j == len(later) - 1 else None)
-            ans = model.unembed(model.ln_final(resid))
-            ans = ans.view(len(group), n_q, *ans.shape[1:])
-        return score_answer_logits(ans.flatten(0, 1), batch.targets.repeat(len(group), 1))
-
-    return score
 
 
 def _new_resid_post(
