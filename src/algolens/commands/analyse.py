@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from algolens.commands.base import app, friendly
+from algolens.commands.base import RunArg, app, friendly
 from algolens.errors import AlgolensError
 
 
 @app.command()
 @friendly
 def analyse(
-    run: Annotated[str, typer.Argument(help="Run directory, zoo:NAME or hf:OWNER/NAME.")],
+    run: RunArg,
     out: Annotated[
         str | None, typer.Option(help="Report folder; default reports/<run name>.")
     ] = None,

@@ -10,7 +10,7 @@ import math
 import sys
 from collections.abc import Callable, Mapping
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -40,6 +40,9 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+RunArg = Annotated[str, typer.Argument(help="Run directory, zoo:NAME or hf:OWNER/NAME.")]
+"""The RUN argument of every command that reads a run (one definition of its help)."""
 
 
 def fail(message: str) -> typer.Exit:

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from algolens.commands.base import app, friendly
+from algolens.commands.base import RunArg, app, friendly
 from algolens.errors import AlgolensError
 
 
 @app.command()
 @friendly
 def iia(
-    run: Annotated[str, typer.Argument(help="Run directory, zoo:NAME or hf:OWNER/NAME.")],
+    run: RunArg,
     variables: Annotated[
         str | None,
         typer.Option(help="Comma-separated variables (e.g. SC1,SA2); default: every variable."),
@@ -73,7 +73,7 @@ def summary_lines(result: dict) -> list[str]:
 @app.command()
 @friendly
 def circuit(
-    run: Annotated[str, typer.Argument(help="Run directory, zoo:NAME or hf:OWNER/NAME.")],
+    run: RunArg,
     questions: Annotated[
         int, typer.Option(help="Questions of each distribution to verify the circuit on.")
     ] = 100_000,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from algolens.commands.base import app, echo_json, friendly, task_options
+from algolens.commands.base import RunArg, app, echo_json, friendly, task_options
 from algolens.errors import AlgolensError
 
 BATCH = 4096
@@ -74,7 +74,7 @@ def _decode(line: bytes, number: int, name: str) -> str:
 @app.command()
 @friendly
 def predict(
-    run: Annotated[str, typer.Argument(help="Run directory, zoo:NAME or hf:OWNER/NAME.")],
+    run: RunArg,
     questions: Annotated[
         list[str] | None,
         typer.Argument(help="Questions such as 12+34, or LEGO sentences 'b = -a ; a = +1'."),
@@ -147,7 +147,7 @@ def sample(
 @app.command()
 @friendly
 def info(
-    run: Annotated[str, typer.Argument(help="Run directory, zoo:NAME or hf:OWNER/NAME.")],
+    run: RunArg,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Print a run's config, parameter count and final metrics."""
