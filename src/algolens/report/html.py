@@ -7,7 +7,7 @@ once, so the file opens offline in any browser.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -24,14 +24,16 @@ def _environment() -> Environment:
     )
 
 
-def render_html(
-    title: str,
-    sections: list[Section],
-    *,
-    subtitle: str = "",
-    claims: list[Claim] | None = None,
-    facts: dict[str, Any] | None = None,
-) -> str:
+class PageParts(TypedDict, total=False):
+    """A report page's optional parts, the keywords of :func:`render_html` and of
+    ``write_report``: the line under the title, the claims table, the header facts."""
+
+    subtitle: str
+    claims: list[Claim] | None
+    facts: dict[str, Any] | None
+
+
+def render_html(title: str, sections: list[Section], **parts: Unpack[PageParts]) -> str:
     """The report's HTML text."""
     from plotly.offline import get_plotlyjs
 
@@ -45,10 +47,10 @@ def render_html(
     template = _environment().get_template("report.html.j2")
     return template.render(
         title=title,
-        subtitle=subtitle,
+        subtitle=parts.get("subtitle", ""),
         sections=list(zip(sections, figure_html, strict=True)),
-        claims=claims or [],
-        facts={k: fact_text(v) for k, v in (facts or {}).items()},
+        claims=parts.get("claims") or [],
+        facts={k: fact_text(v) for k, v in (parts.get("facts") or {}).items()},
         plotlyjs=get_plotlyjs(),
     )
 

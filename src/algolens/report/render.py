@@ -8,28 +8,23 @@ module writes what they made, and never runs a model.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from algolens import store
-from algolens.analysis.claims import Claim, claims_to_json
+from algolens.analysis.claims import claims_to_json
 from algolens.families.base import Analysis
-from algolens.report.html import render_html
+from algolens.report.html import PageParts, render_html
 from algolens.sections import Section
 
 
 def write_report(
-    path: str | Path,
-    title: str,
-    sections: list[Section],
-    *,
-    subtitle: str = "",
-    claims: list[Claim] | None = None,
-    facts: dict[str, Any] | None = None,
+    path: str | Path, title: str, sections: list[Section], **parts: Unpack[PageParts]
 ) -> Path:
     """Write ``report.html`` (and ``claims.json`` beside it when there are claims)."""
     path = Path(path)
-    html = render_html(title, sections, subtitle=subtitle, claims=claims, facts=facts)
+    html = render_html(title, sections, **parts)
     store.atomic_write(path, lambda p: p.write_text(html, encoding="utf-8"))
+    claims = parts.get("claims")
     if claims is not None:
         store.write_json(path.parent / "claims.json", claims_to_json(claims))
     return path
