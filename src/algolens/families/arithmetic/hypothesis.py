@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from algolens.analysis.hypothesis import Alignment, Hypothesis, Thresholds, Variable
 from algolens.analysis.iia import InertVariable, VariableIIA, measure_variable
@@ -44,6 +44,49 @@ def digit_positions(n_digits: int, column: int) -> tuple[int, int]:
     return n_digits - 1 - column, 2 * n_digits - column
 
 
+# ---- the cascade both share -----------------------------------------------------------------
+def _cascade(c: int, make: str, passes: str, into: str):
+    """The carry (borrow) into column c + 1: column c makes one (``make``), or passes on the
+    one it got (``passes``: sums to 9 / equal digits)."""
+    if c == 0:
+        return lambda q, v: v[f"{make}0"]
+    return lambda q, v: int(v[f"{make}{c}"] or (v[f"{passes}{c}"] and v[f"{into}{c}"]))
+
+
+def _cascade_variable(
+    n: int, c: int, names: tuple[str, str, str], text: str, reads: tuple[int, ...]
+):
+    """``into{c + 1}`` (``names``: make, passes, into), read from ``reads`` and the digits of
+    the columns below c."""
+    make, passes, into = names
+    parents = (f"{make}0",) if c == 0 else (f"{make}{c}", f"{passes}{c}", f"{into}{c}")
+    below = tuple(p for k in range(c) for p in digit_positions(n, k))
+    return Variable(f"{into}{c + 1}", _cascade(c, *names), parents, text, c + 1, reads + below)
+
+
+def _hypothesis(op: str, n: int, variables: list[Variable], source: str) -> Hypothesis:
+    """``op``'s hypothesis at ``n`` digits: its variables, the answer from each column's digit
+    and cascade (plus the carry in; minus the borrow in, the sign first), the questions of a
+    batch."""
+    sub = op == "sub"
+    digit, into = ("MD", "BI") if sub else ("SA", "CI")
+
+    def answer(q: Q, v: Mapping[str, int]) -> tuple[int, ...]:
+        step = -1 if sub else 1
+        digits = [(v[f"{digit}{c}"] + step * (v[f"{into}{c}"] if c else 0)) % 10 for c in range(n)]
+        lead = (MINUS if v["SIGN"] else PLUS) if sub else v[f"{into}{n}"]
+        return (lead, *digits[::-1])
+
+    return Hypothesis(
+        name=f"{op}_d{n}",
+        variables=tuple(variables),
+        answer=answer,
+        questions=lambda b: questions(b, n),
+        source=source,
+        thresholds=Thresholds(),
+    )
+
+
 # ---- addition -----------------------------------------------------------------------------
 def _sa(c: int):
     return lambda q, v: (q[0][c] + q[1][c]) % 10
@@ -57,44 +100,18 @@ def _ss(c: int):
     return lambda q, v: int(q[0][c] + q[1][c] == 9)
 
 
-def _carry(c: int):
-    """The carry into column c + 1 from column c's make/sum-9 and its own carry in."""
-    if c == 0:
-        return lambda q, v: v["SC0"]
-    return lambda q, v: int(v[f"SC{c}"] or (v[f"SS{c}"] and v[f"CI{c}"]))
-
-
-def _add_answer(n: int):
-    def answer(q: Q, v: Mapping[str, int]) -> tuple[int, ...]:
-        digits = [(v[f"SA{c}"] + (v[f"CI{c}"] if c else 0)) % 10 for c in range(n)]
-        return (v[f"CI{n}"], *digits[::-1])
-
-    return answer
-
-
 def addition_hypothesis(n_digits: int) -> Hypothesis:
     """The carry-cascade algorithm for ``n_digits``-digit addition."""
     n, out = n_digits, []
     for c in range(n):
         reads = digit_positions(n, c)
-        below = tuple(p for k in range(c) for p in digit_positions(n, k))
         out += [
             Variable(f"SA{c}", _sa(c), (), "base sum (D + D') mod 10", c, reads),
             Variable(f"SC{c}", _sc(c), (), "makes a carry: D + D' >= 10", c, reads),
             Variable(f"SS{c}", _ss(c), (), "sums to 9: D + D' == 9", c, reads),
+            _cascade_variable(n, c, ("SC", "SS", "CI"), "carry in (cascade)", reads),
         ]
-        parents = ("SC0",) if c == 0 else (f"SC{c}", f"SS{c}", f"CI{c}")
-        out.append(
-            Variable(f"CI{c + 1}", _carry(c), parents, "carry in (cascade)", c + 1, reads + below)
-        )
-    return Hypothesis(
-        name=f"add_d{n}",
-        variables=tuple(out),
-        answer=_add_answer(n),
-        questions=lambda b: questions(b, n),
-        source=f"{PAPER_1}; {PAPER_2}",
-        thresholds=Thresholds(),
-    )
+    return _hypothesis("add", n, out, f"{PAPER_1}; {PAPER_2}")
 
 
 # ---- subtraction --------------------------------------------------------------------------
@@ -130,20 +147,6 @@ def _mz(c: int):
     return lambda q, v: int(q[0][c] == q[1][c])
 
 
-def _borrow(c: int):
-    if c == 0:
-        return lambda q, v: v["MB0"]
-    return lambda q, v: int(v[f"MB{c}"] or (v[f"MZ{c}"] and v[f"BI{c}"]))
-
-
-def _sub_answer(n: int):
-    def answer(q: Q, v: Mapping[str, int]) -> tuple[int, ...]:
-        digits = [(v[f"MD{c}"] - (v[f"BI{c}"] if c else 0)) % 10 for c in range(n)]
-        return (MINUS if v["SIGN"] else PLUS, *digits[::-1])
-
-    return answer
-
-
 def subtraction_hypothesis(n_digits: int) -> Hypothesis:
     """Larger minus smaller with a borrow cascade, the sign from the comparison D > D'."""
     n = n_digits
@@ -154,26 +157,15 @@ def subtraction_hypothesis(n_digits: int) -> Hypothesis:
     ]
     for c in range(n):
         reads = digit_positions(n, c) + every  # the frame (which operand is on top) reads all
-        below = tuple(p for k in range(c) for p in digit_positions(n, k))
         out += [
             Variable(
                 f"MD{c}", _md(c), ("NEG",), "digit difference (top - bottom) mod 10", c, reads
             ),
             Variable(f"MB{c}", _mb(c), ("NEG",), "makes a borrow: top < bottom", c, reads),
             Variable(f"MZ{c}", _mz(c), (), "equal digits", c, digit_positions(n, c)),
+            _cascade_variable(n, c, ("MB", "MZ", "BI"), "borrow in (cascade)", reads),
         ]
-        parents = ("MB0",) if c == 0 else (f"MB{c}", f"MZ{c}", f"BI{c}")
-        out.append(
-            Variable(f"BI{c + 1}", _borrow(c), parents, "borrow in (cascade)", c + 1, reads + below)
-        )
-    return Hypothesis(
-        name=f"sub_d{n}",
-        variables=tuple(out),
-        answer=_sub_answer(n),
-        questions=lambda b: questions(b, n),
-        source=PAPER_2,
-        thresholds=Thresholds(),
-    )
+    return _hypothesis("sub", n, out, PAPER_2)
 
 
 def hypothesis(task: ArithmeticTask, op: str | None = None) -> Hypothesis:
@@ -274,24 +266,29 @@ def iia_json(
     }
 
 
+class PairBudget(TypedDict, total=False):
+    """How many pairs :func:`measure` draws, and their seed (its defaults: 10,000 random, 2,000
+    targeted, 1,000 for the search over nodes, seed 0)."""
+
+    pairs: int
+    targeted_pairs: int
+    search_pairs: int
+    seed: int
+
+
 def iia_report(
     model: Any,
     task: Any,
     *,
     op: str | None = None,
     variables: list[str] | None = None,
-    pairs: int = 10_000,
-    targeted_pairs: int = 2_000,
-    search_pairs: int = 1_000,
-    seed: int = 0,
+    **budget: Unpack[PairBudget],
 ) -> dict[str, Any]:
     """The family's ``hypothesis`` hook (:meth:`algolens.runs.Run.iia`): :func:`measure` as
     JSON, for an arithmetic task only."""
     if not isinstance(task, ArithmeticTask):
         raise AlgolensError(f"no hypothesis for the {task.name} task's IIA yet")
-    kw = {"pairs": pairs, "targeted_pairs": targeted_pairs, "search_pairs": search_pairs}
-    hyp, results, inert = measure(model, task, op, variables, seed=seed, **kw)
-    return iia_json(hyp, results, inert)
+    return iia_json(*measure(model, task, op, variables, **budget))
 
 
 __all__ = [
