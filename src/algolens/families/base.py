@@ -135,3 +135,30 @@ def lazy(module: str, name: str) -> Callable[..., Any]:
 
     call.__name__ = call.__qualname__ = name
     return call
+
+
+# the hooks every shipped family folder keeps in the same modules: hook -> (module, function)
+FOLDER_HOOKS = {
+    "analyse": ("analysis", "analyse"),
+    "sections": ("report", "sections"),
+    "card": ("card", "card_record"),
+    "recheck": ("card", "recheck"),
+}
+
+
+def folder_hooks(package: str, *hooks: str) -> dict[str, Any]:
+    """``Family`` keywords for ``hooks`` (default: all of :data:`FOLDER_HOOKS`) of the family
+    folder ``package``, each :func:`lazy`: ``Family(..., **folder_hooks(__name__))``."""
+    return {
+        h: lazy(f"{package}.{FOLDER_HOOKS[h][0]}", FOLDER_HOOKS[h][1])
+        for h in hooks or FOLDER_HOOKS
+    }
+
+
+def folder_presets(package: str) -> dict[str, Any]:
+    """``Family`` keywords for the recipes of a family folder with a ``presets`` module (its
+    ``DEFAULTS`` and ``presets()``): ``Family(..., **folder_presets(__name__))``."""
+    import importlib
+
+    module = importlib.import_module(f"{package}.presets")
+    return {"defaults": module.DEFAULTS, "presets": module.presets()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from algolens.families.base import CliOption, Family, lazy
+from algolens.families.base import CliOption, Family, folder_hooks, folder_presets, lazy
 
 
 def _task(op: str) -> Any:
@@ -23,24 +23,12 @@ def _task(op: str) -> Any:
     return make
 
 
-def _presets() -> Any:
-    from algolens.families.arithmetic.presets import DEFAULTS, presets
-
-    return DEFAULTS, presets()
-
-
-_defaults, _named = _presets()
-
 FAMILY = Family(
     name="arithmetic",
     description="n-digit addition, subtraction and both, most-significant digit first",
     tasks={"add": _task("add"), "sub": _task("sub"), "mix": _task("mix")},
-    defaults=_defaults,
-    presets=_named,
-    analyse=lazy("algolens.families.arithmetic.analysis", "analyse"),
-    sections=lazy("algolens.families.arithmetic.report", "sections"),
-    card=lazy("algolens.families.arithmetic.card", "card_record"),
-    recheck=lazy("algolens.families.arithmetic.card", "recheck"),
+    **folder_presets(__name__),
+    **folder_hooks(__name__),
     zoo_commands=lazy("algolens.families.arithmetic.commands", "register_zoo"),
     zoo_sections=lazy("algolens.families.arithmetic.reuse", "zoo_sections"),
     hypothesis=lazy("algolens.families.arithmetic.hypothesis", "iia_report"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from algolens.errors import AlgolensError
-from algolens.families.base import CliOption, Family, Preset, lazy
+from algolens.families.base import CliOption, Family, Preset, folder_hooks, lazy
 from algolens.options import unknown_key
 
 
@@ -57,10 +57,7 @@ FAMILY = Family(
     tasks={"lego": _task},
     defaults={"lego": "random"},
     presets=PRESETS,
-    analyse=_lazy("analysis", "analyse"),
-    sections=_lazy("report", "sections"),
-    card=_lazy("card", "card_record"),
-    recheck=_lazy("card", "recheck"),
+    **folder_hooks(__name__),
     initialise=_lazy("variants", "initialise"),
     prepare_model=_lazy("variants", "prepare_model"),
     variants=VARIANTS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from algolens.families.base import CliOption, Family, lazy
+from algolens.families.base import CliOption, Family, folder_hooks, folder_presets
 
 
 def _task(**options: Any) -> Any:
@@ -55,22 +55,12 @@ def _recheck(
     return rows
 
 
-def _presets() -> Any:
-    from algolens.families.modular.presets import DEFAULTS, presets
-
-    return DEFAULTS, presets()
-
-
-_defaults, _named = _presets()
-
 FAMILY = Family(
     name="modular",
     description="(a + b) mod p: the cosine MLP and the grokking transformer",
     tasks={"modadd": _task},
-    defaults=_defaults,
-    presets=_named,
-    analyse=lazy("algolens.families.modular.analysis", "analyse"),
-    sections=lazy("algolens.families.modular.report", "sections"),
+    **folder_presets(__name__),
+    **folder_hooks(__name__, "analyse", "sections"),
     card=_card,
     recheck=_recheck,
     cli_options=(
