@@ -1,8 +1,9 @@
 """LEGO (Zhang et al. 2022): follow a chain of equalities over Z2 through a shuffled sentence.
 
-The task (:mod:`.task`), the encoder variants and their initialisations (:mod:`.variants`,
-:mod:`.mimic`), the analysis with its claims (:mod:`.analysis`), the report's sections
-(:mod:`.report`), the card (:mod:`.card`) and the ``algolens lego`` commands (:mod:`.commands`).
+The task (:mod:`.task`), its recipe (:mod:`.presets`), the encoder variants and their
+initialisations (:mod:`.variants`, :mod:`.mimic`), the analysis with its claims
+(:mod:`.analysis`), the report's sections (:mod:`.report`), the card (:mod:`.card`) and the
+``algolens lego`` commands (:mod:`.commands`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from algolens.errors import AlgolensError
-from algolens.families.base import CliOption, Family, Preset, folder_hooks, lazy
+from algolens.families.base import CliOption, Family, folder_hooks, folder_presets, lazy
 from algolens.options import unknown_key
 
 
@@ -34,29 +35,11 @@ def check_variant(variant: str) -> None:
         raise AlgolensError(unknown_key(variant, VARIANTS, "LEGO variant"))
 
 
-LEGO_MODEL = {"kind": "transformer", "n_layers": 6, "n_heads": 4, "d_model": 128, "d_mlp": 256}
-LEGO_TRAIN = {"steps": 3000, "batch_size": 128, "lr": 1e-3, "warmup_frac": 0.05, "log_every": 100,
-              "layer_loss": 1.0}  # fmt: skip
-PRESETS = {
-    "lego": {
-        "random": Preset(
-            {"name": "lego", "n_vars": 12, "train_k": 6, "max_vars": 14},
-            {**LEGO_MODEL, "causal": False, "d_vocab_out": 2},
-            LEGO_TRAIN,
-            "LEGO n = 12, loss on the first 6 chain positions: a 6-layer bidirectional encoder "
-            "from random init, deep supervision (it stalls past position 2; the recipe that "
-            "solves it is `algolens lego train --variant parent`)",
-            "about 12 min on 2 CPU cores",
-        )
-    }
-}
-
 FAMILY = Family(
     name="lego",
     description="LEGO chains of reasoning over Z2, with the paper's encoder variants",
     tasks={"lego": _task},
-    defaults={"lego": "random"},
-    presets=PRESETS,
+    **folder_presets(__name__),
     **folder_hooks(__name__),
     initialise=_lazy("variants", "initialise"),
     prepare_model=_lazy("variants", "prepare_model"),
