@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from algolens.config import TrainConfig
-from algolens.families.lego.analysis import classify_heads, head_similarities, position_accuracies
+from algolens.families.lego.analysis import (
+    classify_heads,
+    fresh_batch,
+    head_similarities,
+    position_accuracies,
+)
 from algolens.families.lego.mimic import MimicConfig, mimic_init
 from algolens.families.lego.task import LegoTask
 from algolens.families.lego.variants import MIMIC_VARIANTS, VARIANTS
@@ -49,7 +54,7 @@ def test_mimic_init_trains_parent_heads() -> None:
     after = head_similarities(model, tokens)["parent"]
     assert (after[:, 2] > before[:, 2] + 0.3).all(), (before, after)  # head 2 of every layer
     assert (after[:, 2] > after[:, :2].max(-1).values).all()
-    heads = classify_heads(model, task, 64, seed=2)
+    heads = classify_heads(model, fresh_batch(model, task, 64, seed=2).inputs)
     assert [h.kind for h in heads if h.head == 2] == ["parent"] * 2
 
 

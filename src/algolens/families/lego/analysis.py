@@ -95,6 +95,11 @@ def fresh_batches(
         yield task.sample(min(batch_size, n - start), gen).to(model_device(model))
 
 
+def fresh_batch(model: nn.Module, task: LegoTask, n: int, seed: int) -> Batch:
+    """``n`` fresh sentences from ``seed`` in one batch, where ``model`` is."""
+    return task.sample(n, torch.Generator().manual_seed(seed)).to(model_device(model))
+
+
 def position_accuracies(
     model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0, batch_size: int = 512
 ) -> list[float]:
@@ -169,16 +174,10 @@ def head_similarities(
 
 
 def classify_heads(
-    model: nn.Module,
-    task: LegoTask,
-    n: int = 256,
-    seed: int = 0,
-    threshold: float = 0.4,
-    window: int = 2,
+    model: nn.Module, tokens: Int[Tensor, "batch pos"], threshold: float = 0.4, window: int = 2
 ) -> list[HeadClass]:
-    """Every head's class (association / manipulation / parent / other) on ``n`` fresh
-    sentences."""
-    tokens = task.sample(n, torch.Generator().manual_seed(seed)).to(model_device(model)).inputs
+    """Every head's class (association / manipulation / parent / other) on the sentences
+    ``tokens`` (:func:`fresh_batch`'s, in :func:`evaluate`)."""
     sims = head_similarities(model, tokens, window)
     n_layers, n_heads = sims["association"].shape
     out = []
@@ -281,7 +280,7 @@ def root_rule_agreement(
     model: nn.Module, task: LegoTask, n: int = 1024, seed: int = 0
 ) -> list[float]:
     """Per chain position, the share of the model's answers equal to :func:`root_rule`'s."""
-    batch = task.sample(n, torch.Generator().manual_seed(seed)).to(model_device(model))
+    batch = fresh_batch(model, task, n, seed)
     with torch.no_grad():
         pred = task.answer_logits(model(batch.inputs)).argmax(-1)
     same = (pred == root_rule(batch.inputs)).to(torch.float64)
@@ -310,9 +309,8 @@ def mean_attention(
     model: nn.Module, task: LegoTask, n: int = 256, seed: int = 0
 ) -> Float[Tensor, "layer head pos pos"]:
     """Every head's attention pattern averaged over ``n`` fresh sentences."""
-    tokens = task.sample(n, torch.Generator().manual_seed(seed)).to(model_device(model)).inputs
     with torch.no_grad():
-        return attention_patterns(model, tokens).mean(1)
+        return attention_patterns(model, fresh_batch(model, task, n, seed).inputs).mean(1)
 
 
 def evaluate(
@@ -330,7 +328,8 @@ def evaluate(
     k, m = task.k, min(n, 1024)
     with Stages("LEGO analysis", 5 + lens + attention, progress) as stages:
         acc = stages.run("accuracy by position", position_accuracies, model, task, n, seed)
-        heads = stages.run("head classes", classify_heads, model, task, min(n, 256), seed)
+        sentences = fresh_batch(model, task, min(n, 256), seed).inputs
+        heads = stages.run("head classes", classify_heads, model, sentences)
         probes = stages.run(
             "shortcut probes", shortcut_probes, model, task, m, seed, progress=progress
         )
