@@ -244,7 +244,7 @@ def head_pcas(
             for j, pos in enumerate(stair.positions):
                 col = int(stair.column[layer, head, j])
                 if 0 < col < task.n_digits - 1:
-                    out.append(head_pca(model, task, batch, Node(pos, layer, "head", head), col))
+                    out.append(head_pca(model, batch, Node(pos, layer, "head", head), col))
                     break
     return out
 

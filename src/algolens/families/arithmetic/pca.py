@@ -18,7 +18,6 @@ from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, silhou
 from torch import Tensor
 
 from algolens.analysis.nodes import Node
-from algolens.families.arithmetic.task import ArithmeticTask
 from algolens.models.transformer import Transformer
 from algolens.tasks.base import Batch
 
@@ -58,15 +57,10 @@ def head_output(model: Transformer, tokens: Tensor, node: Node) -> Tensor:
 
 
 def head_pca(
-    model: Transformer,
-    task: ArithmeticTask,
-    batch: Batch,
-    node: Node,
-    column: int,
-    n_components: int = 2,
-    seed: int = 0,
+    model: Transformer, batch: Batch, node: Node, column: int, n_components: int = 2, seed: int = 0
 ) -> PcaResult:
-    """PCA of the head's output at its position, scored against the column's tri-case."""
+    """PCA of the head's output at its position on ``batch``'s questions, scored against the
+    column's tri-case."""
     acts = head_output(model, batch.inputs, node).double().cpu().numpy()
     labels = tri_case(batch, column).cpu().numpy()
     pca = PCA(n_components=n_components, random_state=seed)
