@@ -11,6 +11,7 @@ import torch
 from algolens.analysis.circuit import (
     Circuit,
     CircuitModel,
+    Failures,
     all_nodes,
     circuit_failures,
     grow,
@@ -151,8 +152,9 @@ def test_grow_puts_back_the_nodes_a_circuit_needs(run, reference) -> None:
     model, task = run.model, run.task
     q = task.sample_independent(50, torch.Generator().manual_seed(8))
     cut = CIRCUIT.without(Node(12, 0, "mlp")).without(Node(14, 1, "mlp"))
-    grown, added = grow(model, task, cut, q.inputs, q.targets, reference, max_failure_rate=0)
+    failures = Failures(model, task, q.inputs, q.targets, reference)
+    grown, added = grow(failures, cut, max_failure_rate=0)
     assert {a["node"] for a in added} == {"P12.L0.MLP", "P14.L1.MLP"}
     assert grown.nodes == CIRCUIT.nodes and added[-1]["failures"] == added[-1]["model_failures"]
-    same, none = grow(model, task, cut, q.inputs, q.targets, reference, max_add=0)
+    same, none = grow(failures, cut, max_add=0)
     assert same == cut and none == []

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import torch
@@ -295,6 +296,33 @@ def circuit_failures(
     return torch.cat(out, 1)
 
 
+@dataclass
+class Failures:
+    """How many of ``tokens`` each circuit variant answers wrong (against ``targets``), every
+    node outside it ablated from the ``reference`` questions (``mode``), all variants in one
+    stacked pass per chunk of questions: what :func:`minimality` and :func:`grow` count."""
+
+    model: Any
+    task: SequenceTask
+    tokens: Tensor
+    targets: Tensor
+    reference: Tensor
+    mode: AblateMode = "mean"
+
+    @cached_property
+    def means(self) -> dict[str, Tensor] | None:
+        """The reference means, computed once (mean mode)."""
+        if self.mode != "mean":
+            return None
+        return reference_means(self.model, self.task, self.reference)
+
+    def __call__(self, variants: list[Circuit]) -> list[int]:
+        model, task = self.model, self.task
+        ablated = CircuitModel(model, task, variants, self.reference, self.mode, means=self.means)
+        fails = circuit_failures(ablated.eval(), task, self.tokens, self.targets)
+        return fails.sum(-1).tolist()  # type: ignore[no-any-return]
+
+
 def minimality(
     model: Any,
     task: SequenceTask,
@@ -308,39 +336,24 @@ def minimality(
     """Each circuit node ablated on top of the circuit's ablation, on ``tokens`` (all variants
     in one stacked pass per chunk of questions)."""
     variants = [circuit] + [circuit.without(n) for n in circuit.nodes]
-    ablated = CircuitModel(model, task, variants, reference, mode).eval()
-    fails = circuit_failures(ablated, task, tokens, targets).sum(-1).tolist()
+    fails = Failures(model, task, tokens, targets, reference, mode)(variants)
     return Minimality(circuit.names, len(tokens), fails[0], fails[1:], min_effect)
 
 
 def grow(
-    model: Any,
-    task: SequenceTask,
-    circuit: Circuit,
-    tokens: Tensor,
-    targets: Tensor,
-    reference: Tensor,
-    *,
-    max_failure_rate: float = 0.001,
-    max_add: int = 40,
-    mode: AblateMode = "mean",
+    failures: Failures, circuit: Circuit, *, max_failure_rate: float = 0.001, max_add: int = 40
 ) -> tuple[Circuit, list[dict[str, Any]]]:
-    """Complete a circuit greedily: while it fails more of ``tokens`` than the whole model
-    does, by more than ``max_failure_rate``, keep the outside node whose keeping removes the
-    most failures (a question the model itself fails no circuit can fix).
+    """Complete a circuit greedily: while it fails more of the questions (``failures.tokens``)
+    than the whole model does, by more than ``max_failure_rate``, keep the outside node whose
+    keeping removes the most failures (a question the model itself fails no circuit can fix).
 
     Nodes that matter alone (:meth:`Circuit.from_ablation`) are often not enough together:
     many nodes that each change little add up when all are ablated at once. Returns the grown
     circuit and, per added node, the failures left after adding it (and the model's own).
     """
-    means = reference_means(model, task, reference) if mode == "mean" else None
+    model, task, tokens = failures.model, failures.task, failures.tokens
     reach = [n for n in all_nodes(model, task) if can_change_answer(n, task, model.cfg.n_layers)]
     reach = [n for n in reach if n not in set(circuit.nodes)]
-
-    def failures(variants: list[Circuit]) -> list[int]:
-        ablated = CircuitModel(model, task, variants, reference, mode, means=means).eval()
-        return circuit_failures(ablated, task, tokens, targets).sum(-1).tolist()  # type: ignore[no-any-return]
-
     now, own = failures([circuit, Circuit(tuple(all_nodes(model, task)))])
     added: list[dict[str, Any]] = []
     while now > own + max_failure_rate * len(tokens) and reach and len(added) < max_add:
@@ -373,8 +386,7 @@ def find_circuit(
     added: list[dict[str, Any]] = []
     for n, seed in rounds:
         q = task.sample_independent(n, torch.Generator().manual_seed(seed))
-        circuit, more = grow(
-            model, task, circuit, q.inputs, q.targets, reference, max_failure_rate=0
-        )
+        failures = Failures(model, task, q.inputs, q.targets, reference)
+        circuit, more = grow(failures, circuit, max_failure_rate=0)
         added += more
     return circuit, added
