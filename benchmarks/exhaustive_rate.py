@@ -1,11 +1,11 @@
 """One exhaustive-verification worker: questions/s of a Ray shard task, and the plan it gives.
 
 A shard of ``algolens verify RUN --exhaustive --shards K`` is one Ray task with one CPU: one
-torch thread, glibc told to keep freed memory, :func:`algolens.shards.verify_range` over a
-contiguous range of the exhaustive order. This times exactly that on the zoo's ``add_d5_l2`` at
-three places in the 10^10 questions (their digits differ: early questions are mostly zeros), with
-the bfloat16 screen (the default where the CPU has native bfloat16) and in float32 alone,
-interleaved in rounds, and prints the worker-hours of every 5-digit question.
+torch thread, glibc told to keep freed memory, :func:`algolens.verify.shards.verify_range`
+over a contiguous range of the exhaustive order. This times exactly that on the zoo's
+``add_d5_l2`` at three places in the 10^10 questions (their digits differ: early questions are
+mostly zeros), with the bfloat16 screen (the default where the CPU has native bfloat16) and in
+float32 alone, interleaved in rounds, and prints the worker-hours of every 5-digit question.
 
     .venv/bin/python benchmarks/exhaustive_rate.py [--questions 100000] [--rounds 3]
 """
@@ -21,17 +21,18 @@ import torch
 
 import algolens
 from algolens.memory import keep_freed_memory
-from algolens.screen import native_bf16
-from algolens.shards import verify_range
 from algolens.verify import default_batch_size
+from algolens.verify.screen import native_bf16
+from algolens.verify.shards import verify_range
 
 STARTS = (0, 3 * 10**9, 7 * 10**9)
 
 
 def rate(model, task, start: int, questions: int, precision: str) -> float:
     t = time.perf_counter()
-    res = verify_range(model, task, start, start + questions, default_batch_size(model), 10,
-                       precision)  # fmt: skip
+    res = verify_range(model, task, start=start, stop=start + questions,
+                       batch_size=default_batch_size(model), examples=10,
+                       precision=precision)  # fmt: skip
     assert res.questions == questions
     return questions / (time.perf_counter() - t)
 

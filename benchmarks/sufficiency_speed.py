@@ -55,7 +55,9 @@ def main() -> None:
         circuit = Circuit.of(ADD_D5_L2)
     for dist in ("uniform", "training"):
         t0 = time.perf_counter()
-        own = verify(model, task, args.questions, dist, precision=args.precision)
+        own = verify(
+            model, task, questions=args.questions, distribution=dist, precision=args.precision
+        )
         t_own = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = sufficiency(model, task, circuit, verify, reference, questions=args.questions,

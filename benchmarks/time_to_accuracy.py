@@ -64,7 +64,9 @@ def check(run_dir: Path, questions: int, seed: int = 0) -> dict[str, Any]:
     the mixture one question at a time)."""
     run = load_run(run_dir)
     batches = enriched_batches(run.task, questions, seed, default_batch_size(run.model))
-    result = verify_batches(run.model, run.task, batches, f"{questions:,} enriched questions")
+    result = verify_batches(
+        run.model, run.task, batches, source=f"{questions:,} enriched questions"
+    )
     cascade = verify_suite(run.model, run.task, "cascade")
     return {
         "questions": result.questions,

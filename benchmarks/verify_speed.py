@@ -37,8 +37,8 @@ import torch
 import algolens
 from algolens.families import make_task
 from algolens.models import Transformer, TransformerConfig
-from algolens.screen import native_bf16
 from algolens.verify import default_batch_size, random_batches, verify, verify_batches
+from algolens.verify.screen import native_bf16
 
 SIDE = 2048
 
@@ -76,7 +76,9 @@ def seed_method(model: torch.nn.Module, task, questions: int) -> int:
 
 def full_forward(model: torch.nn.Module, task, questions: int, bs: int) -> None:
     with torch.inference_mode():
-        for batch in random_batches(task, questions, "training", 1, bs):
+        for batch in random_batches(
+            task, questions=questions, distribution="training", seed=1, batch_size=bs
+        ):
             (task.answer_logits(model(batch.inputs)).argmax(-1) != batch.targets).any(-1).sum()
 
 
@@ -113,9 +115,21 @@ def methods(model: torch.nn.Module, task, bs: int) -> dict:
     return {
         "seed": lambda n: seed_method(model, task, n),
         "full": lambda n: full_forward(model, task, n, bs),
-        "float32": lambda n: verify(model, task, n, "training", 1, bs, precision="float32"),
-        "one process": lambda n: verify(model, task, n, "training", 1, bs, workers=1),
-        "ours": lambda n: verify(model, task, n, "training", 1, bs),
+        "float32": lambda n: verify(
+            model,
+            task,
+            questions=n,
+            distribution="training",
+            seed=1,
+            batch_size=bs,
+            precision="float32",
+        ),
+        "one process": lambda n: verify(
+            model, task, questions=n, distribution="training", seed=1, batch_size=bs, workers=1
+        ),
+        "ours": lambda n: verify(
+            model, task, questions=n, distribution="training", seed=1, batch_size=bs
+        ),
     }
 
 
@@ -174,12 +188,14 @@ def main() -> None:
 def check(task) -> None:
     """The default verifier's verdicts equal the plain float32 forward's on the trained model."""
     model = algolens.load("zoo:add_d5_l2").model.eval()
-    batches = list(random_batches(task, 20_480, "training", 2, 1024))
+    batches = list(
+        random_batches(task, questions=20_480, distribution="training", seed=2, batch_size=1024)
+    )
     plain = sum(
         int((task.answer_logits(model(b.inputs)).argmax(-1) != b.targets).any(-1).sum())
         for b in batches
     )
-    res = verify_batches(model, task, batches, "check", workers=2)
+    res = verify_batches(model, task, batches, source="check", workers=2)
     print(json.dumps({"benchmark": "verify_speed", "check": "same failure count", "plain": plain,
                       "ours": res.failures, "equal": plain == res.failures,
                       "precision": res.precision, "rechecked": res.rechecked}))  # fmt: skip

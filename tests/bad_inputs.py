@@ -124,7 +124,9 @@ def _tampered_state(run: Path) -> None:
     from algolens.verify import verify_exhaustive
 
     loaded, state = load(str(run)), run / "state.json"
-    verify_exhaustive(loaded.model, loaded.task, state, 1000, stop_after=1, workers=1)
+    verify_exhaustive(
+        loaded.model, loaded.task, state_path=state, batch_size=1000, stop_after=1, workers=1
+    )
     state.write_text(json.dumps({**json.loads(state.read_text()), "batches": -3}))
 
 

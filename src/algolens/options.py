@@ -146,8 +146,9 @@ def require(condition: bool, message: str) -> None:
         raise AlgolensError(message)
 
 
-# How the verifier computes (algolens.screen): the bfloat16 screen with float32 re-checks, or one
-# precision alone. Here, below torch, so that a command checks the option before torch loads.
+# How the verifier computes (algolens.verify.screen): the bfloat16 screen with float32
+# re-checks, or one precision alone. Here, below torch, so that a command checks the option
+# before torch loads.
 Precision = Literal["auto", "float32", "bfloat16"]
 PRECISIONS: tuple[Precision, ...] = ("auto", "float32", "bfloat16")
 

@@ -61,12 +61,12 @@ class Run:
         ``.questions``, ``.interval`` and failures by class. ``precision`` and ``workers`` as in
         :func:`algolens.verify.verify_batches` (the bfloat16 screen and one-thread worker
         processes: same verdicts; by default one worker per core for 64 batches or more)."""
-        from algolens.screen import check_precision
+        from algolens.options import check_precision
         from algolens.verify import verify
 
         prec = check_precision(precision)
-        return verify(self.model, self.task, questions, distribution, seed, precision=prec,  # type: ignore[arg-type]
-                      workers=workers)  # fmt: skip
+        return verify(self.model, self.task, questions=questions, distribution=distribution,  # type: ignore[arg-type]
+                      seed=seed, precision=prec, workers=workers)  # fmt: skip
 
     def analyse(
         self, questions: int = 1000, seed: int = 0, progress: bool = False,

@@ -12,8 +12,8 @@ from tests.conftest import ADD_D2_STORED
 
 from algolens import store
 from algolens.runs import load
-from algolens.shards import merge, shard_ranges, verify_range
 from algolens.verify import verify_exhaustive
+from algolens.verify.shards import merge, shard_ranges, verify_range
 
 
 def _failing_copy(tmp: Path) -> Path:
@@ -43,8 +43,11 @@ def test_merged_shards_equal_the_unsharded_result_without_ray(tmp_path: Path) ->
     run = load(_failing_copy(tmp_path))
     whole = verify_exhaustive(run.model, run.task, examples=7)
     assert 0 < whole.failures < whole.questions
-    parts = [verify_range(run.model, run.task, a, b, 256, 7) for a, b in shard_ranges(10_000, 4)]
-    merged = merge(parts, whole.source, 7)
+    parts = [
+        verify_range(run.model, run.task, start=a, stop=b, batch_size=256, examples=7)
+        for a, b in shard_ranges(10_000, 4)
+    ]
+    merged = merge(parts, source=whole.source, examples=7)
     assert _verdict(merged.state()) == _verdict(whole.state())
     assert merged.precision == whole.precision
 
@@ -52,18 +55,22 @@ def test_merged_shards_equal_the_unsharded_result_without_ray(tmp_path: Path) ->
 @pytest.mark.slow  # a local Ray instance takes tens of seconds to start here
 def test_sharded_verification_on_ray_equals_unsharded_and_resumes(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
-    from algolens.shards import verify_sharded
+    from algolens.verify.shards import verify_sharded
 
     path = _failing_copy(tmp_path)
     run = load(path)
     whole = verify_exhaustive(run.model, run.task, examples=7)
     state = tmp_path / "shards"
     try:
-        sharded = verify_sharded(str(path), 3, state, workers=2, examples=7)
+        sharded = verify_sharded(
+            str(path), load=load, shards=3, state_dir=state, workers=2, examples=7
+        )
         assert _verdict(sharded.state(), source=False) == _verdict(whole.state(), source=False)
         assert len(list(state.glob("shard_*.json"))) == 3
         (state / "shard_0001.json").unlink()  # as if that shard had been interrupted
-        again = verify_sharded(str(path), 3, state, workers=2, examples=7)
+        again = verify_sharded(
+            str(path), load=load, shards=3, state_dir=state, workers=2, examples=7
+        )
         assert _verdict(again.state()) == _verdict(sharded.state())
     finally:
         ray.shutdown()

@@ -13,7 +13,8 @@ from algolens.cli import app
 from algolens.families.arithmetic.task import oracle
 from algolens.runs import load
 from algolens.tasks.base import greedy_answers, readout_ok
-from algolens.verify import answer_argmax, fast_answer_argmax, verify_batches, verify_exhaustive
+from algolens.verify import verify_batches, verify_exhaustive
+from algolens.verify.answers import answer_argmax, fast_answer_argmax
 
 
 def _all_questions(task):
@@ -45,7 +46,7 @@ def test_trained_model_and_broken_unembedding(add_d2_run: Path) -> None:
     broken = copy.deepcopy(run.model)
     with torch.no_grad():
         broken.unembed.b_U[7] = -1e4  # token 7 can never be predicted
-    res = verify_batches(broken, run.task, [_all_questions(run.task)], "all")
+    res = verify_batches(broken, run.task, [_all_questions(run.task)], source="all")
     expected = sum("7" in oracle(a, b, "+", 2) for a in range(100) for b in range(100))
     assert res.failures == expected
     per_digit = [sum(oracle(a, b, "+", 2)[k] == "7" for a in range(100) for b in range(100))

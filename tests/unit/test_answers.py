@@ -10,12 +10,12 @@ import pytest
 from tests.oracles import ArithmeticOracle, StoppingOracle
 from typer.testing import CliRunner
 
-from algolens.answers import AUTO_MIN_BATCHES, auto_workers, check_workers
 from algolens.cli import app
 from algolens.errors import AlgolensError
 from algolens.families import make_task
 from algolens.runs import load
 from algolens.verify import random_batches, verify, verify_batches, verify_exhaustive
+from algolens.verify.answers import AUTO_MIN_BATCHES, auto_workers, check_workers
 
 
 def _verdict(res: Any) -> dict[str, Any]:
@@ -32,8 +32,28 @@ def add_d5_l1() -> Any:
 def test_two_workers_fold_to_the_one_process_result(add_d5_l1: Any, precision: str) -> None:
     model, task = add_d5_l1.model, add_d5_l1.task
     for dist in ("uniform", "training"):
-        one = verify(model, task, 20_480, dist, 3, 256, 8, precision=precision, workers=1)
-        two = verify(model, task, 20_480, dist, 3, 256, 8, precision=precision, workers=2)
+        one = verify(
+            model,
+            task,
+            questions=20_480,
+            distribution=dist,
+            seed=3,
+            batch_size=256,
+            examples=8,
+            precision=precision,
+            workers=1,
+        )
+        two = verify(
+            model,
+            task,
+            questions=20_480,
+            distribution=dist,
+            seed=3,
+            batch_size=256,
+            examples=8,
+            precision=precision,
+            workers=2,
+        )
         assert one.failures > 50 and len(one.examples) == 8 and one.prefix
         assert _verdict(two) == _verdict(one)
 
@@ -42,9 +62,11 @@ def test_the_comparison_sees_batches_folded_out_of_order(add_d5_l1: Any) -> None
     """The control: folding the same batches in another order gives another result (its
     examples and prefix), so the equality above checks the order too."""
     model, task = add_d5_l1.model, add_d5_l1.task
-    batches = list(random_batches(task, 8192, "uniform", 3, 256))
-    ordered = verify_batches(model, task, batches, "q", 8, workers=2)
-    backwards = verify_batches(model, task, batches[::-1], "q", 8, workers=2)
+    batches = list(
+        random_batches(task, questions=8192, distribution="uniform", seed=3, batch_size=256)
+    )
+    ordered = verify_batches(model, task, batches, source="q", examples=8, workers=2)
+    backwards = verify_batches(model, task, batches[::-1], source="q", examples=8, workers=2)
     assert ordered.failures == backwards.failures
     assert ordered.examples != backwards.examples
 
@@ -53,10 +75,12 @@ def test_exhaustive_with_workers_resumes_and_equals_one_process(tmp_path) -> Non
     task = make_task("add", n_digits=2)
     model = ArithmeticOracle(task, digit=1)
     state = tmp_path / "state.json"
-    part = verify_exhaustive(model, task, state, batch_size=100, stop_after=30, workers=2)
+    part = verify_exhaustive(
+        model, task, state_path=state, batch_size=100, stop_after=30, workers=2
+    )
     assert not part.complete and part.questions == 3000 and state.exists()
-    whole = verify_exhaustive(model, task, state, batch_size=100, workers=2)
-    fresh = verify_exhaustive(model, task, None, batch_size=100, workers=1)
+    whole = verify_exhaustive(model, task, state_path=state, batch_size=100, workers=2)
+    fresh = verify_exhaustive(model, task, state_path=None, batch_size=100, workers=1)
     assert whole.complete and fresh.failures > 0 and not state.exists()
     assert whole.to_dict() == {**fresh.to_dict(), "source": whole.source}
 
@@ -69,7 +93,7 @@ def test_auto_uses_one_process_for_small_checks_and_rejects_zero() -> None:
     with pytest.raises(AlgolensError, match="at least 1"):
         check_workers(model, 0)
     with pytest.raises(AlgolensError, match="at least 1"):
-        verify(model, task, 1000, "uniform", workers=0)
+        verify(model, task, questions=1000, distribution="uniform", workers=0)
 
 
 def test_cli_workers(add_d5_l1: Any) -> None:
@@ -93,13 +117,18 @@ def test_ctrl_c_in_a_worker_saves_the_batches_folded_and_a_rerun_finishes(tmp_pa
     state = tmp_path / "state.json"
     with pytest.raises(KeyboardInterrupt):
         verify_exhaustive(
-            StoppingOracle(task, at=5, workers_only=True), task, state, 100, 0, workers=2
+            StoppingOracle(task, at=5, workers_only=True),
+            task,
+            state_path=state,
+            batch_size=100,
+            examples=0,
+            workers=2,
         )
     saved = json.loads(state.read_text())["batches"]
     assert 4 <= saved < 100
     model = ArithmeticOracle(task, digit=1)
-    whole = verify_exhaustive(model, task, state, 100, examples=0, workers=2)
-    fresh = verify_exhaustive(model, task, None, 100, examples=0, workers=1)
+    whole = verify_exhaustive(model, task, state_path=state, batch_size=100, examples=0, workers=2)
+    fresh = verify_exhaustive(model, task, state_path=None, batch_size=100, examples=0, workers=1)
     assert whole.complete and whole.to_dict() == fresh.to_dict()
 
 
@@ -107,5 +136,10 @@ def test_a_killed_worker_fails_the_call_instead_of_hanging() -> None:
     task = make_task("add", n_digits=2)
     with pytest.raises(BrokenProcessPool):
         verify_exhaustive(
-            StoppingOracle(task, at=3, workers_only=True, kill=True), task, None, 100, 0, workers=2
+            StoppingOracle(task, at=3, workers_only=True, kill=True),
+            task,
+            state_path=None,
+            batch_size=100,
+            examples=0,
+            workers=2,
         )

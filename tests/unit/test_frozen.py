@@ -10,8 +10,8 @@ import torch.nn.functional as F
 import algolens
 from algolens.models import Transformer, TransformerConfig
 from algolens.models.frozen import FrozenTransformer, relu_bits_
-from algolens.screen import readout_logits, screen_for
 from algolens.verify import random_batches
+from algolens.verify.screen import readout_logits, screen_for
 
 CONFIGS = [
     {},
@@ -87,7 +87,9 @@ def test_bfloat16_frozen_copy_is_as_close_to_float32_as_a_plain_copy() -> None:
     frozen = FrozenTransformer(model)
     gaps = {"plain": 0.0, "frozen": 0.0}
     with torch.inference_mode():
-        for batch in random_batches(task, 4096, "training", 5, 1024):
+        for batch in random_batches(
+            task, questions=4096, distribution="training", seed=5, batch_size=1024
+        ):
             full = readout_logits(model, task, batch.inputs)
             low = readout_logits(plain, task, batch.inputs).float()
             fast = readout_logits(frozen, task, batch.inputs).float()

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from algolens import memory
-from algolens.answers import _pool
 from algolens.runs import load
+from algolens.verify.answers import _pool
 
 GLIBC = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
 
@@ -20,14 +20,15 @@ GLIBC = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
 FORWARDS = """
 import json, resource, sys, torch
 from algolens import load, memory
-from algolens.screen import readout_logits
+from algolens.verify.screen import readout_logits
 from algolens.verify import random_batches
 torch.set_num_threads(1)
 if sys.argv[1] == "keep":
     assert memory.keep_freed_memory()
 run = load("zoo:add_d5_l2")
 model, task = run.model.eval(), run.task
-batches = [b.inputs for b in random_batches(task, 10 * 1024, "training", 1, 1024)]
+stream = random_batches(task, questions=10 * 1024, distribution="training", seed=1, batch_size=1024)
+batches = [b.inputs for b in stream]
 with torch.inference_mode():
     for b in batches[:5]:
         readout_logits(model, task, b)
@@ -72,9 +73,10 @@ def test_keep_freed_memory_is_set_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_shard_task_keeps_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    from algolens import shards
+    from algolens.verify import shards
 
     kept: list[bool] = []
     monkeypatch.setattr(shards, "keep_freed_memory", lambda: kept.append(True) or True)
-    state = shards._run_shard("zoo:add_d5_l1", 0, 256, 128, 3, "float32")
-    assert kept == [True] and state["questions"] == 256
+    settings = shards.ShardSettings(batch_size=128, examples=3, precision="float32")
+    res = shards._run_shard(load, "zoo:add_d5_l1", (0, 256), settings)
+    assert kept == [True] and res.questions == 256

@@ -17,7 +17,7 @@ import pytest
 
 import algolens
 from algolens.cli import main
-from algolens.stats import clopper_pearson
+from algolens.verify.stats import clopper_pearson
 from algolens.zoo import verified_text, zoo_entries
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ import torch
 from tests.oracles import ArithmeticOracle
 
 from algolens.families import make_task
-from algolens.stats import clopper_pearson, nines
 from algolens.verify import verify
+from algolens.verify.stats import clopper_pearson, nines
 
 
 @pytest.mark.parametrize(
@@ -56,12 +56,16 @@ def test_intervals_cover_the_rate_of_a_million_questions() -> None:
     at least 17 of 20 (the old per-chunk enrichment made them too narrow)."""
     task = make_task("add", n_digits=5)
     model = ArithmeticOracle(task, fails=_cascade_failures)
-    truth = verify(model, task, 1_000_000, "training", seed=0, batch_size=16384)
+    truth = verify(
+        model, task, questions=1_000_000, distribution="training", seed=0, batch_size=16384
+    )
     rate = truth.failures / truth.questions
     assert 0.002 < rate < 0.01, rate  # near 0.5%, as the issue asks
     covered = 0
     for seed in range(1, 21):
-        res = verify(model, task, 20_000, "training", seed=seed, batch_size=4096)
+        res = verify(
+            model, task, questions=20_000, distribution="training", seed=seed, batch_size=4096
+        )
         lo, hi = clopper_pearson(res.failures, res.questions)
         covered += lo <= rate <= hi
     assert covered >= 17, covered

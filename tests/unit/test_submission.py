@@ -46,7 +46,9 @@ def question_sets(n: int, questions: int) -> dict[str, list[tuple[int, int]]]:
     """The operands of every question set verify_submission asks, drawn as the engine draws."""
     task = ArithmeticTask("add", n)
     uniform = []
-    for batch in random_batches(task, questions, "uniform", 0, 256):
+    for batch in random_batches(
+        task, questions=questions, distribution="uniform", seed=0, batch_size=256
+    ):
         for row in batch.inputs.tolist():
             uniform.append(
                 (int("".join(map(str, row[:n]))), int("".join(map(str, row[n + 1 : 2 * n + 1]))))

@@ -15,15 +15,9 @@ from algolens.families import make_task
 from algolens.families.arithmetic.suites import verify_suite
 from algolens.families.arithmetic.task import oracle
 from algolens.models import Transformer, TransformerConfig
-from algolens.tasks.base import readout_ok
-from algolens.verify import (
-    PREFIXES,
-    answer_argmax,
-    fast_answer_argmax,
-    greedy_answers,
-    verify,
-    verify_exhaustive,
-)
+from algolens.tasks.base import greedy_answers, readout_ok
+from algolens.verify import PREFIXES, verify, verify_exhaustive
+from algolens.verify.answers import answer_argmax, fast_answer_argmax
 
 
 # ---- models with known failures ----------------------------------------------------------------
@@ -64,9 +58,9 @@ def test_perfect_model_has_no_failures_on_every_distribution() -> None:
     task = make_task("mix", n_digits=4)
     model = ArithmeticOracle(task)
     for dist in ("uniform", "training"):
-        res = verify(model, task, 5000, dist, seed=1, batch_size=1024)  # type: ignore[arg-type]
+        res = verify(model, task, questions=5000, distribution=dist, seed=1, batch_size=1024)  # type: ignore[arg-type]
         assert (res.questions, res.failures) == (5000, 0)
-        other = verify(model, task, 5000, dist, seed=1, batch_size=64)  # type: ignore[arg-type]
+        other = verify(model, task, questions=5000, distribution=dist, seed=1, batch_size=64)  # type: ignore[arg-type]
         assert res.to_dict() == other.to_dict()  # the stream does not depend on the batch size
         assert set(res.by_group) == {"add", "sub"}
     out = res.to_dict()
@@ -81,11 +75,11 @@ def test_exhaustive_resumes_where_it_stopped(tmp_path) -> None:
     task = make_task("add", n_digits=2)
     model = ArithmeticOracle(task, digit=1)
     state = tmp_path / "state.json"
-    part = verify_exhaustive(model, task, state, batch_size=1000, stop_after=3)
+    part = verify_exhaustive(model, task, state_path=state, batch_size=1000, stop_after=3)
     assert not part.complete and part.questions == 3000 and state.exists()
-    whole = verify_exhaustive(model, task, state, batch_size=1000)
+    whole = verify_exhaustive(model, task, state_path=state, batch_size=1000)
     assert whole.complete and whole.questions == 10**4 and not state.exists()
-    fresh = verify_exhaustive(model, task, None, batch_size=1000)
+    fresh = verify_exhaustive(model, task, state_path=None, batch_size=1000)
     assert whole.to_dict() == {**fresh.to_dict(), "source": whole.source}
 
 
@@ -100,7 +94,7 @@ def test_examples_are_what_greedy_decoding_answers() -> None:
     """Teacher forcing feeds the right digits back in; the examples must show greedy's own."""
     task = make_task("sub", n_digits=3)
     model = ArithmeticOracle(task, digit=1, never=2, echo=True)
-    res = verify(model, task, 3000, "uniform", seed=0, examples=20)
+    res = verify(model, task, questions=3000, distribution="uniform", seed=0, examples=20)
     assert res.failures and len(res.examples) == 20
     tokens = task.encode_batch([ex["question"] for ex in res.examples])
     greedy = [task.decode(row) for row in greedy_answers(model, task, tokens)]
@@ -115,9 +109,9 @@ def test_prefix_is_the_start_of_every_longer_stream() -> None:
     task = make_task("add", n_digits=3)
     model = ArithmeticOracle(task, digit=2)
     for dist in ("uniform", "training"):
-        long = verify(model, task, 30_000, dist, seed=5)  # type: ignore[arg-type]
-        short = verify(model, task, PREFIXES[0], dist, seed=5)  # type: ignore[arg-type]
-        middle = verify(model, task, PREFIXES[1], dist, seed=5)  # type: ignore[arg-type]
+        long = verify(model, task, questions=30_000, distribution=dist, seed=5)  # type: ignore[arg-type]
+        short = verify(model, task, questions=PREFIXES[0], distribution=dist, seed=5)  # type: ignore[arg-type]
+        middle = verify(model, task, questions=PREFIXES[1], distribution=dist, seed=5)  # type: ignore[arg-type]
         assert long.prefix == [[PREFIXES[0], short.failures], [PREFIXES[1], middle.failures]]
         assert short.failures > 0
 
@@ -164,9 +158,11 @@ def test_ctrl_c_saves_progress_and_a_rerun_finishes(tmp_path) -> None:
     task = make_task("add", n_digits=2)
     state = tmp_path / "state.json"
     with pytest.raises(KeyboardInterrupt):
-        verify_exhaustive(StoppingOracle(task, at=5), task, state, 1000, examples=0)
+        verify_exhaustive(
+            StoppingOracle(task, at=5), task, state_path=state, batch_size=1000, examples=0
+        )
     assert json.loads(state.read_text())["batches"] == 4
     model = ArithmeticOracle(task, digit=1)
-    whole = verify_exhaustive(model, task, state, 1000, examples=0)
-    fresh = verify_exhaustive(model, task, None, 1000, examples=0)
+    whole = verify_exhaustive(model, task, state_path=state, batch_size=1000, examples=0)
+    fresh = verify_exhaustive(model, task, state_path=None, batch_size=1000, examples=0)
     assert whole.complete and whole.to_dict() == fresh.to_dict()

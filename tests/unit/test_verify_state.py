@@ -32,23 +32,28 @@ def _model() -> ArithmeticOracle:
 
 def _part(state: Path, batch_size: int = 1000, batches: int = 3) -> dict[str, Any]:
     """A state file of ``batches`` batches done; its JSON."""
-    part = verify_exhaustive(_model(), TASK, state, batch_size, stop_after=batches)
+    part = verify_exhaustive(
+        _model(), TASK, state_path=state, batch_size=batch_size, stop_after=batches
+    )
     assert not part.complete and part.questions == batch_size * batches
     return json.loads(state.read_text())
 
 
 def _fresh(batch_size: int = 1000) -> dict[str, Any]:
-    return verify_exhaustive(_model(), TASK, None, batch_size).to_dict()
+    return verify_exhaustive(_model(), TASK, state_path=None, batch_size=batch_size).to_dict()
 
 
 def test_an_empty_file_is_refused_and_kept(tmp_path: Path) -> None:
     state = tmp_path / "notes.json"
     state.write_bytes(b"")
     with pytest.raises(AlgolensError, match="is empty"):
-        verify_exhaustive(_model(), TASK, state, 1000)
+        verify_exhaustive(_model(), TASK, state_path=state, batch_size=1000)
     assert state.exists() and state.read_bytes() == b""
     state.unlink()  # control: no file, and the run leaves none behind
-    assert verify_exhaustive(_model(), TASK, state, 1000).complete and not state.exists()
+    assert (
+        verify_exhaustive(_model(), TASK, state_path=state, batch_size=1000).complete
+        and not state.exists()
+    )
 
 
 def test_a_user_s_json_is_refused_and_kept(tmp_path: Path) -> None:
@@ -56,7 +61,7 @@ def test_a_user_s_json_is_refused_and_kept(tmp_path: Path) -> None:
     for text in ('{"notes": 1}\n', "[1, 2]\n", "not json\n", "[" * 100_000):
         state.write_text(text)
         with pytest.raises(AlgolensError, match="not a verification state"):
-            verify_exhaustive(_model(), TASK, state, 1000)
+            verify_exhaustive(_model(), TASK, state_path=state, batch_size=1000)
         assert state.read_text() == text
 
 
@@ -67,12 +72,12 @@ def test_another_model_s_progress_is_refused_and_kept(tmp_path: Path) -> None:
     other = _model()
     other.register_buffer("w", torch.ones(1))  # other weights: another fingerprint
     with pytest.raises(AlgolensError, match="another model"):
-        verify_exhaustive(other, TASK, state, 1000)
+        verify_exhaustive(other, TASK, state_path=state, batch_size=1000)
     with pytest.raises(AlgolensError, match="another task"):
-        verify_exhaustive(_model(), make_task("sub", n_digits=2), state, 1000)
+        verify_exhaustive(_model(), make_task("sub", n_digits=2), state_path=state, batch_size=1000)
     assert state.read_bytes() == before
     # control: the model that wrote it resumes, from question 3,000 on
-    more = verify_exhaustive(_model(), TASK, state, 1000, stop_after=1)
+    more = verify_exhaustive(_model(), TASK, state_path=state, batch_size=1000, stop_after=1)
     assert more.questions == 4000
 
 
@@ -81,9 +86,9 @@ def test_another_batch_size_resumes_by_question_count(tmp_path: Path) -> None:
     batches make 4,000, not 1,000), and the whole verdict is a fresh run's."""
     state = tmp_path / "state.json"
     _part(state)
-    more = verify_exhaustive(_model(), TASK, state, 500, stop_after=2)
+    more = verify_exhaustive(_model(), TASK, state_path=state, batch_size=500, stop_after=2)
     assert more.questions == 4000 and json.loads(state.read_text())["key"]["batch_size"] == 500
-    whole = verify_exhaustive(_model(), TASK, state, 500)
+    whole = verify_exhaustive(_model(), TASK, state_path=state, batch_size=500)
     assert whole.complete and not state.exists()
     assert whole.to_dict() == _fresh(500)
 
@@ -95,9 +100,11 @@ def test_a_batch_size_that_does_not_divide_is_refused_and_none_given_takes_the_s
     _part(state)
     before = state.read_bytes()
     with pytest.raises(AlgolensError, match="--batch-size 1000"):
-        verify_exhaustive(_model(), TASK, state, 700)
+        verify_exhaustive(_model(), TASK, state_path=state, batch_size=700)
     assert state.read_bytes() == before
-    more = verify_exhaustive(_model(), TASK, state, None, stop_after=1)  # the saved size
+    more = verify_exhaustive(
+        _model(), TASK, state_path=state, batch_size=None, stop_after=1
+    )  # the saved size
     assert more.questions == 4000
 
 
@@ -150,7 +157,7 @@ def test_a_tampered_state_is_one_line_and_kept(
     state.write_text(json.dumps(_tamper(json.loads(json.dumps(good)), where, value)))
     before = state.read_bytes()
     with pytest.raises(AlgolensError, match=words) as e:
-        verify_exhaustive(_model(), TASK, state, 1000)
+        verify_exhaustive(_model(), TASK, state_path=state, batch_size=1000)
     assert "\n" not in str(e.value) and state.read_bytes() == before
 
 
@@ -158,7 +165,10 @@ def test_the_untampered_state_resumes(tmp_path: Path, good: dict[str, Any]) -> N
     """The control of the tampered cases: the state as written goes on from 3,000."""
     state = tmp_path / "state.json"
     state.write_text(json.dumps(good))
-    assert verify_exhaustive(_model(), TASK, state, 1000, stop_after=1).questions == 4000
+    assert (
+        verify_exhaustive(_model(), TASK, state_path=state, batch_size=1000, stop_after=1).questions
+        == 4000
+    )
 
 
 def test_a_huge_number_in_a_state_is_one_line(tmp_path: Path) -> None:
@@ -166,7 +176,7 @@ def test_a_huge_number_in_a_state_is_one_line(tmp_path: Path) -> None:
     text = json.dumps(_part(state)).replace('"batches": 3', '"batches": ' + "9" * 5000)
     state.write_text(text)
     with pytest.raises(AlgolensError, match="not a verification state"):
-        verify_exhaustive(_model(), TASK, state, 1000)
+        verify_exhaustive(_model(), TASK, state_path=state, batch_size=1000)
     assert state.read_text() == text
 
 
@@ -176,7 +186,9 @@ def test_cli_a_tampered_state_is_one_error_line_exit_2(add_d2_run: Path, tmp_pat
 
     run = load(str(add_d2_run))
     state = tmp_path / "state.json"
-    verify_exhaustive(run.model, run.task, state, 1000, stop_after=2, workers=1)
+    verify_exhaustive(
+        run.model, run.task, state_path=state, batch_size=1000, stop_after=2, workers=1
+    )
     good = json.loads(state.read_text())
     argv = ["verify", str(add_d2_run), "--exhaustive", "--state", str(state), "--no-progress",
             "--batch-size", "1000", "--workers", "1"]  # fmt: skip
@@ -195,13 +207,15 @@ def test_a_shard_file_is_read_as_strictly(tmp_path: Path) -> None:
     """``--shards`` keeps one verdict per shard beside the state path: another model's shard,
     one of another --shards count or a tampered one is one line and left as it is (it was
     overwritten, or its counts merged as they stood); the shard as written is read back."""
-    from algolens.shards import _saved, shard_ranges, verify_range
-    from algolens.verify import model_fingerprint
+    from algolens.verify.engine import model_fingerprint
+    from algolens.verify.shards import _saved, shard_ranges, verify_range
 
     model, names = _model(), TASK.answer_names
     key = {"model": model_fingerprint(model), "task": TASK.to_dict(), "v": 1}
     span = shard_ranges(10_000, 2)[0]
-    part = verify_range(model, TASK, *span, 1000, 10).state()
+    part = verify_range(
+        model, TASK, start=span[0], stop=span[1], batch_size=1000, examples=10
+    ).state()
     path = tmp_path / "shard_0000.json"
     assert _saved(tmp_path, 0, key, span, names) is None  # no file yet
     for data, words in [

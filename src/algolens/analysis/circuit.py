@@ -12,8 +12,8 @@ is not needed. This is the sufficiency and minimality test of circuit analyses (
 "Interpretability in the Wild"; Quirke, Neo & Barez 2024 "Increasing Trust in Language Models
 through the Reuse of Verified Circuits").
 
-The verifier lives on this floor's sibling (``algolens.verify``), which analysis may not import:
-:func:`sufficiency` takes it as an argument (``algolens.verify.verify`` or a stand-in).
+The verifier is an argument: :func:`sufficiency` takes ``algolens.verify.verify`` (a floor
+below) or a stand-in.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from torch import Tensor, nn
 
 from algolens.analysis.ablation import AblationResult, ablation_values, node_ablation
 from algolens.analysis.nodes import Node, can_change_answer, model_nodes
-from algolens.stats import clopper_pearson
 from algolens.tasks.base import SequenceTask
+from algolens.verify.stats import clopper_pearson
 
 AblateMode = Literal["mean", "resample"]
 Masks = dict[str, Tensor]  # hook -> [variant, pos] (MLP) or [variant, pos, head] (heads)

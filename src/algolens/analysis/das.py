@@ -31,8 +31,8 @@ from torch.nn.utils.parametrizations import orthogonal
 
 from algolens.analysis.interventions import Patch, Site, activations, patch_hooks
 from algolens.analysis.nodes import Node
-from algolens.stats import clopper_pearson
 from algolens.tasks.base import Batch, SequenceTask
+from algolens.verify.stats import clopper_pearson
 
 Counterfactual = Callable[[Batch, Batch], Int[Tensor, "batch n_answer"]]
 

@@ -12,7 +12,8 @@ when greedy decoding would produce the counterfactual answer, so one forward pas
 
 Pairs are drawn so that the patch must change the answer: the answer that ignores the patch
 (the base's) never equals the counterfactual, its baseline IIA is 0 and is reported as
-measured. Counts come with Clopper-Pearson intervals (:func:`algolens.stats.clopper_pearson`).
+measured. Counts come with Clopper-Pearson intervals
+(:func:`algolens.verify.stats.clopper_pearson`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from torch import Tensor
 from algolens.analysis.hypothesis import Alignment, Hypothesis
 from algolens.analysis.interventions import Patch, Site, activations, run_patched
 from algolens.analysis.nodes import Node, can_change_answer, model_nodes
-from algolens.stats import clopper_pearson
 from algolens.tasks.base import Batch, SequenceTask
+from algolens.verify.stats import clopper_pearson
 
 Sampler = Callable[[int, torch.Generator], Batch]
 

@@ -63,7 +63,8 @@ def demo(
         "and the complete suite"
     )
     for dist in ("uniform", "training"):
-        typer.echo(verify(run.model, run.task, questions, dist, progress=True).summary())  # type: ignore[arg-type]
+        res = verify(run.model, run.task, questions=questions, distribution=dist, progress=True)  # type: ignore[arg-type]
+        typer.echo(res.summary())
     if family.suite is not None:
         typer.echo(family.suite(run.model, run.task, "complete").summary())
     typer.echo("[3/3] analysing: ablations, attention, PCA, interventions, algorithm map")

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from algolens.commands.base import app, friendly
 from algolens.errors import AlgolensError
+from algolens.options import Precision
+
+if TYPE_CHECKING:
+    from algolens.runs import Run
+    from algolens.verify import Distribution, VerifyResult
 
 RunArg = Annotated[
     str,
@@ -109,6 +115,28 @@ def _state_path(run_path: Path | None, name: str, state: Path | None) -> Path:
     return Path(f".algolens-verify-{safe.lstrip('.')[:100]}.json")  # one file, here
 
 
+@dataclass(frozen=True)
+class Request:
+    """What one ``algolens verify`` asks for, checked: the options every mode reads."""
+
+    questions: int
+    distributions: tuple[Distribution, ...]  # of the random questions
+    seed: int
+    examples: int
+    batch_size: int | None
+    workers: int | None
+    precision: Precision
+    progress: bool
+
+
+def _distributions(distribution: str, submission: bool) -> tuple[Distribution, ...]:
+    """The random questions' distributions: ``both`` is uniform and training for a run, and
+    uniform alone for a submission (its training distribution is unknown)."""
+    if distribution == "both":
+        return ("uniform",) if submission else ("uniform", "training")
+    return (cast("Distribution", distribution),)  # checked by _check_args
+
+
 def _check_args(questions: int, examples: int, batch_size: int | None, distribution: str) -> None:
     if questions <= 0:
         raise AlgolensError(f"--questions must be at least 1, got {questions}")
@@ -124,13 +152,14 @@ def _check_args(questions: int, examples: int, batch_size: int | None, distribut
 
 def _check_modes(
     run: str,
+    *,
     exhaustive: bool,
     suite: str | None,
     shards: int,
     workers: int | None,
     submission: bool,
     precision: str,
-) -> Any:
+) -> Precision:
     """The options that go together, and the precision (one line if they do not)."""
     from algolens.options import check_precision
 
@@ -176,55 +205,45 @@ def verify(
 ) -> None:
     """Check that RUN gives every answer token right (float32 argmax against the oracle)."""
     _check_args(questions, examples, batch_size, distribution)
-    prec = _check_modes(run, exhaustive, suite, shards, workers, submission, precision)
+    prec = _check_modes(run, exhaustive=exhaustive, suite=suite, shards=shards, workers=workers,
+                        submission=submission, precision=precision)  # fmt: skip
+    dists = _distributions(distribution, submission)
+    req = Request(questions, dists, seed, examples, batch_size, workers, prec, progress)
+    if submission:
+        _submission(run, req, suite=suite, digits=digits, timeout=timeout, as_json=as_json)
+        return
+    if digits is not None:  # a run's digit count is its task's: --digits would be ignored
+        raise AlgolensError("--digits is for --submission; a run verifies at its own digits")
     from algolens import verify as v  # after the checks: bad options are answered at once
     from algolens.runs import load
     from algolens.tasks.base import resolve_device
 
-    if submission:
-        return _submission(run, questions, distribution, seed, suite, examples, digits, timeout,
-                           as_json, progress)  # fmt: skip
-    if digits is not None:  # a run's digit count is its task's: --digits would be ignored
-        raise AlgolensError("--digits is for --submission; a run verifies at its own digits")
     loaded = load(run)
     loaded.model.to(resolve_device(device))
     v.require_sequence(loaded.task)
     if suite is not None:
-        results = {"suite": _suite(loaded, suite, examples, prec)}
+        results = {"suite": _suite(loaded, suite, req)}
     elif exhaustive and shards:
-        from algolens.shards import verify_sharded
-
         path = _state_path(loaded.path, loaded.name, state)
-        shard_dir = path.with_name(path.stem + "_shards")
-        results = {"all": verify_sharded(run, shards, shard_dir, workers=workers, address=address,
-                                         examples=examples, progress=progress,
-                                         precision=prec)}  # fmt: skip
+        results = {"all": v.verify_sharded(
+            run, load=load, shards=shards, state_dir=path.with_name(path.stem + "_shards"),
+            workers=workers, address=address, examples=examples, progress=progress,
+            precision=prec,
+        )}  # fmt: skip
     elif exhaustive:
-        path = _state_path(loaded.path, loaded.name, state)
-        results = {"all": _exhaustive(loaded, path, batch_size, examples, progress, prec, workers)}
+        results = {"all": _exhaustive(loaded, _state_path(loaded.path, loaded.name, state), req)}
     else:
-        dists: tuple[Any, ...] = v.DISTRIBUTIONS if distribution == "both" else (distribution,)
-        model, task = loaded.model, loaded.task
-        results = {
-            d: v.verify(model, task, questions, d, seed, batch_size, examples, progress, prec,
-                        workers)
-            for d in dists
-        }  # fmt: skip
+        results = {d: v.verify(loaded.model, loaded.task, distribution=d, questions=questions,
+                               seed=seed, batch_size=batch_size, examples=examples,
+                               progress=progress, precision=prec, workers=workers)
+                   for d in req.distributions}  # fmt: skip
     _print(loaded.name, results, as_json, random=not (suite or exhaustive))
 
 
 def _submission(
-    path: str,
-    questions: int,
-    distribution: str,
-    seed: int,
-    suite: str | None,
-    examples: int,
-    digits: int | None,
-    timeout: float,
+    path: str, req: Request, *, suite: str | None, digits: int | None, timeout: float,
     as_json: bool,
-    progress: bool,
-) -> None:
+) -> None:  # fmt: skip
     """``verify --submission FILE``: an AdderBoard-format adder through the same engine."""
     import contextlib
     import sys
@@ -233,13 +252,13 @@ def _submission(
 
     if timeout <= 0:
         raise AlgolensError(f"--timeout must be above 0 seconds, got {timeout:g}")
-    dists = ("uniform",) if distribution == "both" else (distribution,)
     check_file = family_of("add").submission  # submissions are adders (the AdderBoard format)
     assert check_file is not None
     with contextlib.redirect_stdout(sys.stderr):  # what the submission prints stays off stdout
         check = check_file(
-            path, timeout=timeout, n_digits=digits, questions=questions, seed=seed,
-            distributions=dists, suite=suite or "all", examples=examples, progress=progress,
+            path, timeout=timeout, n_digits=digits, questions=req.questions, seed=req.seed,
+            distributions=req.distributions, suite=suite or "all", examples=req.examples,
+            progress=req.progress,
         )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(check.to_dict(), indent=2))
@@ -247,7 +266,7 @@ def _submission(
     typer.echo("\n".join(check.lines()))
 
 
-def _suite(loaded: Any, suite: str, examples: int, precision: Any) -> Any:
+def _suite(loaded: Run, suite: str, req: Request) -> VerifyResult:
     from algolens.families import family_of
     from algolens.options import did_you_mean
 
@@ -258,31 +277,26 @@ def _suite(loaded: Any, suite: str, examples: int, precision: Any) -> Any:
         raise AlgolensError(
             f"unknown suite {suite!r} for {loaded.task.name}{hint}: choose from {have}"
         )
-    return family.suite(loaded.model, loaded.task, suite, examples=examples, precision=precision)
+    return family.suite(  # type: ignore[no-any-return]
+        loaded.model, loaded.task, suite, examples=req.examples, precision=req.precision
+    )
 
 
-def _exhaustive(
-    loaded: Any,
-    path: Path,
-    batch_size: int | None,
-    examples: int,
-    progress: bool,
-    precision: Any,
-    workers: int | None,
-) -> Any:
+def _exhaustive(loaded: Run, path: Path, req: Request) -> VerifyResult:
     from algolens.verify import verify_exhaustive
 
     try:
-        model, task = loaded.model, loaded.task
         return verify_exhaustive(
-            model, task, path, batch_size, examples, progress, precision=precision, workers=workers
-        )
+            loaded.model, loaded.task, state_path=path, batch_size=req.batch_size,
+            examples=req.examples, progress=req.progress, precision=req.precision,
+            workers=req.workers,
+        )  # fmt: skip
     except KeyboardInterrupt:
         typer.echo(f"interrupted; progress saved in {path}: run again to resume", err=True)
         raise typer.Exit(130) from None
 
 
-def _print(name: str, results: dict[str, Any], as_json: bool, random: bool) -> None:
+def _print(name: str, results: dict[str, VerifyResult], as_json: bool, random: bool) -> None:
     """Random questions are reported per distribution (each named); the others alone."""
     if as_json:
         body = (

@@ -43,7 +43,7 @@ def analyse(
     batch = batch.to(model_device(model))
     rates: dict[str, tuple[int, int]] = {}
     for dist in DISTRIBUTIONS:
-        res = verify(model, task, max(questions, 1000), dist, seed)
+        res = verify(model, task, questions=max(questions, 1000), distribution=dist, seed=seed)
         rates[dist] = (res.questions, res.failures)
     data = SequenceAnalysis(
         rates=rates,

@@ -1,7 +1,7 @@
 """A transformer's copy for answering questions fast in reduced precision: never trained or hooked.
 
-Verification's screen (:mod:`algolens.screen`) asks a bfloat16 copy of the model first. On a CPU
-two changes to that copy make its forward about 1.17 times as fast (one thread, 5-digit
+Verification's screen (:mod:`algolens.verify.screen`) asks a bfloat16 copy of the model first.
+On a CPU two changes to that copy make its forward about 1.17 times as fast (one thread, 5-digit
 addition, d_model 96, batches of 1,024; the same answers on every question tried):
 
 - **layer 0's q, k and v come from a table.** Before any attention, a position's residual is

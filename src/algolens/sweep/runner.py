@@ -202,7 +202,7 @@ def run_sweep(
 
 
 def _ray(workers: int | None, address: str | None) -> Any:
-    from algolens.shards import start_ray
+    from algolens.verify.shards import start_ray
 
     ray = start_ray(workers, address, "sweeps run on Ray: pip install 'algolens[cluster]'")
     for sig in (signal.SIGINT, signal.SIGTERM):  # SIGTERM stops like Ctrl-C

@@ -291,9 +291,8 @@ def analyse(
         a.reuse = compare_reuse(source.name, src, a)
     with Stages("arithmetic failure rates", len(DISTRIBUTIONS), progress) as stages:
         for dist in DISTRIBUTIONS:  # both rates, named: the first questions of a card's stream
-            res = stages.run(
-                dist, verify, model, task, PREFIXES[-1], dist, seed=0, progress=progress
-            )
+            res = stages.run(dist, verify, model, task, questions=PREFIXES[-1],
+                             distribution=dist, seed=0, progress=progress)  # fmt: skip
             a.rates[dist] = (res.questions, res.failures)
     add_lens(a, model, task)
     claims = check_claims(a, task, n_layers=model.cfg.n_layers)

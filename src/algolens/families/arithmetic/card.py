@@ -101,7 +101,8 @@ def verification_record(
     """Both distributions, the complete suites, the papers' lists: the card's record."""
     record: dict[str, Any] = {}
     for dist in DISTRIBUTIONS:
-        res = verify(run.model, run.task, questions, dist, seed, progress=progress)
+        res = verify(run.model, run.task, questions=questions, distribution=dist, seed=seed,
+                     progress=progress)  # fmt: skip
         record[dist] = {"distribution": dist, "seed": seed, **res.to_dict()}
         record[dist]["examples"] = res.examples[:5]
         record[dist].pop("source")
@@ -213,9 +214,11 @@ def _recheck_distribution(
     dist = rec["distribution"]
     prefix = _first_prefix(rec.get("prefix"))
     if quick and prefix is not None:
-        res = verify(run.model, run.task, prefix[0], dist, rec["seed"], progress=progress)
+        res = verify(run.model, run.task, questions=prefix[0], distribution=dist,
+                     seed=rec["seed"], progress=progress)  # fmt: skip
         return [_row(f"{dist}: failures in the first {prefix[0]:,}", prefix[1], res.failures)]
-    res = verify(run.model, run.task, rec["questions"], dist, rec["seed"], progress=progress)
+    res = verify(run.model, run.task, questions=rec["questions"], distribution=dist,
+                 seed=rec["seed"], progress=progress)  # fmt: skip
     got = {c: [v[0], v[1]] for c, v in res.by_class.items()}
     want = {c: [v["questions"], v["failures"]] for c, v in rec["by_class"].items()}
     return [

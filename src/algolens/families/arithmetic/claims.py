@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from algolens.analysis.claims import Claim, not_applicable
 from algolens.families.arithmetic.questions import predicting_position
 from algolens.families.arithmetic.task import ArithmeticTask
-from algolens.stats import clopper_pearson
+from algolens.verify.stats import clopper_pearson
 
 if TYPE_CHECKING:
     from algolens.families.arithmetic.analysis import ArithmeticAnalysis

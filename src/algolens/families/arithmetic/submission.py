@@ -444,15 +444,16 @@ def _verify_submission(
     model = SubmissionModel(submission, task, timeout)
     results: dict[str, VerifyResult] = {}
     for dist in distributions if questions else ():
-        results[dist] = verify(model, task, questions, dist, seed, None, examples, progress,  # type: ignore[arg-type]
-                               "float32", workers=1)  # fmt: skip
+        results[dist] = verify(model, task, questions=questions, distribution=dist, seed=seed,  # type: ignore[arg-type]
+                               examples=examples, progress=progress, precision="float32",
+                               workers=1)  # fmt: skip
     if suite is not None:
         results[f"suite {suite}"] = verify_suite(model, task, suite, examples, "float32")
     if n >= ADDERBOARD_DIGITS:
         source = f"AdderBoard: 10 edge cases and {ADDERBOARD_RANDOM:,} pairs (seed 2025)"
         results["adderboard"] = verify_batches(
-            model, task, adderboard_batches(task), source, examples, precision="float32"
-        )
+            model, task, adderboard_batches(task), source=source, examples=examples,
+            precision="float32")  # fmt: skip
     for result in results.values():
         _show_given(result, model.outcomes, task)
     return SubmissionCheck(submission, n, results, model.outcomes)

@@ -25,8 +25,7 @@ from torch import nn
 from algolens.errors import AlgolensError
 from algolens.families.arithmetic.structured import structured_questions
 from algolens.families.arithmetic.task import ArithmeticTask
-from algolens.options import did_you_mean
-from algolens.screen import Precision
+from algolens.options import Precision, did_you_mean
 from algolens.tasks.base import Batch
 from algolens.verify import VerifyResult, verify_batches
 
@@ -280,7 +279,9 @@ def verify_suite(
     batch = suite_batch(task, name)
     starts = range(0, len(batch), SUITE_BATCH)
     chunks = [batch.rows(i, min(i + SUITE_BATCH, len(batch))) for i in starts]
-    return verify_batches(model, task, chunks, f"suite {name}", examples, precision=precision)
+    return verify_batches(
+        model, task, chunks, source=f"suite {name}", examples=examples, precision=precision
+    )
 
 
 SUITE_BATCH = 4096

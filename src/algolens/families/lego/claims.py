@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from algolens.analysis.claims import Claim
-from algolens.stats import clopper_pearson
+from algolens.verify.stats import clopper_pearson
 
 PAPER = "Zhang et al. 2022"
 MARGIN = 0.02  # how far above random init a variant must be to "help"

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from algolens.analysis.claims import Claim
 from algolens.families.modular.fourier import remove_frequencies, sum_directions
-from algolens.stats import clopper_pearson
+from algolens.verify.stats import clopper_pearson
 
 MIN_ACCURACY = 0.9  # a claim about how a model works needs a model that works
 LOG_MARGIN = 0.01  # the log's last validation accuracy may differ from the model's by this

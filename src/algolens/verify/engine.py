@@ -6,10 +6,11 @@ argmax at every answer position equals the oracle's token. With the right answer
 then sees the same prefix as the teacher-forced pass. Failing examples are shown as greedy
 decoding answers them.
 
-``verify`` (random questions, from either distribution), ``verify_exhaustive`` (every question,
-resumable) and ``verify_batches`` (any questions, e.g. a family's named suites) return a
-:class:`VerifyResult`: failures, a 95% Clopper-Pearson interval, the "nines", failures by
-question class, by group (e.g. operator) and by answer digit, and the first failing questions.
+The drivers draw the questions and fold the answers: ``verify`` (random questions, from either
+distribution), ``verify_exhaustive`` (every question, resumable through
+:mod:`algolens.verify.state`) and ``verify_batches`` (any questions, e.g. a family's named
+suites). Each hands its batches to :mod:`algolens.verify.answers` and folds the answers into a
+:class:`~algolens.verify.result.VerifyResult`.
 """
 
 from __future__ import annotations
@@ -19,22 +20,20 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from jaxtyping import Int
-from torch import Tensor, nn
+from torch import nn
 from tqdm.auto import tqdm
 
 from algolens import store
-from algolens.answers import answers, auto_workers
 from algolens.errors import AlgolensError
-from algolens.screen import Precision, readout_logits
-from algolens.stats import clopper_pearson, nines
+from algolens.options import Precision
 from algolens.tasks.base import Batch, SequenceTask, greedy_answers
-from algolens.verify_state import VERSION, SavedState, is_own_state, read_state, resume_batches
+from algolens.verify.answers import answers, auto_workers
+from algolens.verify.result import VerifyResult
+from algolens.verify.state import VERSION, SavedState, is_own_state, read_state, resume_batches
 
 Distribution = Literal["uniform", "training"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("uniform", "training")
@@ -42,7 +41,6 @@ EXHAUSTIVE_LIMIT = 10**8
 QUESTION_CHUNK = 4096  # questions drawn per generator call (part of the seeded stream)
 # the stream's first questions, where failures are counted on the way: a quick re-check of a card
 PREFIXES = (QUESTION_CHUNK, 5 * QUESTION_CHUNK)
-PREFIX_QUESTIONS = PREFIXES[0]
 
 
 def require_sequence(task: Any) -> SequenceTask:
@@ -56,192 +54,12 @@ def require_sequence(task: Any) -> SequenceTask:
     return task
 
 
-@torch.inference_mode()
-def answer_argmax(
-    model: nn.Module, task: SequenceTask, tokens: Int[Tensor, "batch n_ctx"]
-) -> Tensor:
-    """Teacher-forced argmax at every answer position (the plain forward)."""
-    return task.answer_logits(model(tokens)).argmax(-1)
-
-
-@torch.inference_mode()
-def fast_answer_argmax(
-    model: nn.Module, task: SequenceTask, tokens: Int[Tensor, "batch n_ctx"]
-) -> Tensor:
-    """:func:`answer_argmax` computing only what the answer needs, in float32.
-
-    A causal model never needs the last token (it predicts nothing), and the model's readout
-    path runs the last layer's queries, MLP and unembedding at the answer positions only.
-    Rounding can differ from the full forward in the last bits; tests check equal verdicts.
-    """
-    return readout_logits(model, task, tokens).argmax(-1)
-
-
-@dataclass
-class Tally:
-    questions: int = 0
-    failures: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        q, f = self.questions, self.failures
-        lo, hi = clopper_pearson(f, q) if q else (0.0, 1.0)
-        return {
-            "questions": q,
-            "failures": f,
-            "failures_per_million": 1e6 * f / q if q else 0.0,
-            "interval": [1e6 * lo, 1e6 * hi],
-        }
-
-
-@dataclass
-class VerifyResult:
-    """Exact-match verdict over a set of questions (counts, breakdowns, first failures).
-
-    ``interval`` is the 95% Clopper-Pearson interval of failures per million; ``by_digit``
-    counts failing questions whose answer digit is wrong, per answer token (``A5`` … ``A0``);
-    ``by_group`` counts the task's question groups apart (arithmetic: ``add`` and ``sub``).
-    """
-
-    source: str
-    answer_names: list[str]
-    questions: int = 0
-    failures: int = 0
-    by_class: dict[str, list[int]] = field(default_factory=dict)  # class -> [questions, fails]
-    by_group: dict[str, list[int]] = field(default_factory=dict)  # group -> [questions, fails]
-    digit_failures: list[int] = field(default_factory=list)
-    examples: list[dict[str, Any]] = field(default_factory=list)
-    max_examples: int = 10
-    complete: bool = True
-    separator: str = "="  # between a question and its answer in the examples
-    prefix: list[list[int]] | None = None  # [questions, failures] at each of PREFIXES
-    precision: str = "float32"  # or "bfloat16 screen": see algolens.screen
-    rechecked: int = 0  # questions the screen handed back to float32
-
-    def __post_init__(self) -> None:
-        if not self.digit_failures:
-            self.digit_failures = [0] * len(self.answer_names)
-
-    @property
-    def failures_per_million(self) -> float:
-        return 1e6 * self.failures / self.questions if self.questions else 0.0
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """95% Clopper-Pearson interval, in failures per million."""
-        if not self.questions:
-            return (0.0, 1e6)
-        lo, hi = clopper_pearson(self.failures, self.questions)
-        return (1e6 * lo, 1e6 * hi)
-
-    @property
-    def nines(self) -> int:
-        return nines(self.failures, self.questions)
-
-    @property
-    def by_digit(self) -> dict[str, int]:
-        return dict(zip(self.answer_names, self.digit_failures, strict=True))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``algolens verify --json``."""
-        return {
-            "source": self.source,
-            "complete": self.complete,
-            **Tally(self.questions, self.failures).to_dict(),
-            "nines": self.nines,
-            "accuracy": 1 - self.failures / self.questions if self.questions else 0.0,
-            "by_group": {k: Tally(*v).to_dict() for k, v in self.by_group.items()},
-            "by_class": {k: Tally(*v).to_dict() for k, v in self.by_class.items()},
-            "by_digit": self.by_digit,
-            "prefix": self.prefix,
-            "precision": self.precision,
-            "rechecked": self.rechecked,
-            "examples": self.examples,
-        }
-
-    def summary(self) -> str:
-        """A few lines for people: verdict, interval, nines, breakdowns, first failures."""
-        lo, hi = self.interval
-        lines = [
-            f"{self.source}: {self.failures:,} failures in {self.questions:,} questions "
-            f"({self.failures_per_million:.2f} per million, 95% CI {lo:.2f}-{hi:.2f}; "
-            f"{self.nines} nines)" + ("" if self.complete else " [incomplete]")
-        ]
-        if len(self.by_group) > 1:
-            lines.append(
-                "  by group: "
-                + ", ".join(f"{g} {v[1]:,}/{v[0]:,}" for g, v in self.by_group.items())
-            )
-        if self.rechecked:
-            lines.append(f"  {self.precision}: {self.rechecked:,} questions re-checked in float32")
-        parts = [f"{c} {v[1]:,}/{v[0]:,}" for c, v in self.by_class.items()]
-        lines.append("  by class (failures/questions): " + ", ".join(parts))
-        if self.failures:
-            lines.append(
-                "  wrong answer digits: "
-                + ", ".join(f"{d} {n:,}" for d, n in self.by_digit.items())
-            )
-            for ex in self.examples[:5]:
-                lines.append(
-                    f"  {ex['question']}{self.separator}{ex['model_answer']} "
-                    f"(right {ex['right_answer']}, {ex['pattern']}, {ex['class']})"
-                )
-        return "\n".join(lines)
-
-    # ---- accumulation ------------------------------------------------------------------------
-    def add(self, task: SequenceTask, batch: Batch, pred: Tensor) -> None:
-        """Fold one batch's predictions [batch, n_answer] into the counts (no per-row Python)."""
-        wrong = pred != batch.targets  # [batch, n_answer]
-        fail = wrong.any(-1)
-        self.questions += len(batch)
-        self.failures += int(fail.sum())
-        self._count_classes(task, batch, fail)
-        for group, rows in task.question_groups(batch).items():
-            row = self.by_group.setdefault(group, [0, 0])
-            row[0], row[1] = row[0] + int(rows.sum()), row[1] + int((fail & rows).sum())
-        if not bool(fail.any()):
-            return
-        per_digit = wrong[fail].sum(0).tolist()
-        self.digit_failures = [
-            a + int(b) for a, b in zip(self.digit_failures, per_digit, strict=True)
-        ]
-        need = self.max_examples - len(self.examples)
-        if need > 0:
-            self._examples(task, batch, pred, fail.nonzero()[:need, 0].tolist())
-
-    def _count_classes(self, task: SequenceTask, batch: Batch, fail: Tensor) -> None:
-        names = task.class_names
-        codes = task.class_codes(batch)
-        total = torch.bincount(codes, minlength=len(names)).tolist()
-        fails = torch.bincount(codes[fail], minlength=len(names)).tolist()
-        for name, t, f in zip(names, total, fails, strict=True):
-            if t:
-                row = self.by_class.setdefault(name, [0, 0])
-                row[0], row[1] = row[0] + t, row[1] + f
-
-    def _examples(self, task: SequenceTask, batch: Batch, pred: Tensor, rows: list[int]) -> None:
-        classes = task.question_classes(batch)
-        n_q = task.answer_start - 1  # the question, without the separator before the answer
-        for i in rows:
-            wrong = (pred[i] != batch.targets[i]).tolist()
-            self.examples.append(
-                {
-                    "question": task.decode(batch.inputs[i, :n_q]),
-                    "model_answer": task.decode(pred[i]),
-                    "right_answer": task.decode(batch.targets[i]),
-                    "pattern": "".join("N" if w else "y" for w in wrong),
-                    "class": classes[i],
-                }
-            )
-
-    def state(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 # ---- drivers ---------------------------------------------------------------------------------
 def verify_batches(
     model: nn.Module,
     task: SequenceTask,
     batches: Iterable[Batch],
+    *,
     source: str,
     examples: int = 10,
     result: VerifyResult | None = None,
@@ -253,15 +71,15 @@ def verify_batches(
 
     ``precision`` ``auto`` screens with a bfloat16 copy of the model where the hardware has
     native bfloat16, re-checking in float32 every answer it is unsure of (same verdicts: see
-    :mod:`algolens.screen`); ``float32`` runs float32 alone; ``bfloat16`` forces the screen.
+    :mod:`algolens.verify.screen`); ``float32`` runs float32 alone; ``bfloat16`` forces the screen.
     ``workers`` > 1 answers the batches in that many one-thread CPU processes and folds them in
-    order (same result: see :mod:`algolens.answers`); ``on_batch`` is called after each fold.
+    order (same result: see :mod:`algolens.verify.answers`); ``on_batch`` is called after each fold.
     """
     task = require_sequence(task)
     model.eval()
     res = result or VerifyResult(source, task.answer_names, max_examples=examples)
     res.separator = task.predict_separator
-    for batch, pred, again in answers(model, task, batches, precision, workers):
+    for batch, pred, again in answers(model, task, batches, precision=precision, workers=workers):
         if again is not None:
             res.precision, res.rechecked = "bfloat16 screen", res.rechecked + again
         before = len(res.examples)
@@ -302,7 +120,7 @@ def default_batch_size(model: nn.Module) -> int:
 
 
 def random_batches(
-    task: SequenceTask, questions: int, distribution: Distribution, seed: int, batch_size: int
+    task: SequenceTask, *, questions: int, distribution: Distribution, seed: int, batch_size: int
 ) -> Iterator[Batch]:
     """``questions`` seeded random questions in batches of ``batch_size``, independent draws.
 
@@ -332,6 +150,7 @@ def random_batches(
 def verify(
     model: nn.Module,
     task: SequenceTask,
+    *,
     questions: int = 100_000,
     distribution: Distribution = "training",
     seed: int = 0,
@@ -351,7 +170,9 @@ def verify(
     """
     task = require_sequence(task)
     bs = batch_size or default_batch_size(model)
-    batches = random_batches(task, questions, distribution, seed, bs)
+    batches = random_batches(
+        task, questions=questions, distribution=distribution, seed=seed, batch_size=bs
+    )
     workers = auto_workers(model, math.ceil(questions / bs)) if workers is None else workers
     bar = tqdm(total=questions, disable=not progress, unit="q", unit_scale=True, desc=distribution)
     source = f"{questions:,} {distribution} questions (seed {seed})"
@@ -362,7 +183,8 @@ def verify(
         if res.questions in PREFIXES:
             res.prefix = [*(res.prefix or []), [res.questions, res.failures]]
 
-    verify_batches(model, task, batches, source, examples, res, precision, workers, folded)
+    verify_batches(model, task, batches, source=source, result=res, precision=precision,
+                   workers=workers, on_batch=folded)  # fmt: skip
     bar.close()
     return res
 
@@ -378,7 +200,7 @@ def model_fingerprint(model: nn.Module) -> str:
 
 
 def exhaustive_batches(
-    task: SequenceTask, batch_size: int, start_batch: int = 0
+    task: SequenceTask, *, batch_size: int, start_batch: int = 0
 ) -> Iterator[Batch]:
     """Every question of the task, in batches, from batch ``start_batch`` on."""
     size = task.exhaustive_size()
@@ -389,6 +211,7 @@ def exhaustive_batches(
 def verify_exhaustive(
     model: nn.Module,
     task: SequenceTask,
+    *,
     state_path: Path | None = None,
     batch_size: int | None = None,
     examples: int = 10,
@@ -400,7 +223,7 @@ def verify_exhaustive(
     """Every question (at most 10^8), resumable: progress is saved to ``state_path`` every few
     seconds and when interrupted (Ctrl-C), and a later call with the same model and task
     continues from there (in its batch size unless another one divides the questions done: see
-    :mod:`algolens.verify_state`, which refuses any other file). ``stop_after`` batches (tests)
+    :mod:`algolens.verify.state`, which refuses any other file). ``stop_after`` batches (tests)
     returns an incomplete result. The state file is removed when done. ``workers`` as in
     :func:`verify`.
     """
@@ -419,7 +242,8 @@ def verify_exhaustive(
     last = total_batches if stop_after is None else min(total_batches, done_batches + stop_after)
     workers = auto_workers(model, last - done_batches) if workers is None else workers
     batches = itertools.islice(
-        exhaustive_batches(task, batch_size, done_batches), last - done_batches
+        exhaustive_batches(task, batch_size=batch_size, start_batch=done_batches),
+        last - done_batches,
     )
     saver = _Saver(state_path, key, done_batches, res)
     bar = tqdm(total=size, initial=res.questions, disable=not progress, unit="q", unit_scale=True)
@@ -431,7 +255,8 @@ def verify_exhaustive(
         bar.update(len(batch))
 
     try:
-        verify_batches(model, task, batches, res.source, examples, res, precision, workers, folded)
+        verify_batches(model, task, batches, source=res.source, result=res,
+                       precision=precision, workers=workers, on_batch=folded)  # fmt: skip
         res.complete = saver.batches == total_batches
     finally:  # interrupted or stopped: the last whole batch's state, so a rerun resumes there
         bar.close()

@@ -1,11 +1,12 @@
 """Exhaustive verification split into shards that run as Ray tasks (local, or a cluster).
 
 The question space ``[0, N)`` is cut into ``shards`` contiguous ranges. Each range is verified by
-one Ray task that loads the run itself (a run directory or ``zoo:NAME``) and returns its
-:class:`~algolens.verify.VerifyResult`; a finished shard's result is saved in the state folder,
-so a rerun skips it (an interrupted sweep loses only the shards in flight). The merged counts,
-class tables and examples equal an unsharded run's: shards are merged in question order and each
-keeps its own first failures.
+one Ray task that loads the run itself (a run directory or ``zoo:NAME``, through the ``load``
+the caller hands over: ``algolens.runs.load``, a floor above) and returns its
+:class:`~algolens.verify.result.VerifyResult`; a finished shard's result is saved in the state
+folder, so a rerun skips it (an interrupted sweep loses only the shards in flight). The merged
+counts, class tables and examples equal an unsharded run's: shards are merged in question order
+and each keeps its own first failures.
 
 Ray is imported here only, so commands that do not shard never start it.
 """
@@ -13,16 +14,41 @@ Ray is imported here only, so commands that do not shard never start it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from torch import nn
 
 from algolens import store
 from algolens.errors import AlgolensError
 from algolens.memory import keep_freed_memory
-from algolens.screen import Precision
-from algolens.verify import VerifyResult, default_batch_size, model_fingerprint, verify_batches
-from algolens.verify_state import read_shard
+from algolens.options import Precision
+from algolens.tasks.base import SequenceTask
+from algolens.verify.engine import default_batch_size, model_fingerprint, verify_batches
+from algolens.verify.result import VerifyResult
+from algolens.verify.state import read_shard
+
+
+class Loaded(Protocol):
+    """What ``load(run)`` gives a shard: the run's model and task (an ``algolens.runs.Run``)."""
+
+    model: nn.Module
+    task: Any
+
+
+Loader = Callable[[str], Loaded]
+
+
+@dataclass(frozen=True)
+class ShardSettings:
+    """How every shard verifies its questions (the same for all, so the merge is exact)."""
+
+    batch_size: int
+    examples: int
+    precision: Precision
 
 
 def shard_ranges(size: int, shards: int) -> list[tuple[int, int]]:
@@ -34,8 +60,9 @@ def shard_ranges(size: int, shards: int) -> list[tuple[int, int]]:
 
 
 def verify_range(
-    model: Any,
-    task: Any,
+    model: nn.Module,
+    task: SequenceTask,
+    *,
     start: int,
     stop: int,
     batch_size: int,
@@ -46,10 +73,10 @@ def verify_range(
     res = VerifyResult(f"questions {start:,}-{stop:,}", task.answer_names, max_examples=examples)
     batches = (task.exhaustive_batch(lo, min(lo + batch_size, stop))
                for lo in range(start, stop, batch_size))  # fmt: skip
-    return verify_batches(model, task, batches, res.source, examples, res, precision)
+    return verify_batches(model, task, batches, source=res.source, result=res, precision=precision)
 
 
-def merge(parts: list[VerifyResult], source: str, examples: int) -> VerifyResult:
+def merge(parts: list[VerifyResult], *, source: str, examples: int) -> VerifyResult:
     """One result from shard results given in question order."""
     out = VerifyResult(source, parts[0].answer_names, max_examples=examples)
     out.separator = parts[0].separator
@@ -71,21 +98,23 @@ def merge(parts: list[VerifyResult], source: str, examples: int) -> VerifyResult
 
 
 def _run_shard(
-    run: str, start: int, stop: int, batch_size: int, examples: int, precision: Precision
-) -> dict[str, Any]:
-    from algolens.runs import load
-
+    load: Loader, run: str, span: tuple[int, int], settings: ShardSettings
+) -> VerifyResult:
+    """One shard, in a Ray worker process: the run loaded there, its questions ``span``."""
     keep_freed_memory()  # a Ray worker process: see algolens.memory
     loaded = load(run)
-    model, task = loaded.model, loaded.task
-    return verify_range(model, task, start, stop, batch_size, examples, precision).state()
+    start, stop = span
+    return verify_range(loaded.model, loaded.task, start=start, stop=stop,
+                        batch_size=settings.batch_size, examples=settings.examples,
+                        precision=settings.precision)  # fmt: skip
 
 
 def verify_sharded(
     run: str,
+    *,
+    load: Loader,
     shards: int,
     state_dir: Path,
-    *,
     workers: int | None = None,
     address: str | None = None,
     examples: int = 10,
@@ -93,32 +122,33 @@ def verify_sharded(
     precision: Precision = "auto",
 ) -> VerifyResult:
     """Every question of ``run``, in ``shards`` Ray tasks; finished shards are kept in
-    ``state_dir`` (one JSON file each) and skipped when the same run is verified again."""
-    from algolens.runs import load
-
+    ``state_dir`` (one JSON file each) and skipped when the same run is verified again.
+    ``load`` turns ``run`` into its model and task, here and in every Ray task."""
     loaded = load(run)
     size = loaded.task.exhaustive_size()
     batch_size = default_batch_size(loaded.model)
     key = {"model": model_fingerprint(loaded.model), "task": loaded.task.to_dict(), "v": 1}
     ranges = shard_ranges(size, shards)
     names = loaded.task.answer_names
-    done = {i: _saved(state_dir, i, key, span, names) for i, span in enumerate(ranges)}
-    todo = [i for i, res in done.items() if res is None]
+    saved = {i: _saved(state_dir, i, key, span, names) for i, span in enumerate(ranges)}
+    done = {i: res for i, res in saved.items() if res is not None}
+    todo = [i for i in range(len(ranges)) if i not in done]
     if todo:
-        results = _on_ray(run, [ranges[i] for i in todo], (batch_size, examples, precision),
-                          workers, address, progress)  # fmt: skip
-        for i, state in zip(todo, results, strict=True):
+        settings = ShardSettings(batch_size, examples, precision)
+        results = _on_ray(load, run, [ranges[i] for i in todo], settings,
+                          workers=workers, address=address, progress=progress)  # fmt: skip
+        for i, res in zip(todo, results, strict=True):
             state_dir.mkdir(parents=True, exist_ok=True)
-            store.write_json(state_dir / f"shard_{i:04d}.json", {"key": key, "result": state})
-            done[i] = VerifyResult(**state)
+            store.write_json(state_dir / f"shard_{i:04d}.json", {"key": key, "result": res.state()})
+            done[i] = res
     parts = [done[i] for i in range(len(ranges))]
-    return merge(parts, f"all {size:,} questions ({len(ranges)} shards)", examples)  # type: ignore[arg-type]
+    return merge(parts, source=f"all {size:,} questions ({len(ranges)} shards)", examples=examples)
 
 
 def _saved(
     state_dir: Path, index: int, key: dict[str, Any], span: tuple[int, int], names: list[str]
 ) -> VerifyResult | None:
-    """Shard ``index``'s saved verdict, checked (see :func:`algolens.verify_state.read_shard`:
+    """Shard ``index``'s saved verdict, checked (see :func:`algolens.verify.state.read_shard`:
     anything else in its place is one line, and left alone); None if it has none."""
     saved = read_shard(state_dir / f"shard_{index:04d}.json", key, span, names)
     return None if saved is None else VerifyResult(**saved)
@@ -156,20 +186,22 @@ AUTH_HINT = (
 
 
 def _on_ray(
+    load: Loader,
     run: str,
     ranges: list[tuple[int, int]],
-    settings: tuple[int, int, Precision],  # batch size, examples, precision
+    settings: ShardSettings,
+    *,
     workers: int | None,
     address: str | None,
     progress: bool,
-) -> list[dict[str, Any]]:
+) -> list[VerifyResult]:
     """Each range as one Ray task; results in the order of ``ranges``."""
     from tqdm.auto import tqdm
 
     ray = start_ray(workers, address, "sharded verification needs Ray: pip install 'ray>=2.9'")
     task = ray.remote(num_cpus=1)(_run_shard)
-    refs = [task.remote(run, a, b, *settings) for a, b in ranges]
-    out: dict[Any, dict[str, Any]] = {}
+    refs = [task.remote(load, run, span, settings) for span in ranges]
+    out: dict[Any, VerifyResult] = {}
     with tqdm(total=len(refs), disable=not progress, desc="shards", unit="shard") as bar:
         pending = list(refs)
         while pending:

@@ -1,6 +1,6 @@
 """Failure-rate statistics: exact binomial intervals and the "nines".
 
-The intervals assume independent draws, which :func:`algolens.verify.random_batches` gives:
+The intervals assume independent draws, which :func:`algolens.verify.engine.random_batches` gives:
 every question is drawn on its own from the task's distribution (the training generator's
 per-batch enrichment is re-drawn per question for verification).
 """

@@ -7,7 +7,7 @@ one thread on 2 cores, with this process drawing the questions and folding the a
 ``answers(..., workers=K)`` hands jobs of :data:`GROUP` batches to K processes (forked from this
 one on Linux, so the model is shared, not copied) and yields the answers batch by batch in the
 order of the batches, so whatever is folded from them is the same as with one process; each
-worker screens with its own bfloat16 copy (:mod:`algolens.screen`), which changes no verdict.
+worker screens with its own bfloat16 copy (:mod:`algolens.verify.screen`), which changes no verdict.
 Inside a Ray task of one CPU torch has one thread, so :func:`auto_workers` picks one process.
 """
 
@@ -24,12 +24,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from jaxtyping import Int
 from torch import Tensor, nn
 
 from algolens.errors import AlgolensError
 from algolens.memory import keep_freed_memory
-from algolens.screen import Precision, readout_logits, screen_for, screened_argmax
+from algolens.options import Precision
 from algolens.tasks.base import Batch, SequenceTask, model_device
+from algolens.verify.screen import readout_logits, screen_for, screened_argmax
 
 AUTO_MIN_BATCHES = 64  # below this, starting workers costs more than they save
 # batches per job: one forward of 4 batches in a one-thread worker (1,024 questions at d_model
@@ -48,6 +50,28 @@ def answer(
     if screen is None:
         return readout_logits(model, task, inputs).argmax(-1), None
     return screened_argmax(model, screen, task, inputs, targets)
+
+
+@torch.inference_mode()
+def answer_argmax(
+    model: nn.Module, task: SequenceTask, tokens: Int[Tensor, "batch n_ctx"]
+) -> Tensor:
+    """Teacher-forced argmax at every answer position (the plain forward): what
+    :func:`answer` must equal, for tests and benchmarks."""
+    return task.answer_logits(model(tokens)).argmax(-1)
+
+
+@torch.inference_mode()
+def fast_answer_argmax(
+    model: nn.Module, task: SequenceTask, tokens: Int[Tensor, "batch n_ctx"]
+) -> Tensor:
+    """:func:`answer_argmax` computing only what the answer needs, in float32.
+
+    A causal model never needs the last token (it predicts nothing), and the model's readout
+    path runs the last layer's queries, MLP and unembedding at the answer positions only.
+    Rounding can differ from the full forward in the last bits; tests check equal verdicts.
+    """
+    return readout_logits(model, task, tokens).argmax(-1)
 
 
 def auto_workers(model: nn.Module, batches: int | None) -> int:
@@ -71,6 +95,7 @@ def answers(
     model: nn.Module,
     task: SequenceTask,
     batches: Iterable[Batch],
+    *,
     precision: Precision = "auto",
     workers: int = 1,
 ) -> Iterator[tuple[Batch, Tensor, int | None]]:
