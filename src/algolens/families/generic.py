@@ -62,6 +62,13 @@ def analyse(
     )
 
 
+NEWLY_FAILING = "Share of questions newly failing when "
+RESID = "the residual stream after a layer is replaced by its mean at one position."
+NODE_OUTPUT = (
+    "one head's output (hook_z) or one MLP's output is replaced by its mean at one position."
+)
+
+
 def sections(run: Any, analysis: Analysis) -> list[Section]:
     a: SequenceAnalysis = analysis.data
     rows = [[d, f"{q:,}", f"{f:,}"] for d, (q, f) in a.rates.items()]
@@ -71,19 +78,17 @@ def sections(run: Any, analysis: Analysis) -> list[Section]:
             "Exact match of every answer token, on both distributions.",
             tables=[Table(["distribution", "questions", "failures"], rows)],
         ),
-        Section(
-            "Which positions are needed",
-            "Share of questions newly failing when the residual stream after a layer is "
-            "replaced by its mean at one position.",
-            [_grid(a.positions, "resid", "Position ablation (mean)")],
-            names=["positions"],
-        ),
-        Section(
-            "Which nodes are needed",
-            "Share of questions newly failing when one head's output (hook_z) or one MLP's "
-            "output is replaced by its mean at one position.",
-            [_grid(a.nodes, "node", "Node ablation (mean)")],
-            names=["nodes"],
+        *(
+            Section(
+                f"Which {what} are needed",
+                NEWLY_FAILING + replaced,
+                [_grid(res, kind, title)],
+                names=[what],
+            )
+            for what, res, kind, title, replaced in (
+                ("positions", a.positions, "resid", "Position ablation (mean)", RESID),
+                ("nodes", a.nodes, "node", "Node ablation (mean)", NODE_OUTPUT),
+            )
         ),
         Section(
             "Mean attention",
