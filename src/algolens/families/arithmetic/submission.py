@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import torch
 from torch import Tensor, nn
@@ -409,23 +409,25 @@ def verify_submission(
         torch.set_num_threads(threads)
 
 
+class SubmissionChecks(TypedDict, total=False):
+    """What :func:`check_file` passes on to :func:`verify_submission` (whose signature holds
+    the defaults): the digit count, questions and seed, distributions, suite, examples, bars."""
+
+    n_digits: int | None
+    questions: int
+    seed: int
+    distributions: tuple[str, ...]
+    suite: str | None
+    examples: int
+    progress: bool
+
+
 def check_file(
-    path: str | Path,
-    *,
-    timeout: float,
-    n_digits: int | None = None,
-    questions: int = 100_000,
-    seed: int = 0,
-    distributions: tuple[str, ...] = ("uniform",),
-    suite: str | None = "all",
-    examples: int = 10,
-    progress: bool = False,
+    path: str | Path, *, timeout: float, **checks: Unpack[SubmissionChecks]
 ) -> SubmissionCheck:
     """The family's ``submission`` hook (``algolens verify --submission FILE``): load the file
     (its import limited to ``timeout`` seconds) and run :func:`verify_submission` on it."""
-    sub = load_submission(path, timeout)
-    return verify_submission(sub, n_digits, questions, seed, distributions, suite, examples,
-                             timeout, progress)  # fmt: skip
+    return verify_submission(load_submission(path, timeout), timeout=timeout, **checks)
 
 
 def _verify_submission(
