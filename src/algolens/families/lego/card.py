@@ -27,14 +27,10 @@ def card_record(run: Any, questions: int = 0, progress: bool = False) -> dict[st
     }
 
 
-def recheck(
-    run: Any,
-    card: dict[str, Any],
-    quick: bool = False,
-    progress: bool = False,
-    record: bool = False,
-) -> list[dict[str, Any]]:
-    """Accuracy by chain position again (``record``: nothing of a LEGO card can be missing)."""
+def recheck(run: Any, card: dict[str, Any], **options: bool) -> list[dict[str, Any]]:
+    """Accuracy by chain position again, all of it: the hook's ``options`` (``quick``,
+    ``progress``, ``record``) change nothing here (the check is quick, and nothing of a LEGO
+    card can be missing)."""
     ev = card["evaluation"]
     acc = position_accuracies(run.model, run.task, ev["sentences"], ev["seed"])
     now = [round(a, 4) for a in acc]
