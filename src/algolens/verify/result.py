@@ -56,7 +56,7 @@ class VerifyResult:
     complete: bool = True
     separator: str = "="  # between a question and its answer in the examples
     prefix: list[list[int]] | None = None  # [questions, failures] at each of PREFIXES
-    precision: str = "float32"  # or "bfloat16 screen": see algolens.screen
+    precision: str = "float32"  # or "bfloat16 screen": see algolens.verify.screen
     rechecked: int = 0  # questions the screen handed back to float32
 
     def __post_init__(self) -> None:
