@@ -18,67 +18,21 @@ from algolens.verify import DISTRIBUTIONS, verify
 # batch x steps, final training loss, failures per million. The papers draw their million
 # questions from their enriched training generator, so they compare with our "training" rate.
 PAPER = "Quirke & Barez 2024; Quirke, Neo & Barez 2024"
+PAPER_COLUMNS = ("config", "batch_x_steps", "loss", "failures_per_million")
 PAPER_FIGURES: dict[str, dict[str, Any]] = {
-    "add_d5_l1": {
-        "config": "1/3/510, d_mlp 2040",
-        "batch_x_steps": "64 x 30K",
-        "loss": 9.4e-2,
-        "failures_per_million": 12_621,
-    },
-    "add_d5_l2": {
-        "config": "2/3/510",
-        "batch_x_steps": "64 x 15K",
-        "loss": 1.6e-8,
-        "failures_per_million": 0,
-    },
-    "add_d6_l2": {
-        "config": "2/3/510",
-        "batch_x_steps": "64 x 15K",
-        "loss": 1.7e-8,
-        "failures_per_million": 2,
-    },
-    "add_d10_l2": {
-        "config": "2/3/510",
-        "batch_x_steps": "64 x 40K",
-        "loss": 7e-9,
-        "failures_per_million": 0,
-    },
-    "add_d15_l2": {
-        "config": "2/3/510",
-        "batch_x_steps": "64 x 80K",
-        "loss": 8.6e-8,
-        "failures_per_million": 10,
-    },
-    "sub_d6_l2": {
-        "config": "2/3/510",
-        "batch_x_steps": "64 x 30K",
-        "loss": 5.8e-6,
-        "failures_per_million": 2,
-    },
-    "mix_d6_l3": {
-        "config": "3/4/510",
-        "batch_x_steps": "64 x 40K",
-        "loss": 5e-9,
-        "failures_per_million": {"add": 1, "sub": 0},
-    },
-    "ins1_mix_d6_l3": {
-        "config": "3/4/510 from add d6",
-        "batch_x_steps": "64 x 40K",
-        "loss": 8e-9,
-        "failures_per_million": {"add": 0, "sub": 0},
-    },
-    "ins2_mix_d6_l4": {
-        "config": "4/4/510 from add d6",
-        "batch_x_steps": "64 x 40K",
-        "loss": 1.7e-8,
-        "failures_per_million": {"add": 3, "sub": 8},
-    },
-    "ins3_mix_d6_l4": {
-        "config": "4/3/510 from add d6",
-        "batch_x_steps": "64 x 40K",
-        "loss": 3.0e-4,
-        "failures_per_million": {"add": 17, "sub": 3120},
-    },
+    name: dict(zip(PAPER_COLUMNS, row, strict=True))
+    for name, *row in (
+        ("add_d5_l1", "1/3/510, d_mlp 2040", "64 x 30K", 9.4e-2, 12_621),
+        ("add_d5_l2", "2/3/510", "64 x 15K", 1.6e-8, 0),
+        ("add_d6_l2", "2/3/510", "64 x 15K", 1.7e-8, 2),
+        ("add_d10_l2", "2/3/510", "64 x 40K", 7e-9, 0),
+        ("add_d15_l2", "2/3/510", "64 x 80K", 8.6e-8, 10),
+        ("sub_d6_l2", "2/3/510", "64 x 30K", 5.8e-6, 2),
+        ("mix_d6_l3", "3/4/510", "64 x 40K", 5e-9, {"add": 1, "sub": 0}),
+        ("ins1_mix_d6_l3", "3/4/510 from add d6", "64 x 40K", 8e-9, {"add": 0, "sub": 0}),
+        ("ins2_mix_d6_l4", "4/4/510 from add d6", "64 x 40K", 1.7e-8, {"add": 3, "sub": 8}),
+        ("ins3_mix_d6_l4", "4/3/510 from add d6", "64 x 40K", 3.0e-4, {"add": 17, "sub": 3120}),
+    )
 }
 
 
