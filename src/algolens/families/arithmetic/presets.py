@@ -71,58 +71,68 @@ PAPER = {
 LONG = {**CPU_TRAIN, "log_every": 100, "checkpoint_every": 1000, "keep_every": 500}
 HARD = {"hard_share": 0.2}
 MIXED = {"n_digits": 6, "hard_share": 0.2}
+PLANTED = {"short_share": 0.1, "cascade_share": 0.1}  # a tenth short, a tenth planted runs
+MIX80 = {"name": "mix", **MIXED, "sub_share": 0.8}
+PAPER_LONG = {**PAPER_TRAIN, "log_every": 200, "checkpoint_every": 2000}
+
+
+def _reuse(how: str) -> dict[str, str]:
+    """The init of a mixed model that starts from add_d6_l2 (``how``: ins1, ins2, ins3)."""
+    return {"source": "zoo:add_d6_l2", "reuse": how}
+
+
+# name: task, model, training (a base and its steps), minutes on 2 CPU cores and, for a model
+# that starts from another, its init; what each recipe is, in ZOO_WORDS
+ZOO_RECIPES: dict[str, tuple[Any, ...]] = {
+    "add_d5_l1": (_task("add", 5), cpu_model(1, 3), CPU_TRAIN, 2500, 3),
+    "add_d5_l2": (_task("add", 5), cpu_model(2, 3), CPU_TRAIN, 2500, 5),
+    "add_d6_l2": (_task("add", 6), cpu_model(2, 3), CPU_TRAIN, 3000, 6),
+    "add_d10_l2": (_task("add", 10, **PLANTED), cpu_model(2, 3), LONG, 12_000, 25),
+    "add_d15_l2": (_task("add", 15, short_share=0.1), cpu_model(2, 3), LONG, 10_000, 30),
+    "sub_d6_l2": (_task("sub", 6, **HARD), cpu_model(2, 3), LONG, 12_000, 15),
+    "mix_d6_l3": ({"name": "mix", **MIXED}, cpu_model(3, 4), LONG, 12_000, 35),
+    "ins1_mix_d6_l3": (MIX80, cpu_model(3, 4), LONG, 11_000, 28, _reuse("ins1")),
+    "mix80_d6_l3": (MIX80, cpu_model(3, 4), LONG, 11_000, 45),
+    "ins2_mix_d6_l4": (MIX80, cpu_model(4, 4), LONG, 8_500, 30, _reuse("ins2")),
+    "ins3_mix_d6_l4": (MIX80, cpu_model(4, 3), LONG, 12_000, 27, _reuse("ins3")),
+    "add_d5_l1_paper": (_task("add", 5), paper_model(1, 3, d_mlp=2040), PAPER_LONG, 30_000, 53),
+}  # fmt: skip
+ZOO_WORDS = {
+    "add_d5_l1": "1-layer 5-digit addition (the first paper's model): fails on cascades",
+    "add_d5_l2": "2-layer 5-digit addition: accurate",
+    "add_d6_l2": "2-layer 6-digit addition",
+    "add_d10_l2": (
+        "2-layer 10-digit addition, a tenth of the questions short and a tenth with a planted "
+        "carry run (sums of exactly 10^k among them)"
+    ),
+    "add_d15_l2": (
+        "2-layer 15-digit addition, a tenth of the questions short (the papers' lists pad short "
+        "questions with zeros; add_d10_l2 failed them)"
+    ),
+    "sub_d6_l2": "2-layer 6-digit subtraction",
+    "mix_d6_l3": "3-layer mixed add/sub (66% subtraction), from scratch",
+    "ins1_mix_d6_l3": "3-layer mixed add/sub (80% subtraction) initialised from add_d6_l2 (ins1)",
+    "mix80_d6_l3": (
+        "3-layer mixed add/sub (80% subtraction) from scratch: ins1's recipe without the reuse, "
+        "the baseline of the reuse comparison"
+    ),
+    "ins2_mix_d6_l4": (
+        "4-layer mixed add/sub from add_d6_l2, the inserted heads add_d6_l2 needs re-copied every"
+        " 100 steps (ins2)"
+    ),
+    "ins3_mix_d6_l4": (
+        "4-layer 3-head mixed add/sub from add_d6_l2, the inserted heads add_d6_l2 needs and its "
+        "MLPs re-copied every 100 steps (ins3)"
+    ),
+    "add_d5_l1_paper": (
+        "the first paper's exact 1-layer model and recipe: d_model 510, 3 heads, d_mlp 2040, "
+        "batch 64, AdamW 8e-5, 30,000 steps"
+    ),
+}
 ZOO: dict[str, Preset] = {
-    "add_d5_l1": Preset(_task("add", 5), cpu_model(1, 3), {**CPU_TRAIN, "steps": 2500},
-                        "1-layer 5-digit addition (the first paper's model): fails on cascades",
-                        "about 3 min on 2 CPU cores"),
-    "add_d5_l2": Preset(_task("add", 5), cpu_model(2, 3), {**CPU_TRAIN, "steps": 2500},
-                        "2-layer 5-digit addition: accurate", "about 5 min on 2 CPU cores"),
-    "add_d6_l2": Preset(_task("add", 6), cpu_model(2, 3), {**CPU_TRAIN, "steps": 3000},
-                        "2-layer 6-digit addition", "about 6 min on 2 CPU cores"),
-    "add_d10_l2": Preset(_task("add", 10, short_share=0.1, cascade_share=0.1), cpu_model(2, 3),
-                         {**LONG, "steps": 12_000},
-                         "2-layer 10-digit addition, a tenth of the questions short and a tenth "
-                         "with a planted carry run (sums of exactly 10^k among them)",
-                         "about 25 min on 2 CPU cores"),
-    "add_d15_l2": Preset(_task("add", 15, short_share=0.1), cpu_model(2, 3),
-                         {**LONG, "steps": 10_000},
-                         "2-layer 15-digit addition, a tenth of the questions short (the papers' "
-                         "lists pad short questions with zeros; add_d10_l2 failed them)",
-                         "about 30 min on 2 CPU cores"),
-    "sub_d6_l2": Preset(_task("sub", 6, **HARD), cpu_model(2, 3), {**LONG, "steps": 12_000},
-                        "2-layer 6-digit subtraction", "about 15 min on 2 CPU cores"),
-    "mix_d6_l3": Preset({"name": "mix", **MIXED}, cpu_model(3, 4), {**LONG, "steps": 12_000},
-                        "3-layer mixed add/sub (66% subtraction), from scratch",
-                        "about 35 min on 2 CPU cores"),
-    "ins1_mix_d6_l3": Preset({"name": "mix", **MIXED, "sub_share": 0.8}, cpu_model(3, 4),
-                             {**LONG, "steps": 11_000},
-                             "3-layer mixed add/sub (80% subtraction) initialised from add_d6_l2 "
-                             "(ins1)",
-                             "about 28 min on 2 CPU cores",
-                             {"source": "zoo:add_d6_l2", "reuse": "ins1"}),
-    "mix80_d6_l3": Preset({"name": "mix", **MIXED, "sub_share": 0.8}, cpu_model(3, 4),
-                          {**LONG, "steps": 11_000},
-                          "3-layer mixed add/sub (80% subtraction) from scratch: ins1's recipe "
-                          "without the reuse, the baseline of the reuse comparison",
-                          "about 45 min on 2 CPU cores"),
-    "ins2_mix_d6_l4": Preset({"name": "mix", **MIXED, "sub_share": 0.8}, cpu_model(4, 4),
-                             {**LONG, "steps": 8_500},
-                             "4-layer mixed add/sub from add_d6_l2, the inserted heads add_d6_l2 "
-                             "needs re-copied every 100 steps (ins2)",
-                             "about 30 min on 2 CPU cores",
-                             {"source": "zoo:add_d6_l2", "reuse": "ins2"}),
-    "ins3_mix_d6_l4": Preset({"name": "mix", **MIXED, "sub_share": 0.8}, cpu_model(4, 3),
-                             {**LONG, "steps": 12_000},
-                             "4-layer 3-head mixed add/sub from add_d6_l2, the inserted heads "
-                             "add_d6_l2 needs and its MLPs re-copied every 100 steps (ins3)",
-                             "about 27 min on 2 CPU cores",
-                             {"source": "zoo:add_d6_l2", "reuse": "ins3"}),
-    "add_d5_l1_paper": Preset(_task("add", 5), paper_model(1, 3, 510, d_mlp=2040),
-                              {**PAPER_TRAIN, "steps": 30_000, "log_every": 200,
-                               "checkpoint_every": 2000},
-                              "the first paper's exact 1-layer model and recipe: d_model 510, "
-                              "3 heads, d_mlp 2040, batch 64, AdamW 8e-5, 30,000 steps",
-                              "about 53 min on 2 CPU cores"),
+    name: Preset({**task}, model, {**base, "steps": steps}, ZOO_WORDS[name],
+                 f"about {minutes} min on 2 CPU cores", *init)
+    for name, (task, model, base, steps, minutes, *init) in ZOO_RECIPES.items()
 }  # fmt: skip
 
 
