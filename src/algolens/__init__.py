@@ -13,11 +13,11 @@ torch and the model code on first use. Type checkers see them as they are (the p
 from typing import TYPE_CHECKING, Any
 
 from algolens.errors import AlgolensError
+from algolens.version import __version__ as __version__
 
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time they are loaded on first use, below
     from algolens.runs import Run, load
 
-__version__ = "0.2.0"
 __all__ = ["AlgolensError", "Run", "__version__", "load"]
 
 

@@ -8,7 +8,6 @@ refused start leaves nothing behind.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,18 +16,28 @@ import torch
 from torch import Tensor, nn
 
 from algolens import checkpoints, store
-from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig
+from algolens.config import InitConfig, RunConfig, TrainConfig
 from algolens.errors import AlgolensError
 from algolens.families import family_of, make_task
 from algolens.models import build_model, model_spec
 from algolens.models.tokenizer import VocabTokenizer
+from algolens.plan import MODEL_FLAGS as MODEL_FLAGS
+from algolens.plan import RunPlan
+from algolens.plan import new_config as new_config
+from algolens.plan import recipe_config as recipe_config
+from algolens.plan import recipe_plan as recipe_plan
 from algolens.store import ZOO_DIR as ZOO_DIR  # re-exported: the zoo lives in store
 from algolens.store import zoo_names as zoo_names
 from algolens.store import zoo_path
 from algolens.tasks.base import Task, check_model_fits, model_device, resolve_device
 
 if TYPE_CHECKING:
+    from transformer_lens import ActivationCache
+
     from algolens.analysis.patching import LogitLens
+    from algolens.families.base import Analysis
+    from algolens.train import TrainResult
+    from algolens.verify import VerifyResult
 
 
 @dataclass
@@ -38,7 +47,7 @@ class Run:
     path: Path | None
     config: RunConfig
     model: nn.Module
-    task: Any
+    task: Any  # a Task; most analyses need a SequenceTask, which a run's task may not be
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -56,7 +65,7 @@ class Run:
         seed: int = 0,
         precision: str = "auto",
         workers: int | None = None,
-    ) -> Any:
+    ) -> VerifyResult:
         """Exact-match verdict on seeded random questions (``algolens verify``): ``.failures``,
         ``.questions``, ``.interval`` and failures by class. ``precision`` and ``workers`` as in
         :func:`algolens.verify.verify_batches` (the bfloat16 screen and one-thread worker
@@ -71,7 +80,7 @@ class Run:
     def analyse(
         self, questions: int = 1000, seed: int = 0, progress: bool = False,
         device: str | None = None,
-    ) -> Any:  # fmt: skip
+    ) -> Analysis:  # fmt: skip
         """The family's analysis (``algolens analyse`` without the report): ``.claims`` each
         with ``.passed`` and its evidence, and ``.data``, the family's results.
 
@@ -91,7 +100,9 @@ class Run:
         return run_on(where, family.analyse, self, questions=questions, seed=seed,
                       progress=progress, source=source)  # fmt: skip
 
-    def run_with_cache(self, questions: str | list[str], **kwargs: Any) -> tuple[Tensor, Any]:
+    def run_with_cache(
+        self, questions: str | list[str], **kwargs: Any
+    ) -> tuple[Tensor, ActivationCache]:
         """Logits and TransformerLens ``ActivationCache`` for questions written as text."""
         model: Any = self.model
         return model.run_with_cache(self.to_tokens(questions), **kwargs)
@@ -189,91 +200,7 @@ def load(name: str | Path) -> Run:
     return load_run(text)
 
 
-# ---- new runs -----------------------------------------------------------------------------------
-def new_config(
-    task: dict[str, Any],
-    model: dict[str, Any],
-    train: TrainConfig,
-    init: InitConfig | None = None,
-    *,
-    name: str = "",
-    argv: list[str] | None = None,
-) -> RunConfig:
-    """A complete, checked config: the task built, the model's sizes filled in from the task
-    (``n_ctx``, ``d_vocab``, ...) and from the family (LEGO's variants), the model built."""
-    init = init or InitConfig()
-    resolve_device(train.device)  # an absent GPU is refused before anything is written
-    built = make_task(task)
-    spec = {"kind": "transformer", **model}
-    needs = built.model_defaults(spec["kind"])
-    check_model_fits(built.name, spec, needs)
-    for key, value in needs.items():
-        spec.setdefault(key, value)
-    family = family_of(built.name)
-    if family.prepare_model is not None:
-        spec = family.prepare_model(spec, {"variant": init.variant, **init.family})
-    spec.setdefault("seed", train.seed)
-    net = build_model(spec)
-    from algolens import __version__
-
-    versions = {
-        "algolens": __version__,
-        "torch": _torch_version(),
-        "python": sys.version.split()[0],
-    }
-    return RunConfig(
-        name=name or "run",
-        task=built.to_dict(),
-        model=model_spec(net),
-        train=train,
-        init=init,
-        provenance=Provenance(argv=list(argv if argv is not None else sys.argv), versions=versions),
-    )
-
-
-MODEL_FLAGS = {"layers": "n_layers", "heads": "n_heads", "d_model": "d_model", "d_head": "d_head",
-               "d_mlp": "d_mlp"}  # fmt: skip
-
-
-def recipe_config(
-    task: str,
-    preset: str | None,
-    given: dict[str, Any],
-    opts: dict[str, dict[str, Any]],
-    init: dict[str, Any],
-    *,
-    argv: list[str] | None = None,
-    from_scratch: bool = False,
-) -> RunConfig:
-    """A checked config from a named recipe and what is given over it: ``given`` holds the
-    common settings (``layers``, ``heads``, ``d_model``, ``d_head``, ``d_mlp`` for the model,
-    anything else for the training, None for unset), ``opts`` any ``task``, ``model`` and
-    ``train`` options, ``init`` the initialisation (``source``, ``reuse``, ``freeze_heads``);
-    ``from_scratch`` drops the recipe's own initialisation (a reuse recipe trained from scratch)."""
-    from algolens.config import run_name
-    from algolens.families import resolve_preset
-    from algolens.options import from_dict
-
-    recipe = resolve_preset(task, preset)
-    if from_scratch:
-        recipe.init = {}
-    recipe.task.update(opts.get("task", {}))
-    if (given.get("d_model") or given.get("heads")) and not given.get("d_head"):
-        recipe.model.pop("d_head", None)  # the preset's head width no longer fits: derive it
-    recipe.model.update(
-        {MODEL_FLAGS[k]: v for k, v in given.items() if k in MODEL_FLAGS and v is not None}
-    )
-    recipe.model.update(opts.get("model", {}))
-    recipe.train.update({k: v for k, v in given.items() if k not in MODEL_FLAGS and v is not None})
-    recipe.train.update(opts.get("train", {}))
-    train_cfg = from_dict(TrainConfig, recipe.train, "training")
-    init_cfg = from_dict(
-        InitConfig, {**recipe.init, **{k: v for k, v in init.items() if v}}, "initialisation"
-    )
-    name = run_name(recipe.task, recipe.model, train_cfg.seed)
-    return new_config(recipe.task, recipe.model, train_cfg, init_cfg, name=name, argv=argv)
-
-
+# ---- new runs ------------------------------------------------------------------------------------
 def import_state_dict(
     source: Path,
     out: Path,
@@ -338,16 +265,11 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
     return data
 
 
-def _torch_version() -> str:
-    import torch
-
-    return str(torch.__version__)
-
-
-def _start_model(config: RunConfig, task: Task, progress: bool) -> tuple[nn.Module, RunConfig, Any]:
+def _start_model(plan: RunPlan, progress: bool) -> tuple[nn.Module, RunConfig, Any]:
     """The model a new run starts from (reused weights, a family's initialisation) and the
     config with what was copied recorded in it; returns the write-backs to run after steps."""
-    model = build_model(config.model)
+    config, task = plan.config, plan.task
+    model = build_model(plan.model)
     init = config.init
     after: tuple[Any, ...] = ()
     if init.source is not None:
@@ -412,9 +334,14 @@ def write_backs(model: nn.Module, source: nn.Module, init: InitConfig) -> tuple[
 
 
 def train_run(
-    out: str | Path, config: RunConfig, *, progress: bool = True, stop_after: int | None = None
-) -> Any:
-    """Start a new run in ``out`` from ``config`` and train it; returns the :class:`TrainResult`."""
+    out: str | Path,
+    config: RunConfig | RunPlan,
+    *,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Start a new run in ``out`` from a plan (or a stored config, read back typed) and train
+    it; returns the :class:`TrainResult`."""
     from algolens.train import Trainer
 
     out = Path(out)
@@ -424,9 +351,9 @@ def train_run(
         raise AlgolensError(detail)
     if state != "new":
         raise AlgolensError(f"{out} already holds a run: use --resume or another --out")
-    task = make_task(config.task)
-    model, config, after = _start_model(config, task, progress)
-    trainer = Trainer(model, task, config.train, out, after_step=after, progress=progress)
+    plan = config if isinstance(config, RunPlan) else RunPlan.of(config)
+    model, config, after = _start_model(plan, progress)
+    trainer = Trainer(model, plan.task, config.train, out, after_step=after, progress=progress)
     if config.name == "run":
         config = replace(config, name=out.name)
     # recorded where training happens: a sweep builds its configs in another process
@@ -443,7 +370,7 @@ def resume_run(
     steps: int | None = None,
     progress: bool = True,
     stop_after: int | None = None,
-) -> Any:
+) -> TrainResult:
     """Continue the run in ``out`` from its checkpoint, to the weights an unbroken run gives."""
     from algolens.train import Trainer
 
@@ -469,7 +396,7 @@ def resume_run(
         return trainer.run(stop_after=stop_after)
 
 
-def _finished_result(state: dict[str, Any]) -> Any:
+def _finished_result(state: dict[str, Any]) -> TrainResult:
     """The result of a run whose finish had written all but the removal of its checkpoint."""
     from algolens.train import TrainResult
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from tests.conftest import tiny_model_spec
 from typer.testing import CliRunner
 
@@ -264,3 +265,41 @@ def test_zoo_show_prints_the_recipe_across_seeds() -> None:
     assert "the recipe across seeds: 3 of 3 seeds" in shown
     assert sum(line.startswith("  seed ") for line in shown.splitlines()) == 3
     assert "across seeds" not in runner.invoke(app, ["zoo", "show", "add_d6_l2"]).stdout
+
+
+@pytest.mark.slow  # three small builds, each with its card: about 15 s on a quiet machine
+def test_zoo_build_resumes_an_interrupted_build_and_refuses_another_recipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupted build gets no card; `--resume` finishes it to the uninterrupted build's
+    weights and card, saying it was resumed; resuming with another recipe, or nothing, is one
+    clear error."""
+    from algolens.families import Preset
+    from algolens.families.arithmetic import presets as arithmetic_presets
+    from algolens.zoo import build as zoo_build
+
+    tiny = Preset({"name": "add", "n_digits": 2}, tiny_model_spec(),
+                  {"steps": 20, "batch_size": 32, "lr": 3e-3, "log_every": 5,
+                   "checkpoint_every": 5})  # fmt: skip
+    monkeypatch.setattr(zoo_build, "recipe", lambda name: (tiny, None))
+    whole = zoo_build.build("tiny", tmp_path / "a", questions=500, progress=False)
+    real_train_run = zoo_build.train_run
+    monkeypatch.setattr(
+        zoo_build, "train_run", lambda *a, **k: real_train_run(*a, **{**k, "stop_after": 8})
+    )
+    with pytest.raises(AlgolensError, match="training stopped at step"):
+        zoo_build.build("tiny", tmp_path / "b", questions=500, progress=False)
+    assert not (tmp_path / "b" / "tiny_s0" / "card.json").exists()
+    monkeypatch.setattr(zoo_build, "train_run", real_train_run)
+    resumed = zoo_build.build("tiny", tmp_path / "b", questions=500, progress=False, resume=True)
+    assert "resumed" in resumed["training"] and "resumed" not in whole["training"]
+    assert resumed["verification"] == whole["verification"]
+    a, b = (load_run(tmp_path / d / "tiny_s0").model.state_dict() for d in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(AlgolensError, match="nothing to resume"):
+        zoo_build.build("tiny", tmp_path / "c", questions=500, progress=False, resume=True)
+    other = Preset(tiny.task, tiny.model, {**tiny.train, "lr": 1e-3})
+    monkeypatch.setattr(zoo_build, "recipe", lambda name: (other, None))
+    with pytest.raises(AlgolensError, match="another recipe"):
+        zoo_build.build("tiny", tmp_path / "b", questions=500, progress=False, resume=True)
+    assert arithmetic_presets.ZOO  # the real recipes stay untouched

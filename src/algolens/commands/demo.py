@@ -36,14 +36,14 @@ def demo(
 
     t0 = time.perf_counter()
     if train_model:
-        from algolens.commands.train import build_config
+        from algolens.commands.train import build_plan
 
         if (run_dir / "model.safetensors").exists():
             raise AlgolensError(
                 f"{run_dir} already holds a run: give --run-dir, or delete it yourself"
             )
         typer.echo(f"[1/3] training 5-digit addition with the CPU recipe into {run_dir}")
-        config = build_config("add", "cpu", {}, {"task": {}, "model": {}, "train": {}}, [], {})
+        config = build_plan("add", "cpu", {}, {"task": {}, "model": {}, "train": {}}, [], {})
         result = train_run(run_dir, config)
         if result.interrupted:  # stopped by a signal: no verdict on a half-trained model
             typer.echo(

@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from algolens.commands.base import app, friendly, parse_options, task_options
+from algolens.commands.base import app, friendly, parse_options, task_help, task_options
 from algolens.errors import AlgolensError
 from algolens.options import did_you_mean
+
+if TYPE_CHECKING:
+    from algolens.plan import RunPlan
 
 Opt = typer.Option
 
@@ -32,9 +35,7 @@ def _family_help() -> str:
     return "Task flags by family: " + " ".join(lines) + " Presets and their cost: algolens presets."
 
 
-TaskArg = Annotated[
-    str | None, typer.Argument(help="Task: add, sub, mix, modadd, lego (and any plug-in family's).")
-]
+TaskArg = Annotated[str | None, typer.Argument(help=f"{task_help()}.")]
 PresetOpt = Annotated[
     str | None,
     Opt(help="Start from a named recipe (default: the task's CPU recipe; see algolens presets)."),
@@ -136,9 +137,9 @@ def train(
             "model": parse_options(model_opt, "model option"),
             "train": parse_options(train_opt, "training option")}  # fmt: skip
     init = {"source": init_from, "reuse": reuse, "freeze_heads": freeze_heads}
-    config = build_config(task, preset, given, opts, ctx.args, init)
-    folder = folder or Path("runs") / config.name
-    _report(runs.train_run(folder, config, progress=progress), folder)
+    plan = build_plan(task, preset, given, opts, ctx.args, init)
+    folder = folder or Path("runs") / plan.config.name
+    _report(runs.train_run(folder, plan, progress=progress), folder)
 
 
 def out_folder(out: str | None) -> Path | None:
@@ -151,20 +152,21 @@ def out_folder(out: str | None) -> Path | None:
     return Path(out)
 
 
-def build_config(
+def build_plan(
     task: str,
     preset: str | None,
     given: dict[str, Any],
     opts: dict[str, dict[str, Any]],
     extra: list[str],
     init: dict[str, Any],
-) -> Any:
-    """A checked :class:`~algolens.config.RunConfig` from a preset and the flags given."""
+) -> RunPlan:
+    """A checked :class:`~algolens.plan.RunPlan` from a preset and the flags given: the task
+    and the model config built once, and trained as they are."""
     from algolens.families import family_of
-    from algolens.runs import recipe_config
+    from algolens.plan import recipe_plan
 
     task_opts = {**family_flags(family_of(task), extra), **opts["task"]}
-    return recipe_config(task, preset, given, {**opts, "task": task_opts}, init, argv=sys.argv)
+    return recipe_plan(task, preset, given, {**opts, "task": task_opts}, init, argv=sys.argv)
 
 
 def family_flags(family: Any, extra: list[str]) -> dict[str, Any]:

@@ -183,10 +183,15 @@ def zoo_build(
         int, typer.Option(help="Questions per distribution for the card.")
     ] = 1_000_000,
     package: Annotated[bool, typer.Option(help="Copy the run and its card into the zoo.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(help="Continue an interrupted build of NAME_sSEED from its checkpoint."),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train a zoo recipe from scratch, measure its card (both distributions, the complete suites,
-    the papers' lists) and, with --package, ship it in the zoo."""
+    the papers' lists) and, with --package, ship it in the zoo. An interrupted build (Ctrl-C,
+    SIGTERM) continues with --resume; the card then says it was resumed."""
     from algolens.store import ZOO_DIR
     from algolens.zoo.build import build
 
@@ -197,6 +202,7 @@ def zoo_build(
         questions=questions,
         package_into=ZOO_DIR if package else None,
         progress=progress,
+        resume=resume,
     )
     record = card.get("verification") or card.get("evaluation")
     typer.echo(json.dumps(record, indent=2)[:4000])

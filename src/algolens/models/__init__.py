@@ -21,15 +21,32 @@ MODEL_KINDS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def build_model(spec: dict[str, Any]) -> nn.Module:
-    """A fresh model from the ``model`` section of a run config (``kind`` picks the class)."""
+ModelConfig = TransformerConfig | MLPConfig
+
+
+def model_config(spec: dict[str, Any]) -> ModelConfig:
+    """The typed, validated config of the ``model`` section of a run config (``kind`` picks the
+    class): every field filled in, nothing built."""
     if not isinstance(spec, dict):
         raise AlgolensError(f"the model section must be a table, got {spec!r}")
     kind = spec.get("kind", "transformer")
     if kind not in MODEL_KINDS:
         raise AlgolensError(f"unknown model kind {kind!r}: choose from {', '.join(MODEL_KINDS)}")
-    cfg_cls, model_cls = MODEL_KINDS[kind]
-    return model_cls(cfg_cls.from_dict({k: v for k, v in spec.items() if k != "kind"}))
+    cfg: ModelConfig = MODEL_KINDS[kind][0].from_dict(
+        {k: v for k, v in spec.items() if k != "kind"}
+    )
+    return cfg
+
+
+def model_kind(cfg: ModelConfig) -> str:
+    return next(k for k, (cfg_cls, _) in MODEL_KINDS.items() if isinstance(cfg, cfg_cls))
+
+
+def build_model(spec: dict[str, Any] | ModelConfig) -> nn.Module:
+    """A fresh model from the ``model`` section of a run config, or its typed config."""
+    cfg = spec if isinstance(spec, TransformerConfig | MLPConfig) else model_config(spec)
+    module: nn.Module = MODEL_KINDS[model_kind(cfg)][1](cfg)
+    return module
 
 
 def model_spec(model: nn.Module) -> dict[str, Any]:
@@ -43,8 +60,11 @@ __all__ = [
     "MLP",
     "MODEL_KINDS",
     "MLPConfig",
+    "ModelConfig",
     "Transformer",
     "TransformerConfig",
     "build_model",
+    "model_config",
+    "model_kind",
     "model_spec",
 ]

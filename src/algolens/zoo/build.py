@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from algolens import store
 from algolens.config import RunConfig
@@ -19,6 +19,10 @@ from algolens.errors import AlgolensError
 from algolens.families import family_of
 from algolens.runs import Run, load_run, train_run, zoo_path
 from algolens.zoo import CARD, read_card
+
+if TYPE_CHECKING:
+    from algolens.plan import RunPlan
+    from algolens.train import TrainResult
 
 ARCHITECTURE = (
     "n_layers",
@@ -138,6 +142,29 @@ def recipe(name: str) -> tuple[Any, Any]:
     return found[0][1], family_of(found[0][0])
 
 
+def _resume_build(out: Path, config: RunConfig, progress: bool) -> TrainResult:
+    """Continue the build in ``out``: its stored recipe must be the one asked for."""
+    from algolens.runs import resume_run
+
+    if not (out / store.CONFIG).exists():
+        raise AlgolensError(f"nothing to resume in {out}: start the build without --resume")
+    if store.config_hash(store.read_config(out)) != store.config_hash(config):
+        raise AlgolensError(f"{out} was started from another recipe: it cannot be resumed as this")
+    return resume_run(out, progress=progress)
+
+
+def _plan(name: str, preset: Any, seed: int) -> RunPlan:
+    """The recipe's run plan with ``seed``, its argv the ``zoo build`` command's."""
+    from algolens.config import InitConfig, TrainConfig
+    from algolens.options import from_dict
+    from algolens.plan import plan
+
+    train_cfg = from_dict(TrainConfig, {**preset.train, "seed": seed}, "training")
+    init = from_dict(InitConfig, preset.init, "initialisation")
+    argv = ["algolens", "zoo", "build", name, "--seed", str(seed)]
+    return plan(preset.task, preset.model, train_cfg, init, name=name, argv=argv)
+
+
 def build(
     name: str,
     work: Path,
@@ -146,26 +173,18 @@ def build(
     questions: int = 1_000_000,
     package_into: Path | None = None,
     progress: bool = True,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train zoo recipe ``name`` with ``seed`` into ``work/name_sSEED``, measure its card and,
-    with ``package_into``, copy it into the zoo as ``name``."""
-    from algolens.config import InitConfig, TrainConfig
-    from algolens.options import from_dict
-    from algolens.runs import new_config
-
+    with ``package_into``, copy it into the zoo as ``name``; ``resume`` continues an
+    interrupted build from its checkpoint (the recipe must be the one it started with)."""
     preset, _ = recipe(name)
-    train_cfg = from_dict(TrainConfig, {**preset.train, "seed": seed}, "training")
-    init = from_dict(InitConfig, preset.init, "initialisation")
-    config = new_config(
-        preset.task,
-        preset.model,
-        train_cfg,
-        init,
-        name=name,
-        argv=["algolens", "zoo", "build", name, "--seed", str(seed)],
-    )
+    config = _plan(name, preset, seed)
     out = Path(work) / f"{name}_s{seed}"
-    result = train_run(out, config, progress=progress)
+    if resume:
+        result = _resume_build(out, config.config, progress)
+    else:
+        result = train_run(out, config, progress=progress)
     if result.interrupted:
         raise AlgolensError(f"training stopped at step {result.steps}: no card for it")
     run = load_run(out)
@@ -178,6 +197,11 @@ def build(
         progress=progress,
     )
     card["training"]["cpu_seconds"] = round(result.cpu_seconds, 1)
+    if resume:
+        card["training"]["resumed"] = (
+            "interrupted and resumed from its checkpoint: wall and CPU seconds count the last "
+            "leg only; the metrics log holds every step"
+        )
     card["training"]["recipe"] = {
         "task": preset.task,
         "model": preset.model,
