@@ -119,3 +119,17 @@ def test_train_unknown_task(tmp_path: Path) -> None:
 
 def test_resume_needs_out() -> None:
     assert_one_line_error(invoke("train", "add", "--resume"), "--out")
+
+
+def test_help_lists_the_tasks_of_every_registered_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The task argument's help comes from the registry: a plug-in family's task shows up, a
+    task no family registers does not."""
+    import algolens.families as registry
+    from algolens.commands.base import task_help
+    from algolens.families import Family
+
+    assert task_help() == "Task: add, lego, mix, modadd, sort, sub"
+    known = dict(registry._by_task())
+    plug = Family(name="toy", tasks={"toy_copy": lambda **_: None}, defaults={}, presets={})
+    monkeypatch.setattr(registry, "_by_task", lambda: {**known, "toy_copy": plug})
+    assert task_help() == "Task: add, lego, mix, modadd, sort, sub, toy_copy"

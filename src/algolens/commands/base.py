@@ -176,3 +176,11 @@ def json_safe(data: Any) -> Any:
 def echo_json(data: Any) -> None:
     """``data`` as strict JSON (NaN and infinities as null), indented."""
     typer.echo(json.dumps(json_safe(data), indent=2, allow_nan=False))
+
+
+def task_help(what: str = "Task") -> str:
+    """``Task: add, lego, mix, modadd, sort, sub``: the tasks of every registered family (plug-ins
+    included), for a command's help; the family records import nothing heavy."""
+    from algolens.families import task_names
+
+    return f"{what}: {', '.join(task_names())}"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from algolens.commands.base import app, friendly, parse_options, task_options
+from algolens.commands.base import app, friendly, parse_options, task_help, task_options
 from algolens.errors import AlgolensError
 
 
@@ -18,7 +18,7 @@ def import_(
     source: Annotated[
         Path, typer.Argument(help="A HookedTransformer state dict: .pth, .pt or .safetensors.")
     ],
-    task: Annotated[str, typer.Argument(help="Its task: add, sub, mix, modadd, ... ")],
+    task: Annotated[str, typer.Argument(help=f"{task_help('Its task')}.")],
     out: Annotated[str, typer.Option(help="The new run directory.")] = "runs/imported",
     model_opt: Annotated[
         list[str] | None,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from algolens.commands.base import RunArg, app, echo_json, friendly, task_options
+from algolens.commands.base import RunArg, app, echo_json, friendly, task_help, task_options
 from algolens.errors import AlgolensError
 
 BATCH = 4096
@@ -109,10 +109,7 @@ def sample(
     ctx: typer.Context,
     task: Annotated[
         str,
-        typer.Argument(
-            help="Task: add, sub, mix, modadd, lego, ... (task flags such as --digits 5 as in "
-            "train)."
-        ),
+        typer.Argument(help=f"{task_help()} (task flags such as --digits 5 as in train)."),
     ],
     n: Annotated[int, typer.Option(help="How many examples.")] = 5,
     seed: Annotated[int, typer.Option(help="Sampler seed.")] = 0,
