@@ -5,6 +5,12 @@ forward, float64 answer loss, backward, AdamW). Rounds alternate between the two
 the machine hits both alike; the median step time of each is reported with the ratio
 (TransformerLens / ours: above 1 means ours is faster). One JSON line per measurement.
 
+Each line also says how close a step comes to the machine's roof: the step's matmul FLOPs
+(forward and backward: 6 x the weights' multiply-adds per token, plus attention's scores and
+mixing) over its time, against the FLOP rate of one large float32 (and bfloat16) matrix product
+measured in the same run. And our step again under bfloat16 autocast (``precision =
+"bfloat16"`` in the training config), with its ratio to float32.
+
     .venv/bin/python benchmarks/train_speed.py [--rounds 5] [--steps 5]
 """
 
@@ -53,17 +59,39 @@ def transformer_lens_model(spec: dict, n_ctx: int, d_vocab: int) -> torch.nn.Mod
         return TransformerBridge.boot_native(cfg)
 
 
-def make_step(model: torch.nn.Module, opt: torch.optim.Optimizer, task, batch_size: int):
+def make_step(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, task, batch_size: int, half: bool = False
+):
     gen = torch.Generator().manual_seed(0)
 
     def step() -> None:
         batch = task.sample(batch_size, gen)
-        loss = -answer_logprobs(task, model, batch.inputs, batch.targets).mean()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=half):
+            loss = -answer_logprobs(task, model, batch.inputs, batch.targets).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
     return step
+
+
+def step_flops(cfg: TransformerConfig, batch_size: int) -> float:
+    """Matmul FLOPs of one training step: 2 per multiply-add, x3 for forward and backward."""
+    d, h, dh, mlp, n = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp, cfg.n_ctx
+    per_token = cfg.n_layers * (4 * d * h * dh + 2 * d * mlp + 2 * n * h * dh) + d * cfg.d_vocab
+    return 6.0 * per_token * batch_size * n
+
+
+def roof(dtype: torch.dtype, size: int = 1024, repeats: int = 20) -> float:
+    """FLOP/s of a large square matrix product in ``dtype`` on this machine."""
+    a = torch.randn(size, size).to(dtype)
+    b = torch.randn(size, size).to(dtype)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2.0 * size**3 * repeats / (time.perf_counter() - start)
 
 
 def time_steps(step, n: int) -> float:
@@ -79,8 +107,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     task = make_task("add", n_digits=5)
+    roofs = {"float32": roof(torch.float32), "bfloat16": roof(torch.bfloat16)}
     for name, (spec, batch_size) in CONFIGS.items():
         ours = Transformer(TransformerConfig(**spec, n_ctx=task.n_ctx, d_vocab=task.d_vocab))
+        ours_half = Transformer(ours.cfg)
         theirs = transformer_lens_model(spec, task.n_ctx, task.d_vocab)
         steps = {
             # our trainer's optimizer (fused AdamW) vs TransformerLens's default AdamW
@@ -89,6 +119,13 @@ def main() -> None:
             ),
             "transformer_lens": make_step(
                 theirs, torch.optim.AdamW(theirs.parameters(), lr=1e-4), task, batch_size
+            ),
+            "algolens_bf16": make_step(
+                ours_half,
+                torch.optim.AdamW(ours_half.parameters(), lr=1e-4, fused=True),
+                task,
+                batch_size,
+                half=True,
             ),
         }
         for step in steps.values():  # warm up
@@ -100,6 +137,8 @@ def main() -> None:
                 times[key].append(time_steps(step, args.steps))
         ours_s = statistics.median(times["algolens"])
         theirs_s = statistics.median(times["transformer_lens"])
+        half_s = statistics.median(times["algolens_bf16"])
+        flops = step_flops(ours.cfg, batch_size)
         print(
             json.dumps(
                 {
@@ -109,6 +148,12 @@ def main() -> None:
                     "algolens_ms": round(ours_s * 1e3, 1),
                     "transformer_lens_ms": round(theirs_s * 1e3, 1),
                     "ratio_tl_over_ours": round(theirs_s / ours_s, 2),
+                    "algolens_bf16_autocast_ms": round(half_s * 1e3, 1),
+                    "ratio_fp32_over_bf16_autocast": round(ours_s / half_s, 2),
+                    "step_gflop": round(flops / 1e9, 3),
+                    "roof_gflops": {k: round(v / 1e9, 1) for k, v in roofs.items()},
+                    "fraction_of_fp32_roof": round(flops / ours_s / roofs["float32"], 3),
+                    "bf16_fraction_of_bf16_roof": round(flops / half_s / roofs["bfloat16"], 3),
                 }
             )
         )
