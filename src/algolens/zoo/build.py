@@ -199,8 +199,8 @@ def build(
     card["training"]["cpu_seconds"] = round(result.cpu_seconds, 1)
     if resume:
         card["training"]["resumed"] = (
-            "interrupted and resumed from its checkpoint: wall and CPU seconds count the last "
-            "leg only; the metrics log holds every step"
+            "interrupted and resumed from its checkpoint: wall seconds add up every leg, CPU "
+            "seconds count the last one; the metrics log holds every step"
         )
     card["training"]["recipe"] = {
         "task": preset.task,
