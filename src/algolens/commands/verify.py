@@ -43,39 +43,25 @@ SuiteOpt = Annotated[
         "(sums of exactly 10^k, carry and borrow runs at every offset, one digit apart)."
     ),
 ]
-ExhaustiveOpt = Annotated[
-    bool, typer.Option(help="Check every question (spaces up to 10^8); resumable.")
-]
-BatchOpt = Annotated[
-    int | None, typer.Option(help="Questions per forward pass (default: by model size).")
-]
-ShardsOpt = Annotated[
-    int,
-    typer.Option(
-        help="With --exhaustive: split the questions into this many shards, each a Ray task "
-        "(0: no sharding); finished shards are kept and skipped on a rerun."
-    ),
-]
-WorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        help="Random and --exhaustive questions: one-thread CPU processes answering batches "
-        "(default: one per core for 64 batches or more; the result is the same for any "
-        "number). With --shards: the CPUs of the local Ray instance (default: all)."
-    ),
-]
-AddressOpt = Annotated[
-    str | None, typer.Option(help="Join this Ray cluster (e.g. ray://host:10001) for --shards.")
-]
-PrecisionOpt = Annotated[
-    str,
-    typer.Option(
-        help="auto: answer with a bfloat16 copy of the model first where the hardware has "
-        "native bfloat16, re-checking in float32 every answer it is unsure of or gets wrong "
-        "(same verdicts; 1.3x to 2x faster here); float32: float32 alone; bfloat16: force "
-        "the screen."
-    ),
-]
+HELP = {  # the options' help texts, one entry an option
+    "exhaustive": "Check every question (spaces up to 10^8); resumable.",
+    "batch": "Questions per forward pass (default: by model size).",
+    "shards": "With --exhaustive: split the questions into this many shards, each a Ray task "
+    "(0: no sharding); finished shards are kept and skipped on a rerun.",
+    "workers": "Random and --exhaustive questions: one-thread CPU processes answering batches "
+    "(default: one per core for 64 batches or more; the result is the same for any number). "
+    "With --shards: the CPUs of the local Ray instance (default: all).",
+    "address": "Join this Ray cluster (e.g. ray://host:10001) for --shards.",
+    "precision": "auto: answer with a bfloat16 copy of the model first where the hardware has "
+    "native bfloat16, re-checking in float32 every answer it is unsure of or gets wrong (same "
+    "verdicts; 1.3x to 2x faster here); float32: float32 alone; bfloat16: force the screen.",
+}
+ExhaustiveOpt = Annotated[bool, typer.Option(help=HELP["exhaustive"])]
+BatchOpt = Annotated[int | None, typer.Option(help=HELP["batch"])]
+ShardsOpt = Annotated[int, typer.Option(help=HELP["shards"])]
+WorkersOpt = Annotated[int | None, typer.Option(help=HELP["workers"])]
+AddressOpt = Annotated[str | None, typer.Option(help=HELP["address"])]
+PrecisionOpt = Annotated[str, typer.Option(help=HELP["precision"])]
 SubmissionOpt = Annotated[
     bool,
     typer.Option(
