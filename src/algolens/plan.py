@@ -56,14 +56,14 @@ def plan(
     validated. Refuses, before anything is written, an absent GPU or a model that does not fit
     the task."""
     init = init or InitConfig()
-    resolve_device(train.device)
     built = task if not isinstance(task, dict) else make_task(task)
+    family = family_of(built.name)
     spec = {"kind": "transformer", **model}
     needs = built.model_defaults(spec["kind"])
+    resolve_device(train.device)
     check_model_fits(built.name, spec, needs)
     for key, value in needs.items():
         spec.setdefault(key, value)
-    family = family_of(built.name)
     if family.prepare_model is not None:
         spec = family.prepare_model(spec, {"variant": init.variant, **init.family})
     spec.setdefault("seed", train.seed)
