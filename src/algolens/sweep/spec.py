@@ -36,9 +36,12 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from algolens.errors import AlgolensError
+
+if TYPE_CHECKING:
+    from algolens.config import RunConfig
 from algolens.options import unknown_key
 
 GIVEN = ("layers", "heads", "d_model", "d_head", "d_mlp", "steps", "batch_size", "lr",
@@ -181,7 +184,7 @@ def check_overrides(point: dict[str, Any], fixed: dict[str, dict[str, Any]]) -> 
 
 def point_config(
     point: dict[str, Any], spec: SweepSpec, device: str | None, argv: list[str]
-) -> Any:
+) -> RunConfig:
     """The checked :class:`~algolens.config.RunConfig` of one grid point."""
     from algolens.runs import recipe_config
 

@@ -21,6 +21,7 @@ from algolens.runs import Run, load_run, train_run, zoo_path
 from algolens.zoo import CARD, read_card
 
 if TYPE_CHECKING:
+    from algolens.families import Family, Preset
     from algolens.plan import RunPlan
     from algolens.train import TrainResult
 
@@ -132,7 +133,7 @@ def recheck(
     return rows
 
 
-def recipe(name: str) -> tuple[Any, Any]:
+def recipe(name: str) -> tuple[Preset, Family]:
     """The zoo recipe called ``name`` (a family preset of that name) and its family."""
     from algolens.families import all_presets
 
@@ -153,7 +154,7 @@ def _resume_build(out: Path, config: RunConfig, progress: bool) -> TrainResult:
     return resume_run(out, progress=progress)
 
 
-def _plan(name: str, preset: Any, seed: int) -> RunPlan:
+def _plan(name: str, preset: Preset, seed: int) -> RunPlan:
     """The recipe's run plan with ``seed``, its argv the ``zoo build`` command's."""
     from algolens.config import InitConfig, TrainConfig
     from algolens.options import from_dict
