@@ -32,28 +32,11 @@ def add_d5_l1() -> Any:
 def test_two_workers_fold_to_the_one_process_result(add_d5_l1: Any, precision: str) -> None:
     model, task = add_d5_l1.model, add_d5_l1.task
     for dist in ("uniform", "training"):
-        one = verify(
-            model,
-            task,
-            questions=20_480,
-            distribution=dist,
-            seed=3,
-            batch_size=256,
-            examples=8,
-            precision=precision,
-            workers=1,
-        )
-        two = verify(
-            model,
-            task,
-            questions=20_480,
-            distribution=dist,
-            seed=3,
-            batch_size=256,
-            examples=8,
-            precision=precision,
-            workers=2,
-        )
+        one, two = (
+            verify(model, task, questions=20_480, distribution=dist, seed=3, batch_size=256,
+                   examples=8, precision=precision, workers=workers)
+            for workers in (1, 2)
+        )  # fmt: skip
         assert one.failures > 50 and len(one.examples) == 8 and one.prefix
         assert _verdict(two) == _verdict(one)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -252,16 +254,24 @@ def _answers_match(task, batch) -> None:
         assert text[2 * n + 2 :] == oracle(a, b, op, n)
 
 
+def _both_draws(plain: Any, other: Any, seed: int) -> list[tuple[str, Any, Any]]:
+    """4,096 questions of each sampler from both tasks, the same seed: (sampler, plain, other)."""
+    return [
+        (
+            draw,
+            *(getattr(t, draw)(4096, torch.Generator().manual_seed(seed)) for t in (plain, other)),
+        )
+        for draw in ("sample", "sample_independent")
+    ]
+
+
 @pytest.mark.parametrize("op", ["add", "mix"])
 def test_short_share_draws_short_operands_padded_with_zeros(op: str) -> None:
     """``short_share``: both operands lose their top z digits (z in 1..n-1) in that share of
     questions, the answers stay the oracle's, and 0 leaves the training stream as it was."""
     n = 10
-    plain = make_task(op, n_digits=n)
     short = make_task(op, n_digits=n, short_share=0.5)
-    for draw in ("sample", "sample_independent"):
-        a = getattr(plain, draw)(4096, torch.Generator().manual_seed(1))
-        b = getattr(short, draw)(4096, torch.Generator().manual_seed(1))
+    for draw, a, b in _both_draws(make_task(op, n_digits=n), short, seed=1):
         lead = (b.inputs[:, 0] == 0) & (b.inputs[:, n + 1] == 0)
         assert 0.45 <= float(lead.double().mean()) <= 0.56, draw  # 0.5 + 0.5 x 1/100
         both_top_zero = (b.inputs[:, : n // 2] == 0).all(-1) & (
@@ -281,11 +291,8 @@ def test_cascade_share_plants_long_carry_and_borrow_runs(op: str) -> None:
     US9 (UZ) run at least L - 1, so half the rows carry a run of n/2 or more, where the plain
     enriched stream almost never does; sums of exactly 10^k come up; answers stay the oracle's."""
     n = 10
-    plain = make_task(op, n_digits=n)
     planted = make_task(op, n_digits=n, cascade_share=1.0)
-    for draw in ("sample", "sample_independent"):
-        a = getattr(plain, draw)(4096, torch.Generator().manual_seed(2))
-        b = getattr(planted, draw)(4096, torch.Generator().manual_seed(2))
+    for draw, a, b in _both_draws(make_task(op, n_digits=n), planted, seed=2):
         assert float((a.labels["depth"] >= n // 2).double().mean()) < 0.05, draw
         assert float((b.labels["depth"] >= n // 2).double().mean()) > 0.4, draw
         _answers_match(planted, b)

@@ -96,24 +96,11 @@ def test_screen_steps_aside_for_a_model_that_fails_most_questions() -> None:
     cfg = TransformerConfig(n_layers=1, n_heads=2, d_model=32, n_ctx=task.n_ctx,
                             d_vocab=task.d_vocab)  # fmt: skip
     model = Transformer(cfg).eval()  # untrained: fails everything
-    plain = verify(
-        model,
-        task,
-        questions=3000,
-        distribution="uniform",
-        seed=2,
-        batch_size=500,
-        precision="float32",
-    )
-    fast = verify(
-        model,
-        task,
-        questions=3000,
-        distribution="uniform",
-        seed=2,
-        batch_size=500,
-        precision="bfloat16",
-    )
+    plain, fast = (
+        verify(model, task, questions=3000, distribution="uniform", seed=2, batch_size=500,
+               precision=precision)
+        for precision in ("float32", "bfloat16")
+    )  # fmt: skip
     assert _verdicts(fast) == _verdicts(plain)
     assert screen_for(model, "bfloat16") is None  # stepped aside after its first screened batch
     assert fast.rechecked == 1000  # the calibration batch and the one it gave back
