@@ -247,6 +247,14 @@ def test_a_mixed_models_report_carries_the_reuse_comparison(tmp_path: Path) -> N
         return SimpleNamespace(task=SimpleNamespace(name=task), name=name)
 
     assert zoo_sections(run("add", "add_d5_l2")) == []
+    from algolens.families.arithmetic.reuse import zoo_sections as hook
+
+    def no_cards() -> list[dict[str, object]]:
+        raise AssertionError("an addition model's report read the zoo's cards")
+
+    assert hook(run("add", "add_d5_l2"), no_cards) == []  # no card is read for it
+    with pytest.raises(AssertionError, match="read the zoo"):  # the control: mix reads them
+        hook(run("mix", "ins1_mix_d6_l3"), no_cards)
     [section] = zoo_sections(run("mix", "ins1_mix_d6_l3"))
     rows = {row[0]: row for row in section.tables[0].rows}
     assert {"ins1_mix_d6_l3 (this model)", "mix_d6_l3"} <= set(rows)

@@ -73,4 +73,4 @@ def zoo_sections(run: Any) -> list[Any]:
     from algolens.runs import zoo_names
     from algolens.zoo import read_card
 
-    return family.zoo_sections(run, [read_card(n) for n in zoo_names()])
+    return family.zoo_sections(run, lambda: [read_card(n) for n in zoo_names()])

@@ -93,7 +93,8 @@ class Family:
     friendly)`` adds CLI commands (``api`` hands over the run functions of the floors above);
     ``zoo_commands(zoo_app, api, friendly)`` adds ``algolens zoo`` subcommands (arithmetic's
     ``zoo reuse``); ``zoo_sections(run, cards)`` gives a run's report the sections it draws
-    from the zoo's cards (the reuse comparison); ``hypothesis(model, task, **options)``
+    from the zoo's cards, the reuse comparison (``cards()`` reads them, only when
+    needed); ``hypothesis(model, task, **options)``
     measures the family's causal hypothesis as JSON (:meth:`algolens.runs.Run.iia`);
     ``submission(path, **options)`` verifies a submitted program (``verify --submission``);
     ``suite`` verifies a named question list (``suite_names``); ``cli_options`` are the
@@ -114,7 +115,9 @@ class Family:
     variant_init: Callable[[str, dict[str, Any], int], dict[str, Any]] | None = None
     commands: Callable[..., None] | None = None
     zoo_commands: Callable[..., None] | None = None
-    zoo_sections: Callable[[RunLike, list[dict[str, Any]]], list[Section]] | None = None
+    zoo_sections: Callable[[RunLike, Callable[[], list[dict[str, Any]]]], list[Section]] | None = (
+        None
+    )
     hypothesis: Callable[..., dict[str, Any]] | None = None
     submission: Callable[..., Any] | None = None
     # (model, task, name, examples, precision) -> VerifyResult

@@ -7,6 +7,7 @@ checkpoint on the same questions; :func:`steps_to` reads the first step that mee
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,10 +257,11 @@ def pair_text(row: dict[str, Any], dist: str) -> str:
     return f"{add}/{sub} of {n:,}" if n else "-"
 
 
-def zoo_sections(run: Any, cards: list[dict[str, Any]]) -> list[Section]:
+def zoo_sections(run: Any, cards: Callable[[], list[dict[str, Any]]]) -> list[Section]:
     """The family's ``zoo_sections`` hook: a mixed add/sub model's report carries the reuse
-    comparison over the zoo's mixed models (``cards``); other models get none."""
+    comparison over the zoo's mixed models (``cards()`` reads them); other models get none and
+    read no card."""
     if run.task.name != "mix":
         return []
-    section = comparison_section(cards, this=run.name)
+    section = comparison_section(cards(), this=run.name)
     return [section] if section is not None else []
