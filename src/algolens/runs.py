@@ -34,7 +34,9 @@ from algolens.tasks.base import Task, check_model_fits, model_device, resolve_de
 if TYPE_CHECKING:
     from transformer_lens import ActivationCache
 
+    from algolens.analysis.causal import Budget, Declared
     from algolens.analysis.patching import LogitLens
+    from algolens.analysis.units import Causal
     from algolens.families.base import Analysis
     from algolens.train import TrainResult
     from algolens.verify import VerifyResult
@@ -143,22 +145,48 @@ class Run:
 
         return logit_lens(self._lens_model(), self.task, self.to_tokens(questions))
 
+    def declared(self, op: str | None = None) -> Declared:
+        """The hypothesis the run's family declares for its task (arithmetic: the carry and
+        borrow algorithm of Quirke & Barez 2024; Quirke, Neo & Barez 2024; a mixed model takes
+        ``op``, ``'add'`` or ``'sub'``: the default), with its pair samplers."""
+        family = family_of(self.task.name)
+        if family.hypothesis is None:
+            raise AlgolensError(f"no hypothesis for the {self.task.name} task yet")
+        return family.hypothesis(self.task, op=op)
+
     def iia(
         self, variables: list[str] | None = None, *, op: str | None = None,
         pairs: int = 10_000, targeted_pairs: int = 2_000, search_pairs: int = 1_000, seed: int = 0,
     ) -> dict[str, Any]:  # fmt: skip
-        """Interchange-intervention accuracy of the family's hypothesis (arithmetic: the carry
-        and borrow algorithm of Quirke & Barez 2024; Quirke, Neo & Barez 2024): per variable
-        (all, or ``variables``) the best node of a search, its IIA with Clopper-Pearson
-        intervals on random and targeted pairs, and the negative controls, as JSON. A mixed
-        model takes ``op`` (``'add'``, or ``'sub'``: the default)."""
+        """Interchange-intervention accuracy of the family's hypothesis (:meth:`declared`): per
+        variable (all, or ``variables``) the best node of a search, its IIA with Clopper-Pearson
+        intervals on random and targeted pairs, and the negative controls, as JSON."""
+        from algolens.analysis.causal import Budget, measure_hypothesis
+
+        budget = Budget(pairs=pairs, targeted_pairs=targeted_pairs, search_pairs=search_pairs,
+                        seed=seed)  # fmt: skip
+        declared = self.declared(op)
+        return measure_hypothesis(self.model, self.task, declared, variables, budget).to_json()
+
+    def causal(
+        self, units: tuple[str, ...] = ("iia", "das", "circuit", "edges"), *,
+        op: str | None = None, variables: list[str] | None = None, budget: Budget | None = None,
+        progress: bool = False,
+    ) -> Causal:  # fmt: skip
+        """The generic causal units on the family's hypothesis: IIA per variable, DAS for the
+        variables no single node holds, the circuit (sufficiency beside the model's own
+        verification, minimality) and its edges by path patching. ``.to_json()`` is what
+        ``algolens analyse --causal`` writes as causal.json; ``.claims`` and ``.sections`` go
+        into its report. A family without a hypothesis gets the circuit alone."""
+        from algolens.analysis.causal import Budget
+        from algolens.analysis.units import Context, run_units
+        from algolens.analysis.units import units as make_units
+        from algolens.verify import verify
+
         family = family_of(self.task.name)
-        if family.hypothesis is None:
-            raise AlgolensError(f"no hypothesis for the {self.task.name} task's IIA yet")
-        return family.hypothesis(
-            self.model, self.task, op=op, variables=variables, pairs=pairs,
-            targeted_pairs=targeted_pairs, search_pairs=search_pairs, seed=seed,
-        )  # fmt: skip
+        declared = self.declared(op) if family.hypothesis is not None else None
+        ctx = Context(self.model, self.task, declared, budget or Budget(), verify, variables)
+        return run_units(ctx, make_units(units), progress)
 
     def _lens_model(self) -> Any:
         if not hasattr(self.model, "to_transformer_lens"):

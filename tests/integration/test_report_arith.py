@@ -95,3 +95,51 @@ def test_static_export_through_chromium(tmp_path: Path) -> None:
     fig = go.Figure(go.Bar(x=["A1", "A0"], y=[1, 2]))
     (path,) = export_figures([("bars", fig)], tmp_path, "svg")
     assert path.read_text().lstrip().startswith(("<svg", "<?xml"))
+
+
+@pytest.fixture(scope="module")
+def causal_dir(add_d2_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "add_d2_causal"
+    argv = ["analyse", str(add_d2_run), "--out", str(out), "--questions", "100", "--causal"]
+    argv += ["--units", "iia,circuit,edges", "--pairs", "100", "--circuit-questions", "1000"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_causal_report_writes_its_json_claims_and_sections(causal_dir: Path) -> None:
+    """``analyse --causal``: causal.json holds the units' results; claims.json gains their
+    claims; the page gains the IIA heatmap (variable x node), the circuit diagram with
+    sufficiency beside the model's own verification, and the edges drawn as arrows."""
+    data = json.loads((causal_dir / "causal.json").read_text())
+    assert list(data) == ["iia", "circuit", "edges"]
+    assert data["iia"]["hypothesis"] == "add_d2" and data["iia"]["variables"]
+    assert data["circuit"]["results"]["uniform"]["questions"] == 1000
+    claims = [c["claim"] for c in json.loads((causal_dir / "claims.json").read_text())]
+    assert "The circuit alone does the task (sufficiency)" in claims
+    html = (causal_dir / "report.html").read_text()
+    for title in ("Interchange: where each variable lives", "The circuit: sufficient and minimal",
+                  "the model: wrong (95% CI)", "The algorithm map&#39;s edges"):  # fmt: skip
+        assert title in html, title
+    figures = {f["layout"]["title"]["text"]: f for f in figures_in(html)}
+    heat = figures["IIA per variable and node (search pairs)"]
+    assert len(figures["The circuit"]["data"]) == 2  # nodes holding a variable, and the others
+    assert len(figures["The circuit and its measured edges"]["layout"]["annotations"]) == len(
+        data["edges"]["edges"]
+    )
+    assert heat["data"][0]["y"] == [v["variable"] for v in data["iia"]["variables"]]
+
+
+@pytest.mark.chromium
+def test_causal_report_renders_in_headless_chromium(causal_dir: Path, tmp_path: Path) -> None:
+    check_report(causal_dir / "report.html", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [(["--units", "iia,sae"], "--units"), (["--pairs", "0"], "--pairs"),
+     (["--op", "mul"], "--op"), (["--circuit-questions", "0"], "--circuit-questions")],
+)  # fmt: skip
+def test_bad_causal_options_are_one_line(argv: list[str], words: str, add_d2_run: Path) -> None:
+    result = CliRunner().invoke(app, ["analyse", str(add_d2_run), "--causal", *argv])
+    assert result.exit_code == 2 and words in result.output

@@ -94,7 +94,8 @@ def test_measure_gives_the_json_section(setup) -> None:
     import json
 
     from algolens.errors import AlgolensError
-    from algolens.families.arithmetic.hypothesis import measure
+    from algolens.analysis.causal import measure_hypothesis
+    from algolens.families.arithmetic.hypothesis import declare
 
     run = setup[0]
     kw = {"pairs": 200, "targeted_pairs": 100, "search_pairs": 60}
@@ -109,15 +110,15 @@ def test_measure_gives_the_json_section(setup) -> None:
     assert data["alignments"]["SA0"]["nodes"] == [var["best"]]
     assert "60 random pairs" in data["alignments"]["SA0"]["how"]
     with pytest.raises(AlgolensError, match="did you mean 'SA0'"):
-        measure(run.model, run.task, names=["SA0x"])
+        measure_hypothesis(run.model, run.task, declare(run.task), ["SA0x"])
     with pytest.raises(AlgolensError, match="no 'sub' hypothesis"):
-        measure(run.model, run.task, op="sub")
-    with pytest.raises(AlgolensError, match="no hypothesis for the sort task"):
-        dataclasses.replace(run, task=_SortStub()).iia()
+        declare(run.task, op="sub")
+    with pytest.raises(AlgolensError, match="no hypothesis for the lego task"):
+        dataclasses.replace(run, task=_LegoStub()).iia()
 
 
-class _SortStub:
-    name = "sort"
+class _LegoStub:
+    name = "lego"
 
 
 def test_a_cascading_carry_needs_a_node_set(setup) -> None:

@@ -376,13 +376,17 @@ def find_circuit(
     ablation_questions: int = 1000,
     rounds: tuple[tuple[int, int], ...] = ((1000, 2), (4000, 4)),
     threshold: float = 0.01,
+    start: tuple[Node, ...] = (),
 ) -> tuple[Circuit, list[dict[str, Any]]]:
     """The useful nodes of the node-ablation table (mean ablation alone adds failures in more
-    than ``threshold`` of ``ablation_questions`` training questions), then grown by
-    :func:`grow` until no failure is left on each round's (questions, seed): the circuit, and
-    what growing added (as :func:`grow` reports it)."""
+    than ``threshold`` of ``ablation_questions`` training questions) and the ``start`` nodes (a
+    hypothesis's aligned nodes), then grown by :func:`grow` until no failure is left on each
+    round's (questions, seed): the circuit, and what growing added (as :func:`grow` reports
+    it)."""
     batch = task.sample(ablation_questions, torch.Generator().manual_seed(0))
     circuit = Circuit.from_ablation(node_ablation(model, task, batch, "mean"), threshold)
+    for node in start:
+        circuit = circuit if node in circuit.nodes else circuit.with_node(node)
     added: list[dict[str, Any]] = []
     for n, seed in rounds:
         q = task.sample_independent(n, torch.Generator().manual_seed(seed))

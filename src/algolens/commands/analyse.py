@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from algolens.commands.base import RunArg, app, friendly
 from algolens.errors import AlgolensError
+
+if TYPE_CHECKING:
+    from algolens.report.render import CausalOptions
 
 
 @app.command()
@@ -30,14 +33,36 @@ def analyse(
     device: Annotated[
         str, typer.Option(help="Where the analysis runs: cpu, cuda, cuda:N or auto.")
     ] = "cpu",
+    causal: Annotated[
+        bool,
+        typer.Option(
+            "--causal",
+            help="Also test the family's hypothesis: IIA per variable, DAS, the circuit's "
+            "sufficiency and minimality, its edges (causal.json; minutes to an hour).",
+        ),
+    ] = False,
+    units: Annotated[
+        str, typer.Option(help="With --causal: the units to run, comma-separated.")
+    ] = "iia,das,circuit,edges",
+    pairs: Annotated[
+        int, typer.Option(help="With --causal: random pairs per variable for IIA.")
+    ] = 10_000,
+    circuit_questions: Annotated[
+        int, typer.Option(help="With --causal: questions of each distribution for the circuit.")
+    ] = 100_000,
+    op: Annotated[
+        str | None, typer.Option(help="With --causal: a mixed model's operation, add or sub.")
+    ] = None,
 ) -> None:
-    """Analyse RUN and write a self-contained HTML report (and claims.json) into OUT."""
+    """Analyse RUN and write a self-contained HTML report (and claims.json) into OUT; with
+    --causal, also the hypothesis's interchange accuracy and circuit (causal.json)."""
     if out is not None and not out.strip():
         raise AlgolensError("--out is empty: name the report folder")
     if format not in (None, "png", "svg", "pdf"):
         raise AlgolensError(f"--format must be png, svg or pdf, got {format!r}")
     if questions < 1:
         raise AlgolensError(f"--questions must be at least 1, got {questions}")
+    options = causal_options(units, pairs, circuit_questions, op)  # checked with or without
     from algolens.report import report_run  # after the checks: bad options are answered at once
     from algolens.runs import load
     from algolens.tasks.base import resolve_device
@@ -46,8 +71,34 @@ def analyse(
     loaded = load(run)
     folder = Path(out) if out is not None else report_folder(loaded.name)
     path = report_run(loaded, folder, questions=questions, seed=seed, fmt=format, progress=progress,
-                      extra=zoo_sections(loaded), device=device)  # fmt: skip
+                      extra=zoo_sections(loaded), device=device,
+                      causal=options if causal else None)  # fmt: skip
     typer.echo(f"report written to {path}")
+
+
+def causal_options(units: str, pairs: int, questions: int, op: str | None) -> CausalOptions:
+    """``report_run``'s ``causal`` keywords from the command's options, each checked."""
+    from algolens.analysis.causal import Budget
+
+    names = tuple(u.strip() for u in units.split(",") if u.strip())
+    known = ("iia", "das", "circuit", "edges")
+    bad = [u for u in names if u not in known]
+    if bad or not names:
+        raise AlgolensError(f"--units must name some of {', '.join(known)}, got {units!r}")
+    if not 1 <= pairs <= 10_000_000:
+        raise AlgolensError(f"--pairs must be between 1 and 10,000,000, got {pairs}")
+    if not 1 <= questions <= 100_000_000:
+        raise AlgolensError(
+            f"--circuit-questions must be between 1 and 100,000,000, got {questions}"
+        )
+    if op not in (None, "add", "sub"):
+        raise AlgolensError(f"--op must be add or sub, got {op!r}")
+    budget = Budget(  # a smaller --pairs bounds every pair count (a quick look on a laptop)
+        pairs=pairs, questions=questions, targeted_pairs=min(2_000, pairs),
+        search_pairs=min(1_000, pairs), control_pairs=min(2_000, pairs),
+        das_pairs=min(4_000, pairs), edge_pairs=min(300, pairs), minimality=min(2_000, questions),
+    )  # fmt: skip
+    return {"units": names, "op": op, "budget": budget}
 
 
 def report_folder(name: str, reports: Path = Path("reports")) -> Path:

@@ -107,26 +107,14 @@ def circuit(
 
 
 def circuit_json(run: Any, questions: int, minimality: int, mode: str) -> dict[str, Any]:
-    """Find the circuit, verify it alone, and (``minimality`` > 0) ablate each node as well."""
-    import torch
+    """The circuit unit (:class:`algolens.analysis.units.CircuitUnit`): find the circuit, verify
+    it alone beside the model, and (``minimality`` > 0) ablate each node as well."""
+    from algolens.analysis.causal import Budget
 
-    from algolens.analysis import circuit as C
-    from algolens.verify import verify
-
-    model, task = run.model, run.task
-    if not hasattr(model, "blocks"):
+    if not hasattr(run.model, "blocks"):
         raise AlgolensError(f"a {run.config.model.get('kind')} model has no heads or MLP nodes")
-    reference = task.sample_independent(10_000, torch.Generator().manual_seed(1)).inputs
-    found, grown = C.find_circuit(model, task, reference)
-    how: C.AblateMode = "resample" if mode == "resample" else "mean"
-    suff = C.sufficiency(model, task, found, verify, reference, questions=questions, mode=how)
-    result: dict[str, Any] = {"run": run.name, "grown": grown, **suff.to_dict()}
-    if minimality:
-        q = task.sample_independent(minimality, torch.Generator().manual_seed(7))
-        result["minimality"] = C.minimality(
-            model, task, found, q.inputs, q.targets, reference
-        ).to_dict()
-    return result
+    budget = Budget(questions=questions, minimality=minimality, mode=mode)
+    return {"run": run.name, **run.causal(("circuit",), budget=budget)["circuit"]}
 
 
 def circuit_lines(result: dict[str, Any]) -> list[str]:

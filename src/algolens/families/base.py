@@ -19,6 +19,7 @@ from algolens.analysis.claims import Claim
 from algolens.sections import Section
 
 if TYPE_CHECKING:  # the record stays import-light: the CLI reads it before torch is loaded
+    from algolens.analysis.causal import Declared
     from algolens.config import RunConfig
     from algolens.tasks.base import Task
 
@@ -94,8 +95,10 @@ class Family:
     ``zoo_commands(zoo_app, api, friendly)`` adds ``algolens zoo`` subcommands (arithmetic's
     ``zoo reuse``); ``zoo_sections(run, cards)`` gives a run's report the sections it draws
     from the zoo's cards, the reuse comparison (``cards()`` reads them, only when
-    needed); ``hypothesis(model, task, **options)``
-    measures the family's causal hypothesis as JSON (:meth:`algolens.runs.Run.iia`);
+    needed); ``hypothesis(task, op=None)``
+    declares the family's algorithm as a causal model with its pair samplers
+    (:class:`~algolens.analysis.causal.Declared`), which the generic units test
+    (:meth:`algolens.runs.Run.causal`);
     ``submission(path, **options)`` verifies a submitted program (``verify --submission``);
     ``suite`` verifies a named question list (``suite_names``); ``cli_options`` are the
     family's task flags (``--digits``).
@@ -118,7 +121,7 @@ class Family:
     zoo_sections: Callable[[RunLike, Callable[[], list[dict[str, Any]]]], list[Section]] | None = (
         None
     )
-    hypothesis: Callable[..., dict[str, Any]] | None = None
+    hypothesis: Callable[..., Declared] | None = None
     submission: Callable[..., Any] | None = None
     # (model, task, name, examples, precision) -> VerifyResult
     suite: Callable[..., Any] | None = None

@@ -8,13 +8,16 @@ module writes what they made, and never runs a model.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from algolens import store
 from algolens.analysis.claims import claims_to_json
 from algolens.families.base import Analysis
 from algolens.report.html import PageParts, render_html
 from algolens.sections import Section
+
+if TYPE_CHECKING:
+    from algolens.analysis.causal import Budget
 
 
 def write_report(
@@ -60,10 +63,12 @@ def figure_files(sections: list[Section]) -> list[tuple[str, Any]]:
 
 def report_run(run: Any, out: Path, *, questions: int = 1000, seed: int = 0, fmt: str | None = None,
                progress: bool = False, extra: list[Section] | None = None,
-               device: str | None = None) -> Path:  # fmt: skip
+               device: str | None = None, causal: CausalOptions | None = None) -> Path:  # fmt: skip
     """Analyse a loaded run with its family's analysis (on ``device``; default where the model
     is) and write its report folder; ``extra`` sections (made by the caller, e.g. from the zoo's
-    cards) go after the family's."""
+    cards) go after the family's. With ``causal`` (keywords of :meth:`algolens.runs.Run.causal`),
+    the generic causal units run too: their claims join the family's, their sections follow,
+    and their results are written as ``causal.json``."""
     from algolens.errors import AlgolensError
     from algolens.families import family_of
 
@@ -71,4 +76,19 @@ def report_run(run: Any, out: Path, *, questions: int = 1000, seed: int = 0, fmt
     if family.analyse is None or family.sections is None:
         raise AlgolensError(f"no analysis report for task {run.task.name!r} yet")
     analysis = run.analyse(questions=questions, seed=seed, progress=progress, device=device)
-    return render(analysis, family.sections(run, analysis) + list(extra or []), out, fmt)
+    sections = family.sections(run, analysis)
+    if causal is not None:
+        found = run.causal(progress=progress, **causal)
+        analysis.claims = [*analysis.claims, *found.claims]
+        analysis.files = {**analysis.files, "causal.json": found.to_json()}
+        sections += found.sections
+    return render(analysis, sections + list(extra or []), out, fmt)
+
+
+class CausalOptions(TypedDict, total=False):
+    """What ``report_run`` hands to :meth:`algolens.runs.Run.causal`."""
+
+    units: tuple[str, ...]
+    op: str | None
+    variables: list[str] | None
+    budget: Budget

@@ -31,7 +31,7 @@ FAMILY = Family(
     **folder_hooks(__name__),
     zoo_commands=lazy("algolens.families.arithmetic.commands", "register_zoo"),
     zoo_sections=lazy("algolens.families.arithmetic.reuse", "zoo_sections"),
-    hypothesis=lazy("algolens.families.arithmetic.hypothesis", "iia_report"),
+    hypothesis=lazy("algolens.families.arithmetic.hypothesis", "declare"),
     submission=lazy("algolens.families.arithmetic.submission", "check_file"),
     suite=lazy("algolens.families.arithmetic.suites", "verify_suite"),
     suite_names=(

@@ -17,16 +17,14 @@ A question is ``(x, y, is_sub)``, each operand's digits units first.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from typing import Any, TypedDict, Unpack
+from typing import Any
 
-from algolens.analysis.hypothesis import Alignment, Hypothesis, Thresholds, Variable
-from algolens.analysis.iia import InertVariable, VariableIIA, measure_variable
+from algolens.analysis.causal import Declared
+from algolens.analysis.hypothesis import Hypothesis, Thresholds, Variable
 from algolens.errors import AlgolensError
 from algolens.families.arithmetic.claims import PAPER_1, PAPER_2
 from algolens.families.arithmetic.task import MINUS, PLUS, ArithmeticTask
-from algolens.options import did_you_mean
 from algolens.tasks.base import Batch
 
 Q = tuple[tuple[int, ...], tuple[int, ...], bool]
@@ -212,93 +210,23 @@ def check_against_oracle(hyp: Hypothesis, batch: Batch) -> int:
     return sum(hyp.run(q) != tuple(w) for q, w in zip(qs, want, strict=True))
 
 
-def measure(
-    model: Any,
-    task: ArithmeticTask,
-    op: str | None = None,
-    names: list[str] | None = None,
-    *,
-    pairs: int = 10_000,
-    targeted_pairs: int = 2_000,
-    search_pairs: int = 1_000,
-    seed: int = 0,
-) -> tuple[Hypothesis, list[VariableIIA], list[str]]:
-    """IIA of every variable (or ``names``) of the task's hypothesis: the best node of a search,
-    measured on random and targeted pairs, with its negative controls; the hypothesis comes back
-    aligned to the nodes found, with the variables no pair can test (:class:`InertVariable`)."""
+def declare(task: Any, op: str | None = None) -> Declared:
+    """The family's ``hypothesis`` hook: the task's hypothesis (a mixed task's ``op``: add, or
+    sub by default) and its pair samplers (random and the targeted kinds of ``PAIR_KINDS``)."""
+    if not isinstance(task, ArithmeticTask):
+        raise AlgolensError(f"no hypothesis for the {task.name} task yet")
     op = op or (task.op if task.op != "mix" else "sub")
     if op not in ("add", "sub") or task.op not in (op, "mix"):
         raise AlgolensError(f"a {task.op} model has no {op!r} hypothesis: use add or sub")
-    hyp = hypothesis(task, op)
-    unknown = [n for n in names or [] if n not in hyp.names]
-    if unknown:
-        hint = did_you_mean(unknown[0], hyp.names)
-        raise AlgolensError(f"no variable {unknown[0]!r} in the {op} hypothesis{hint}")
-    samplers = {k: sampler(task, op, k) for k in PAIR_KINDS[op]}
-    kw = {"pairs": pairs, "targeted_pairs": targeted_pairs, "search_pairs": search_pairs}
-    results: list[VariableIIA] = []
-    inert: list[str] = []
-    for name in names or hyp.names:
-        try:
-            results.append(measure_variable(model, task, hyp, name, samplers, seed=seed, **kw))
-        except InertVariable:
-            inert.append(name)
-    for r in results:  # the hypothesis now says where each variable lives, and how it was found
-        how = (
-            f"search: best IIA of {len(r.search)} nodes, {search_pairs:,} random pairs, seed {seed}"
-        )
-        hyp = hyp.aligned(r.variable, Alignment((r.best,), how=how))
-    return hyp, results, inert
-
-
-def iia_json(
-    hyp: Hypothesis, results: list[VariableIIA], inert: list[str] | None = None
-) -> dict[str, Any]:
-    """The JSON section ``analyse`` writes: the hypothesis, its source, and per variable the
-    search, the best node's IIA per pair kind with intervals, and the controls."""
-    return {
-        "hypothesis": hyp.name,
-        "source": hyp.source,
-        "thresholds": dataclasses.asdict(hyp.thresholds),
-        "alignments": {k: dataclasses.asdict(a) for k, a in hyp.alignments.items()},
-        "variables": [r.to_json() for r in results],
-        "inert": inert or [],
-    }
-
-
-class PairBudget(TypedDict, total=False):
-    """How many pairs :func:`measure` draws, and their seed (its defaults: 10,000 random, 2,000
-    targeted, 1,000 for the search over nodes, seed 0)."""
-
-    pairs: int
-    targeted_pairs: int
-    search_pairs: int
-    seed: int
-
-
-def iia_report(
-    model: Any,
-    task: Any,
-    *,
-    op: str | None = None,
-    variables: list[str] | None = None,
-    **budget: Unpack[PairBudget],
-) -> dict[str, Any]:
-    """The family's ``hypothesis`` hook (:meth:`algolens.runs.Run.iia`): :func:`measure` as
-    JSON, for an arithmetic task only."""
-    if not isinstance(task, ArithmeticTask):
-        raise AlgolensError(f"no hypothesis for the {task.name} task's IIA yet")
-    return iia_json(*measure(model, task, op, variables, **budget))
+    return Declared(hypothesis(task, op), {k: sampler(task, op, k) for k in PAIR_KINDS[op]})
 
 
 __all__ = [
     "PAIR_KINDS",
     "addition_hypothesis",
     "check_against_oracle",
+    "declare",
     "hypothesis",
-    "iia_json",
-    "iia_report",
-    "measure",
     "questions",
     "sampler",
     "subtraction_hypothesis",

@@ -92,11 +92,11 @@ ZOO_RECIPES: dict[str, tuple[Any, ...]] = {
     "add_d15_l2": (_task("add", 15, **PLANTED), cpu_model(2, 3), CLIPPED, 18_000, 50),
     "sub_d10_l2": (_task("sub", 10, **HARD, **PLANTED), cpu_model(2, 3), LONG, 12_000, 30),
     "sub_d6_l2": (_task("sub", 6, **HARD), cpu_model(2, 3), LONG, 12_000, 15),
-    "mix_d6_l3": ({"name": "mix", **MIXED}, cpu_model(3, 4), LONG, 12_000, 35),
+    "mix_d6_l3": ({"name": "mix", **MIXED, **PLANTED}, cpu_model(3, 4), LONG, 12_000, 35),
     "ins1_mix_d6_l3": (MIX80, cpu_model(3, 4), LONG, 11_000, 28, _reuse("ins1")),
     "mix80_d6_l3": (MIX80, cpu_model(3, 4), LONG, 11_000, 45),
-    "ins2_mix_d6_l4": (MIX80, cpu_model(4, 4), LONG, 8_500, 30, _reuse("ins2")),
-    "ins3_mix_d6_l4": (MIX80, cpu_model(4, 3), LONG, 12_000, 27, _reuse("ins3")),
+    "ins2_mix_d6_l4": ({**MIX80, **PLANTED}, cpu_model(4, 4), LONG, 8_500, 30, _reuse("ins2")),
+    "ins3_mix_d6_l4": ({**MIX80, **PLANTED}, cpu_model(4, 3), LONG, 12_000, 27, _reuse("ins3")),
     "add_d5_l1_paper": (_task("add", 5), paper_model(1, 3, d_mlp=2040), PAPER_LONG, 30_000, 53),
 }  # fmt: skip
 ZOO_WORDS = {
@@ -117,7 +117,10 @@ ZOO_WORDS = {
         "planted borrow run"
     ),
     "sub_d6_l2": "2-layer 6-digit subtraction",
-    "mix_d6_l3": "3-layer mixed add/sub (66% subtraction), from scratch",
+    "mix_d6_l3": (
+        "3-layer mixed add/sub (66% subtraction), from scratch; a tenth of the questions short and"
+        " a tenth with a planted carry or borrow run"
+    ),
     "ins1_mix_d6_l3": "3-layer mixed add/sub (80% subtraction) initialised from add_d6_l2 (ins1)",
     "mix80_d6_l3": (
         "3-layer mixed add/sub (80% subtraction) from scratch: ins1's recipe without the reuse, "
@@ -125,11 +128,11 @@ ZOO_WORDS = {
     ),
     "ins2_mix_d6_l4": (
         "4-layer mixed add/sub from add_d6_l2, the inserted heads add_d6_l2 needs re-copied every"
-        " 100 steps (ins2)"
+        " 100 steps (ins2); a tenth short, a tenth with a planted run"
     ),
     "ins3_mix_d6_l4": (
         "4-layer 3-head mixed add/sub from add_d6_l2, the inserted heads add_d6_l2 needs and its "
-        "MLPs re-copied every 100 steps (ins3)"
+        "MLPs re-copied every 100 steps (ins3); a tenth short, a tenth with a planted run"
     ),
     "add_d5_l1_paper": (
         "the first paper's exact 1-layer model and recipe: d_model 510, 3 heads, d_mlp 2040, "

@@ -37,6 +37,7 @@ FAMILY = Family(
     presets={"sort": {"cpu": RECIPE}},
     analyse=lazy("algolens.families.generic", "analyse"),
     sections=lazy("algolens.families.generic", "sections"),
+    hypothesis=lazy("algolens.families.sort.hypothesis", "declare"),
     cli_options=(
         CliOption("--items", "n_items", int, "numbers per list"),
         CliOption("--values", "n_values", int, "numbers are below this"),

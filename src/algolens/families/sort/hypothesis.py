@@ -6,15 +6,18 @@ smallest item and S_i is S_(i-1) again while the items up to S_(i-1) are not yet
 later output: ``3 1 4 1 5`` sorts to ``1 1 3 4 5``; with S2 set to 4 it gives ``1 1 4 4 5``
 (four items are at most 4, so S3 repeats it).
 
-The generic IIA (:mod:`algolens.analysis.iia`) runs on it unchanged: the family declares this
-and its question sampler, nothing else.
+The generic units (:mod:`algolens.analysis.units`: IIA, DAS, the circuit with its sufficiency and
+minimality, path patching) run on it unchanged: the family declares this and its question
+sampler (:func:`declare`), nothing else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from algolens.analysis.causal import Declared
 from algolens.analysis.hypothesis import Hypothesis, Variable
+from algolens.errors import AlgolensError
 from algolens.families.sort.task import SortTask
 from algolens.tasks.base import Batch
 
@@ -56,3 +59,10 @@ def sort_hypothesis(task: SortTask) -> Hypothesis:
 
 def _questions(batch: Batch, n: int) -> list[tuple[int, ...]]:
     return [tuple(r) for r in batch.inputs[:, :n].tolist()]
+
+
+def declare(task: SortTask, op: str | None = None) -> Declared:
+    """The family's ``hypothesis`` hook: the chain above, pairs drawn from uniform lists."""
+    if op is not None:
+        raise AlgolensError(f"the sort task has one hypothesis: no --op, got {op!r}")
+    return Declared(sort_hypothesis(task), {"random": task.sample_independent})

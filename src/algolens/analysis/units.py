@@ -1,0 +1,413 @@
+"""Analyses as composable units: each computes a JSON result, turns it into claims that can fail,
+and lays it out as report sections (drawing only, from the JSON, so a saved result re-renders).
+
+The generic causal units work on any sequence model over hook names, given the hypothesis its
+family declares (:class:`~algolens.analysis.causal.Declared`) and nothing else:
+
+- ``iia``: per variable, the node whose interchange best gives the counterfactual, its IIA on
+  random and targeted pairs with intervals, and the negative controls (Geiger et al. 2021);
+- ``das``: for the variables no single node holds, a learned low-rank subspace of the residual
+  stream at the best positions, and its IIA on held-out pairs (Geiger et al. 2024);
+- ``circuit``: the nodes the hypothesis uses and those whose ablation breaks answers, grown until
+  the circuit alone answers like the model; verified alone (every other head and MLP
+  mean-ablated) beside the model's own verification on the same questions, and each node
+  ablated as well (minimality);
+- ``edges``: path patching between the circuit's nodes, the arrows of the algorithm map.
+
+:func:`run_units` runs them in order (a later unit reads the earlier ones' results).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from algolens.analysis import causal_sections as draw
+from algolens.analysis.causal import Budget, Declared, measure_hypothesis
+from algolens.analysis.circuit import AblateMode, Circuit, find_circuit, minimality, sufficiency
+from algolens.analysis.claims import Claim, not_applicable
+from algolens.analysis.das import Pairs as DasPairs
+from algolens.analysis.das import das
+from algolens.analysis.iia import (
+    Pairs,
+    candidate_nodes,
+    draw_pairs,
+    iia_many,
+    untrained_like,
+)
+from algolens.analysis.interventions import Site
+from algolens.analysis.nodes import Node
+from algolens.analysis.paths import circuit_edges, reaches
+from algolens.analysis.progress import Stages
+from algolens.sections import Section
+from algolens.tasks.base import SequenceTask
+
+IIA_SOURCE = "Geiger et al. 2021, Causal Abstractions of Neural Networks"
+DAS_SOURCE = "Geiger et al. 2024, Finding Alignments Between Interpretable Causal Variables"
+CIRCUIT_SOURCE = "circuit sufficiency and minimality (Wang et al. 2022)"
+
+
+@dataclass
+class Context:
+    """What a unit computes from: the model and task, the family's declared hypothesis (None:
+    the units that need one report why they did not run), the budget, the verification engine,
+    and the results of the units before it, by name."""
+
+    model: Any
+    task: SequenceTask
+    declared: Declared | None
+    budget: Budget
+    check: Callable[..., Any]  # algolens.verify.verify
+    variables: list[str] | None = None
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Unit(Protocol):
+    """One analysis: ``compute`` gives JSON; ``claims`` and ``sections`` read only that JSON."""
+
+    name: str
+
+    def compute(self, ctx: Context) -> dict[str, Any]: ...
+
+    def claims(self, data: dict[str, Any]) -> list[Claim]: ...
+
+    def sections(self, data: dict[str, Any]) -> list[Section]: ...
+
+
+@dataclass
+class UnitResult:
+    unit: str
+    data: dict[str, Any]
+    claims: list[Claim]
+    sections: list[Section]
+
+
+@dataclass
+class Causal:
+    """The units' results, in the order they ran: as JSON (``causal.json``), claims, sections."""
+
+    results: list[UnitResult]
+
+    def to_json(self) -> dict[str, Any]:
+        return {r.unit: r.data for r in self.results}
+
+    @property
+    def claims(self) -> list[Claim]:
+        return [c for r in self.results for c in r.claims]
+
+    @property
+    def sections(self) -> list[Section]:
+        return [s for r in self.results for s in r.sections]
+
+    def __getitem__(self, unit: str) -> dict[str, Any]:
+        return self.to_json()[unit]
+
+
+def run_units(ctx: Context, units: Sequence[Unit], progress: bool = False) -> Causal:
+    """Compute each unit in order (each sees the earlier results in ``ctx.done``)."""
+    out = []
+    with Stages("causal analysis", len(units), progress) as stages:
+        for unit in units:
+            data = stages.run(unit.name, unit.compute, ctx)
+            ctx.done[unit.name] = data
+            out.append(UnitResult(unit.name, data, unit.claims(data), unit.sections(data)))
+    return Causal(out)
+
+
+def _skipped(why: str) -> dict[str, Any]:
+    return {"skipped": why}
+
+
+# ---- IIA ----------------------------------------------------------------------------------
+def held(variable: dict[str, Any], thresholds: dict[str, Any]) -> bool:
+    """A variable lives at its node: the random pairs' IIA lower bound reaches the threshold,
+    and the untrained copy stays within the margin of the ignore-the-patch baseline."""
+    random = next(r for r in variable["iia"] if r["kind"] == "random")
+    control = variable["untrained"]
+    margin = thresholds["control_margin"]
+    return bool(
+        random["interval"][0] >= thresholds["iia"]
+        and control["iia"] <= control["baseline"] + margin
+    )
+
+
+class IIAUnit:
+    name = "iia"
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        if ctx.declared is None:
+            return _skipped("the family declares no hypothesis")
+        measured = measure_hypothesis(ctx.model, ctx.task, ctx.declared, ctx.variables, ctx.budget)
+        return measured.to_json()
+
+    def claims(self, data: dict[str, Any]) -> list[Claim]:
+        claim = "The hypothesis's variables each live at one node (interchange)"
+        expected = "IIA lower bound >= {iia} on random pairs, untrained copy at the baseline"
+        if "skipped" in data or not data["variables"]:
+            why = data.get("skipped", "no variable can be tested")
+            return [not_applicable(claim, "", why, IIA_SOURCE)]
+        th = data["thresholds"]
+        yes = [v["variable"] for v in data["variables"] if held(v, th)]
+        no = [v for v in data["variables"] if v["variable"] not in yes]
+        weakest = sorted(no, key=lambda v: v["iia"][0]["iia"])[:4]
+        pairs = data["variables"][0]["iia"][0]["pairs"]
+        measured = f"{len(yes)} of {len(data['variables'])} variables held ({pairs:,} pairs each)"
+        if weakest:
+            measured += "; weakest: " + ", ".join(
+                f"{v['variable']} {v['iia'][0]['iia']:.3f} at {v['best']}" for v in weakest
+            )
+        return [Claim(claim, expected.format(**th), measured, not no, data["source"])]
+
+    def sections(self, data: dict[str, Any]) -> list[Section]:
+        return [] if "skipped" in data else draw.iia_sections(data)
+
+
+# ---- DAS ----------------------------------------------------------------------------------
+def das_candidates(iia: dict[str, Any], limit: int) -> list[str]:
+    """The variables no single node holds, the weakest of each kind (``MD3`` and ``MD1`` are
+    one kind), weakest kind first, at most ``limit``."""
+    th = iia["thresholds"]
+    weakest: dict[str, tuple[float, str]] = {}
+    for v in iia["variables"]:
+        if held(v, th):
+            continue
+        kind, score = re.sub(r"\d+$", "", v["variable"]), v["iia"][0]["iia"]
+        if kind not in weakest or score < weakest[kind][0]:
+            weakest[kind] = (score, v["variable"])
+    return [name for _, name in sorted(weakest.values())][:limit]
+
+
+def residual_locations(ctx: Context, pairs: Pairs) -> list[Node]:
+    """The residual stream after each layer at every position where a node could hold the
+    variable (:func:`~algolens.analysis.iia.candidate_nodes`)."""
+    hyp = ctx.declared.hypothesis if ctx.declared else None
+    assert hyp is not None
+    positions = sorted({n.pos for n in candidate_nodes(ctx.model, ctx.task, hyp, pairs)})
+    return [Node(p, layer, "resid") for p in positions for layer in range(ctx.model.cfg.n_layers)]
+
+
+def _split(pairs: Pairs, k: int) -> tuple[DasPairs, DasPairs]:
+    whole = DasPairs(pairs.base, pairs.source, pairs.counterfactual)
+    return whole.rows(slice(0, k)), whole.rows(slice(k, None))
+
+
+def das_variable(ctx: Context, name: str, single: float) -> dict[str, Any]:
+    """DAS for one variable: screen every residual location by swapping it whole, fit a
+    subspace at the best ``das_locations``, keep the best held-out IIA; the control fits the
+    same location in an untrained copy."""
+    b, declared = ctx.budget, ctx.declared
+    assert declared is not None
+    gen = torch.Generator().manual_seed(b.seed + 1)
+    pairs = draw_pairs(
+        declared.hypothesis, name, declared.samplers["random"], b.das_pairs + b.control_pairs, gen
+    )
+    train, test = _split(pairs, b.das_pairs)
+    locations = residual_locations(ctx, pairs)
+    screen_pairs = Pairs(
+        name,
+        "random",
+        pairs.base[:500],
+        pairs.source[:500],
+        pairs.counterfactual[:500],
+        pairs.drawn,
+    )
+    swaps = iia_many(ctx.model, ctx.task, screen_pairs, [(Site(n),) for n in locations])
+    ranked = sorted(zip(locations, swaps, strict=True), key=lambda p: -p[1].hits)
+    fit = {"rank": min(b.das_rank, ctx.model.cfg.d_model), "steps": b.das_steps, "seed": b.seed}
+    fits = [
+        das(ctx.model, ctx.task, (n,), train, test, **fit) for n, _ in ranked[: b.das_locations]
+    ]
+    best = max(fits, key=lambda r: r.correct)
+    location = (Node.parse(best.nodes[0]),)
+    control = das(untrained_like(ctx.model), ctx.task, location, train, test, **fit)
+    return {
+        "variable": name,
+        "single_node_iia": single,
+        "screen": [{"location": n.name, "full_swap_iia": r.iia} for n, r in ranked],
+        "fits": [f.to_dict() for f in fits],
+        "best": best.to_dict(),
+        "untrained": control.to_dict(),
+    }
+
+
+class DASUnit:
+    name = "das"
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        iia = ctx.done.get("iia", {})
+        if ctx.declared is None or "variables" not in iia:
+            return _skipped("needs the iia unit's results")
+        names = das_candidates(iia, ctx.budget.das_variables)
+        single = {v["variable"]: v["iia"][0]["iia"] for v in iia["variables"]}
+        rows = [das_variable(ctx, n, single[n]) for n in names]
+        return {
+            "threshold": iia["thresholds"]["iia"],
+            "variables": rows,
+            "margin": iia["thresholds"]["control_margin"],
+        }
+
+    def claims(self, data: dict[str, Any]) -> list[Claim]:
+        claim = "Variables no single node holds live in a subspace of the residual stream (DAS)"
+        if "skipped" in data or not data["variables"]:
+            why = data.get("skipped", "every variable is held by one node")
+            return [not_applicable(claim, "", why, DAS_SOURCE)]
+        ok = [das_found(v, data) for v in data["variables"]]
+        measured = "; ".join(
+            f"{v['variable']} {v['best']['iia']:.3f} at {v['best']['nodes'][0]} "
+            f"(rank {v['best']['rank']}; untrained {v['untrained']['iia']:.3f})"
+            for v in data["variables"]
+        )
+        expected = f"held-out IIA lower bound >= {data['threshold']}, untrained at baseline"
+        return [Claim(claim, expected, measured, all(ok), DAS_SOURCE)]
+
+    def sections(self, data: dict[str, Any]) -> list[Section]:
+        return [] if "skipped" in data else draw.das_sections(data)
+
+
+def das_found(v: dict[str, Any], data: dict[str, Any]) -> bool:
+    best, control = v["best"], v["untrained"]
+    return bool(
+        best["interval"][0] >= data["threshold"]
+        and control["iia"] <= control["baseline"] + data["margin"]
+    )
+
+
+# ---- the circuit --------------------------------------------------------------------------
+def hypothesis_nodes(iia: dict[str, Any], least: float = 0.5) -> dict[str, list[str]]:
+    """Node name -> the variables aligned to it whose random IIA is at least ``least``."""
+    out: dict[str, list[str]] = {}
+    for v in iia.get("variables", []):
+        if v["iia"][0]["iia"] >= least:
+            out.setdefault(v["best"], []).append(v["variable"])
+    return out
+
+
+def model_failures(ctx: Context, questions: int, seed: int) -> dict[str, dict[str, Any]]:
+    """The model's own verification on the questions the circuit is verified on."""
+    model, task = ctx.model, ctx.task
+    return {
+        d: ctx.check(model, task, questions=questions, distribution=d, seed=seed).to_dict()
+        for d in ("uniform", "training")
+    }
+
+
+class CircuitUnit:
+    name = "circuit"
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        if not hasattr(ctx.model, "blocks"):
+            return _skipped("the model has no heads or MLP nodes")
+        b, model, task = ctx.budget, ctx.model, ctx.task
+        aligned = hypothesis_nodes(ctx.done.get("iia", {}))
+        reference = task.sample_independent(10_000, torch.Generator().manual_seed(1)).inputs
+        start = tuple(Node.parse(n) for n in aligned)
+        found, grown = find_circuit(model, task, reference, start=start)
+        how: AblateMode = "resample" if b.mode == "resample" else "mean"
+        suff = sufficiency(
+            model, task, found, ctx.check, reference, questions=b.questions, seed=b.seed, mode=how
+        )
+        out = {
+            **suff.to_dict(),
+            "grown": grown,
+            "variables": aligned,
+            "model": model_failures(ctx, b.questions, b.seed),
+        }
+        if b.minimality:
+            q = task.sample_independent(b.minimality, torch.Generator().manual_seed(7))
+            mini = minimality(model, task, found, q.inputs, q.targets, reference, how)
+            out["minimality"] = mini.to_dict()
+        return out
+
+    def claims(self, data: dict[str, Any]) -> list[Claim]:
+        claim, source = "The circuit alone does the task (sufficiency)", CIRCUIT_SOURCE
+        if "skipped" in data:
+            return [not_applicable(claim, "", data["skipped"], source)]
+        most = data["max_failures_per_million"]
+        rates = ", ".join(
+            f"{d} {r['failures']:,} of {r['questions']:,} ({r['failures_per_million']:.1f} per "
+            f"million, model {data['model'][d]['failures']:,})"
+            for d, r in data["results"].items()
+        )
+        n, total = data["counts"]["circuit"], data["counts"]["model"]
+        out = [
+            Claim(
+                claim,
+                f"at most {most:g} failures per million on each distribution",
+                f"{n} of {total} nodes; alone: {rates}",
+                data["sufficient"],
+                source,
+            )
+        ]
+        if "minimality" in data:
+            m = data["minimality"]
+            unneeded = [r["node"] for r in m["nodes"] if not r["needed"]]
+            text = (
+                f"{len(m['nodes']) - len(unneeded)} of {len(m['nodes'])} nodes needed on "
+                f"{m['questions']:,} questions"
+                + (f"; not: {', '.join(unneeded[:6])}" if unneeded else "")
+            )
+            out.append(
+                Claim(
+                    "Every circuit node is needed (minimality)",
+                    f"ablating any one adds failures above {m['min_effect']:g}",
+                    text,
+                    m["minimal"] and data["sufficient"],
+                    source,
+                )
+            )
+        return out
+
+    def sections(self, data: dict[str, Any]) -> list[Section]:
+        return [] if "skipped" in data else draw.circuit_sections(data)
+
+
+# ---- edges --------------------------------------------------------------------------------
+class EdgesUnit:
+    name = "edges"
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        circuit = ctx.done.get("circuit", {})
+        if "circuit" not in circuit:
+            return _skipped("needs the circuit unit's results")
+        found = Circuit.of(circuit["circuit"])
+        n_pairs = sum(reaches(s, r) for s in found.nodes for r in found.nodes)
+        if n_pairs > ctx.budget.max_edges:
+            return _skipped(f"{n_pairs:,} sender/receiver pairs, above {ctx.budget.max_edges}")
+        gen = torch.Generator().manual_seed(ctx.budget.seed + 2)
+        base = ctx.task.sample_independent(ctx.budget.edge_pairs, gen).inputs
+        source = ctx.task.sample_independent(ctx.budget.edge_pairs, gen).inputs
+        with_edges, effects = circuit_edges(ctx.model, ctx.task, found, base, source)
+        return {
+            "circuit": found.names,
+            "pairs": ctx.budget.edge_pairs,
+            "min_changed": 0.01,
+            "variables": circuit.get("variables", {}),
+            "edges": [list(e) for e in with_edges.edges],
+            "measured": len(effects),
+        }
+
+    def claims(self, data: dict[str, Any]) -> list[Claim]:
+        return []  # a measurement the diagram draws, not a claim
+
+    def sections(self, data: dict[str, Any]) -> list[Section]:
+        return [] if "skipped" in data else draw.edge_sections(data)
+
+
+UNITS: dict[str, Callable[[], Unit]] = {
+    "iia": IIAUnit,
+    "das": DASUnit,
+    "circuit": CircuitUnit,
+    "edges": EdgesUnit,
+}
+
+
+def units(names: Sequence[str]) -> list[Unit]:
+    """The named units, in the order they must run (iia, das, circuit, edges)."""
+    unknown = [n for n in names if n not in UNITS]
+    if unknown:
+        raise ValueError(f"no causal unit {unknown[0]!r}: use {', '.join(UNITS)}")
+    return [UNITS[n]() for n in UNITS if n in names]

@@ -1,0 +1,138 @@
+"""The generic causal units (IIA, DAS, circuit, edges): each passes where the mechanism is and
+fails on its negative controls (an untrained copy, a model of another task's family with no
+mechanism); their claims and sections are read from the JSON alone; the sort family gets every
+unit by declaring its hypothesis and nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from tests.conftest import ADD_D2_STORED
+
+from algolens.analysis.causal import Budget
+from algolens.analysis.iia import untrained_like
+from algolens.analysis.units import DASUnit, IIAUnit, das_candidates, held, units
+from algolens.runs import Run, load
+
+SMALL = Budget(pairs=300, targeted_pairs=100, search_pairs=100, control_pairs=200,
+               questions=2_000, minimality=300, das_pairs=300, das_steps=60, das_variables=1,
+               das_locations=1, edge_pairs=60)  # fmt: skip
+
+
+def untrained(run: Run) -> Run:
+    return dataclasses.replace(run, model=untrained_like(run.model))
+
+
+@pytest.fixture(scope="module")
+def d5() -> Run:
+    return load("zoo:add_d5_l2")
+
+
+@pytest.fixture(scope="module")
+def d2() -> Run:
+    return load(ADD_D2_STORED)
+
+
+def verdicts(found) -> dict[str, str]:
+    return {c.claim.split(" (")[0]: c.verdict for c in found.claims}
+
+
+def test_iia_unit_holds_sa0_and_fails_on_an_untrained_copy(d5: Run) -> None:
+    """add_d5_l2 keeps the units column's base sum at one node (0.995 of 10,000 pairs in the
+    findings); the same unit on an untrained copy fails the claim, its IIA at the baseline."""
+    found = d5.causal(("iia",), variables=["SA0"], budget=SMALL)
+    (var,) = found["iia"]["variables"]
+    assert var["best"] == "P16.L0.MLP" and held(var, found["iia"]["thresholds"])
+    assert var["wrong"]["iia"] <= 0.05  # the node one position over: a wrong alignment
+    assert verdicts(found) == {"The hypothesis's variables each live at one node": "pass"}
+    control = untrained(d5).causal(("iia",), variables=["SA0"], budget=SMALL)
+    (cvar,) = control["iia"]["variables"]
+    assert cvar["iia"][0]["iia"] <= cvar["iia"][0]["baseline"] + 0.05
+    assert verdicts(control) == {"The hypothesis's variables each live at one node": "fail"}
+
+
+def test_circuit_and_edges_pass_on_the_model_and_fail_on_an_untrained_copy(d2: Run) -> None:
+    """The 2-digit model's circuit alone answers 2,000 questions of each distribution like the
+    model (beside the model's own verification); its edges join circuit nodes and are drawn as
+    arrows. An untrained copy's circuit is not sufficient."""
+    found = d2.causal(("circuit", "edges"), budget=SMALL)
+    circ, edges = found["circuit"], found["edges"]
+    assert circ["sufficient"] and circ["counts"]["circuit"] < circ["counts"]["model"]
+    assert set(circ["model"]) == set(circ["results"]) == {"uniform", "training"}
+    assert circ["model"]["uniform"]["questions"] == 2_000
+    assert edges["edges"] and all(s in circ["circuit"] and r in circ["circuit"]
+                                  for s, r, _ in edges["edges"])  # fmt: skip
+    assert all(0.01 < e <= 1 for *_, e in edges["edges"])
+    diagram = next(s for s in found.sections if s.key == "edges").figures[0]
+    assert len(diagram.layout.annotations) == len(edges["edges"])  # one arrow per edge
+    assert verdicts(found)["The circuit alone does the task"] == "pass"
+    control = untrained(d2).causal(("circuit",), budget=dataclasses.replace(SMALL, minimality=0))
+    assert not control["circuit"]["sufficient"]
+    assert verdicts(control) == {"The circuit alone does the task": "fail"}
+
+
+def test_das_unit_fits_the_weakest_variable_and_its_control_stays_low(d2: Run) -> None:
+    """DAS runs only on variables no node holds, one per kind; the screen covers every residual
+    location, the held-out pairs are apart from the training ones, and the untrained copy's
+    subspace stays at the baseline."""
+    found = d2.causal(("iia", "das"), variables=["SA1", "SC1"], budget=SMALL)
+    (row,) = found["das"]["variables"]
+    assert row["variable"] == das_candidates(found["iia"], 1)[0]
+    assert {s["location"].split(".")[-1] for s in row["screen"]} == {"RES"}
+    best, control = row["best"], row["untrained"]
+    assert best["pairs"] == SMALL.control_pairs and best["train_pairs"] == SMALL.das_pairs
+    assert control["iia"] <= control["baseline"] + 0.05
+    table = next(s for s in found.sections if s.key == "das").tables[0]
+    assert table.rows[0][0] == row["variable"]
+
+
+def _variable(name: str, iia: float, lower: float, untrained: float = 0.0) -> dict:
+    random = {"kind": "random", "iia": iia, "interval": [lower, 1.0], "pairs": 100,
+              "baseline": 0.0}  # fmt: skip
+    return {"variable": name, "best": "P1.L0.MLP", "iia": [random], "search": [],
+            "untrained": {"iia": untrained, "baseline": 0.0}, "wrong": {"iia": 0.0}}  # fmt: skip
+
+
+def test_claims_read_the_json_alone() -> None:
+    """A variable is held only with its lower bound at the threshold and its untrained control
+    at the baseline; DAS takes the weakest unheld variable of each kind; without variables to
+    fit, the DAS claim is not applicable (never passed)."""
+    th = {"iia": 0.95, "control_margin": 0.05}
+    assert held(_variable("SA0", 0.99, 0.96), th)
+    assert not held(_variable("SA0", 0.99, 0.90), th)
+    assert not held(_variable("SA0", 0.99, 0.96, untrained=0.5), th)  # the control breaks it
+    data = {"thresholds": th, "variables": [_variable("MD1", 0.2, 0.1), _variable("MD3", 0.1, 0.05),
+            _variable("MB2", 0.5, 0.4), _variable("MZ0", 1.0, 0.99)]}  # fmt: skip
+    assert das_candidates(data, 5) == ["MD3", "MB2"]
+    iia = {**data, "hypothesis": "h", "source": "s", "inert": []}
+    assert IIAUnit().claims(json.loads(json.dumps(iia)))[0].verdict == "fail"
+    (claim,) = DASUnit().claims({"threshold": 0.95, "margin": 0.05, "variables": []})
+    assert claim.verdict == "n/a"
+
+
+def test_unknown_units_and_budgets_are_errors() -> None:
+    with pytest.raises(ValueError, match="no causal unit 'sae'"):
+        units(["iia", "sae"])
+    with pytest.raises(ValueError, match="pairs must be positive"):
+        Budget(pairs=0)
+    with pytest.raises(ValueError, match="mean or resample"):
+        Budget(mode="zero")
+
+
+def test_sort_gets_every_unit_by_declaring_its_hypothesis(tmp_path: Path) -> None:
+    """The sort family declares its hypothesis and sampler, nothing else, and every unit runs on
+    a sort model; a model trained for a single step holds nothing: every claim fails."""
+    from algolens.runs import train
+
+    out = train(tmp_path / "sort", {"name": "sort", "n_items": 4, "n_values": 6},
+                {"kind": "transformer", "n_layers": 1, "n_heads": 1, "d_model": 16},
+                {"steps": 1, "batch_size": 8}, progress=False)  # fmt: skip
+    run = load(out)
+    budget = dataclasses.replace(SMALL, pairs=100, questions=300, minimality=100)
+    found = run.causal(budget=budget)
+    assert set(found.to_json()) == {"iia", "das", "circuit", "edges"}
+    assert found["iia"]["hypothesis"] == "sort_n4"
+    assert [c.verdict for c in found.claims[:3]] == ["fail", "fail", "fail"]
