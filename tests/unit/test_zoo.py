@@ -311,3 +311,32 @@ def test_zoo_build_resumes_an_interrupted_build_and_refuses_another_recipe(
     with pytest.raises(AlgolensError, match="another recipe"):
         zoo_build.build("tiny", tmp_path / "b", questions=500, progress=False, resume=True)
     assert arithmetic_presets.ZOO  # the real recipes stay untouched
+
+
+def test_package_only_ships_a_finished_build_with_its_seed_spread(tmp_path: Path) -> None:
+    """``zoo build --package-only`` ships NAME_sSEED's card and files; the card's seed spread
+    holds every build of the same recipe (not another recipe's) and counts the seeds with no
+    training-distribution failure; a build without a card is one clear error."""
+    from algolens import store
+    from algolens.zoo.build import package_build
+
+    def fake(seed: int, fails: int, lr: float) -> None:
+        out = tmp_path / "work" / f"m_s{seed}"
+        out.mkdir(parents=True)
+        for name in store.SHIPPED_FILES:
+            (out / name).write_text("x")
+        dist = {"failures": fails, "questions": 1000, "failures_per_million": fails * 1e3}
+        suites = {"carry": {"failures": fails, "questions": 9}}
+        card = {"name": "m", "training": {"recipe": {"lr": lr}, "wall_seconds": 60.0},
+                "verification": {"uniform": dist, "training": dist, "suites": suites}}  # fmt: skip
+        store.write_json(out / "card.json", card)
+
+    fake(0, 0, 1e-3), fake(1, 2, 1e-3), fake(2, 0, 1e-3), fake(3, 0, 3e-3)
+    card = package_build("m", tmp_path / "work", 0, tmp_path / "zoo")
+    spread = card["seed_spread"]
+    assert [r["seed"] for r in spread["seeds"]] == [0, 1, 2]  # seed 3 is another recipe
+    assert spread["verified"] == "2 of 3 seeds" and spread["seeds"][1]["suite_failures"] == 2
+    shipped = store.read_json(tmp_path / "zoo" / "m" / "card.json", "card")
+    assert shipped["seed_spread"] == spread
+    with pytest.raises(AlgolensError, match="no finished build"):
+        package_build("m", tmp_path / "work", 7, tmp_path / "zoo")

@@ -188,13 +188,23 @@ def zoo_build(
         typer.Option(help="Continue an interrupted build of NAME_sSEED from its checkpoint."),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    package_only: Annotated[
+        bool,
+        typer.Option(help="Ship the finished build NAME_sSEED in WORK into the zoo; no training."),
+    ] = False,
 ) -> None:
     """Train a zoo recipe from scratch, measure its card (both distributions, the complete suites,
-    the papers' lists) and, with --package, ship it in the zoo. An interrupted build (Ctrl-C,
-    SIGTERM) continues with --resume; the card then says it was resumed."""
+    the papers' lists) and, with --package, ship it in the zoo (its card gains the spread over
+    every seed built in WORK). An interrupted build (Ctrl-C, SIGTERM) continues with --resume;
+    the card then says it was resumed. --package-only ships a build already finished."""
     from algolens.store import ZOO_DIR
-    from algolens.zoo.build import build
+    from algolens.zoo.build import build, package_build
 
+    if package_only:
+        card = package_build(name, work, seed, ZOO_DIR)
+        spread = card["seed_spread"]["verified"]
+        typer.echo(f"{name} (seed {seed}) shipped; the recipe across seeds: {spread}")
+        return
     card = build(
         name,
         work,

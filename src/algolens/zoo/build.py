@@ -212,5 +212,50 @@ def build(
     }
     store.write_json(out / CARD, card)
     if package_into is not None:
-        package(out, name, card, package_into)
+        return package_build(name, Path(work), seed, package_into)
+    return card
+
+
+def seed_spread(name: str, work: Path, recipe: dict[str, Any]) -> dict[str, Any]:
+    """The card's ``seed_spread``: one row per finished build of ``name`` in ``work``
+    (``NAME_sSEED/card.json``) with this recipe, its training-distribution and uniform failures
+    per million, its suites' failures and its training time; ``verified`` counts the seeds with
+    no training-distribution failure."""
+    rows = []
+    for path in sorted(Path(work).glob(f"{name}_s*/{CARD}")):
+        card = store.read_json(path, "zoo card")
+        v = card.get("verification", {})
+        if card.get("training", {}).get("recipe") != recipe or "training" not in v:
+            continue
+        suites = v.get("suites", {})
+        rows.append({
+            "seed": int(path.parent.name.rsplit("_s", 1)[1]),
+            "failures_per_million": v["training"]["failures_per_million"],
+            "uniform_failures_per_million": v.get("uniform", {}).get("failures_per_million"),
+            "suite_failures": sum(r["failures"] for r in suites.values()),
+            "suites": {k: [r["failures"], r["questions"]] for k, r in suites.items()},
+            "train_seconds": card["training"].get("wall_seconds"),
+            "questions": v["training"]["questions"],
+        })  # fmt: skip
+    rows.sort(key=lambda r: r["seed"])
+    clean = sum(r["failures_per_million"] == 0 for r in rows)
+    return {
+        "command": f"algolens zoo build {name} --seed SEED (each seed), then --package-only",
+        "questions": " or ".join(sorted({f"{r['questions']:,}" for r in rows}))
+        + " questions of each distribution and every suite, per seed",
+        "seeds": rows,
+        "verified": f"{clean} of {len(rows)} seeds",
+    }
+
+
+def package_build(name: str, work: Path, seed: int, zoo_dir: Path) -> dict[str, Any]:
+    """Ship the finished build ``work/NAME_sSEED`` (trained and carded by :func:`build`) into
+    the zoo as ``name``; its card gains the spread over every seed built with this recipe."""
+    out = Path(work) / f"{name}_s{seed}"
+    if not (out / CARD).exists():
+        raise AlgolensError(f"{out} holds no finished build (no {CARD}): run zoo build first")
+    card = store.read_json(out / CARD, "zoo card")
+    card["seed_spread"] = seed_spread(name, work, card["training"].get("recipe"))
+    store.write_json(out / CARD, card)
+    package(out, name, card, zoo_dir)
     return card
