@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from algolens.config import InitConfig, Provenance, RunConfig, TrainConfig, run_name
 from algolens.families import family_of, make_task, resolve_preset
@@ -40,6 +40,13 @@ class RunPlan:
     def of(cls, config: RunConfig) -> RunPlan:
         """A stored config read back typed (a run directory's, or a sweep item's)."""
         return cls(config, make_task(config.task), model_config(config.model))
+
+
+class Named(TypedDict, total=False):
+    """:func:`plan`'s keyword-only arguments: the run's name and the command that made it."""
+
+    name: str
+    argv: list[str] | None
 
 
 def plan(
@@ -81,9 +88,15 @@ def plan(
     return RunPlan(config, built, cfg)
 
 
-def new_config(*args: Any, **kwargs: Any) -> RunConfig:
+def new_config(
+    task: dict[str, Any] | Task,
+    model: dict[str, Any],
+    train: TrainConfig,
+    init: InitConfig | None = None,
+    **named: Unpack[Named],
+) -> RunConfig:
     """:func:`plan`'s stored config alone (for code that keeps configs, such as a sweep)."""
-    return plan(*args, **kwargs).config
+    return plan(task, model, train, init, **named).config
 
 
 def recipe_plan(
@@ -121,9 +134,18 @@ def recipe_plan(
     return plan(recipe.task, recipe.model, train_cfg, init_cfg, name=name, argv=argv)
 
 
-def recipe_config(*args: Any, **kwargs: Any) -> RunConfig:
+def recipe_config(
+    task: str,
+    preset: str | None,
+    given: dict[str, Any],
+    opts: dict[str, dict[str, Any]],
+    init: dict[str, Any],
+    *,
+    argv: list[str] | None = None,
+    from_scratch: bool = False,
+) -> RunConfig:
     """:func:`recipe_plan`'s stored config alone."""
-    return recipe_plan(*args, **kwargs).config
+    return recipe_plan(task, preset, given, opts, init, argv=argv, from_scratch=from_scratch).config
 
 
 def _torch_version() -> str:

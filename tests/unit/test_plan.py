@@ -59,3 +59,16 @@ def test_training_a_plan_builds_its_task_and_model_once(
     assert store.run_state(tmp_path / "a")[0] == "finished"
     runs.train_run(tmp_path / "b", p.config, progress=False)
     assert counts == {"task": 2, "model": 2}
+
+
+def test_config_helpers_keep_typed_signatures() -> None:
+    """``new_config`` and ``recipe_config`` name their parameters (a user's mypy checks calls to
+    them), the same as the plans they wrap."""
+    import inspect
+
+    from algolens.plan import new_config, plan, recipe_config, recipe_plan
+
+    for short, whole in ((new_config, plan), (recipe_config, recipe_plan)):
+        got = inspect.signature(short).parameters
+        assert not any(p.kind is p.VAR_POSITIONAL for p in got.values())
+        assert list(got)[:4] == list(inspect.signature(whole).parameters)[:4]
