@@ -13,6 +13,11 @@ the ratio of their training time to our median. One JSON line per measurement.
     .venv/bin/python benchmarks/time_to_accuracy.py [--task add] [--seeds 0,1,2,3,4]
         [--questions 1000000] [--paper-steps 20]
         [--steps N (shorter training, for a smoke test only)]
+    .venv/bin/python benchmarks/time_to_accuracy.py --zoo add_d15_l2 [--paper-steps 20]
+
+``--zoo NAME`` covers the long recipes (10 and 15 digits) without training them again: it times
+the zoo recipe's step and the papers' step at the same digit count in one run and reports the
+ratio of their step time x steps, beside the card's measured training time.
 """
 
 from __future__ import annotations
@@ -75,14 +80,13 @@ def check(run_dir: Path, questions: int, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def paper_step_seconds(task_name: str, n_steps: int) -> tuple[float, int]:
-    """Mean step time of the papers' recipe for ``task_name`` with our trainer's step, and the
-    number of steps that recipe trains for."""
-    paper = resolve_preset(task_name, "paper")
-    task = make_task(paper.task)
-    sizes = {k: v for k, v in paper.model.items() if k != "kind"}
+def step_seconds(task_cfg: dict, model_cfg: dict, train_cfg: dict, n_steps: int) -> float:
+    """Mean time of one training step of a recipe (task, model and training sections), with our
+    trainer's step."""
+    task = make_task(task_cfg)
+    sizes = {k: v for k, v in model_cfg.items() if k != "kind"}
     model = Transformer(TransformerConfig(**sizes, n_ctx=task.n_ctx, d_vocab=task.d_vocab))
-    cfg = TrainConfig(**paper.train)
+    cfg = TrainConfig(**train_cfg)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98), fused=True
     )
@@ -101,7 +105,45 @@ def paper_step_seconds(task_name: str, n_steps: int) -> tuple[float, int]:
     start = time.perf_counter()
     for i in range(n_steps):
         step(i + 1)
-    return (time.perf_counter() - start) / n_steps, cfg.steps
+    return (time.perf_counter() - start) / n_steps
+
+
+def paper_step_seconds(task_name: str, n_steps: int) -> tuple[float, int]:
+    """Mean step time of the papers' recipe for ``task_name``, and the steps it trains for."""
+    paper = resolve_preset(task_name, "paper")
+    return step_seconds(paper.task, paper.model, paper.train, n_steps), paper.train["steps"]
+
+
+# the papers' steps for n-digit addition (Quirke, Neo & Barez 2024, the newest version's table)
+PAPER_ADD_STEPS = {5: 15_000, 6: 15_000, 7: 45_000, 8: 45_000, 9: 45_000, 10: 40_000,
+                   11: 50_000, 15: 80_000}  # fmt: skip
+PAPER_SUB_STEPS = {6: 30_000, 10: 75_000}
+
+
+def zoo_ratio(name: str, n_steps: int) -> dict:
+    """A zoo recipe (``add_d10_l2``, ``add_d15_l2``, ``sub_d10_l2``) against the papers' recipe at
+    the same digit count: both step times measured here in this run, each times its steps (the
+    zoo card's training time, measured when it was built, is reported beside)."""
+    from algolens.zoo import read_card
+
+    card = read_card(name)
+    recipe = card["training"]["recipe"]
+    task, n = recipe["task"], recipe["task"]["n_digits"]
+    paper_steps = (PAPER_SUB_STEPS if task["name"] == "sub" else PAPER_ADD_STEPS)[n]
+    paper_model = {"kind": "transformer", "n_layers": 2, "n_heads": 3, "d_model": 510}
+    paper_train = {"steps": paper_steps, "batch_size": 64, "lr": 8e-5, "weight_decay": 0.1}
+    ours = step_seconds(task, recipe["model"], recipe["train"], n_steps)
+    paper = step_seconds({"name": task["name"], "n_digits": n}, paper_model, paper_train, n_steps)
+    steps = recipe["train"]["steps"]
+    return {
+        "benchmark": "time_to_accuracy_zoo", "recipe": name, "n_digits": n,
+        "ours_step_seconds": round(ours, 4), "ours_steps": steps,
+        "ours_train_seconds_estimated": round(ours * steps, 1),
+        "card_train_seconds": card["training"].get("wall_seconds"),
+        "paper_step_seconds": round(paper, 4), "paper_steps": paper_steps,
+        "paper_train_seconds_estimated": round(paper * paper_steps, 1),
+        "paper_over_ours": round(paper * paper_steps / (ours * steps), 2),
+    }  # fmt: skip
 
 
 def one_seed(task_name: str, recipe_name: str, seed: int, work: Path, args: Any) -> dict:
@@ -166,7 +208,16 @@ def main() -> None:
         default=None,
         help="train our recipe for this many steps instead (smoke test; default: the recipe's)",
     )
+    parser.add_argument(
+        "--zoo",
+        default=None,
+        help="a zoo recipe (add_d10_l2, add_d15_l2, sub_d10_l2): time its step and the papers' at "
+        "the same digit count in this run, and report the ratio of step time x steps; no training",
+    )
     args = parser.parse_args()
+    if args.zoo:
+        print(json.dumps(zoo_ratio(args.zoo, max(args.paper_steps, 5))), flush=True)
+        return
     recipe_name = args.recipe or DEFAULT_RECIPE[args.task]
     work = args.out or Path(tempfile.mkdtemp(prefix="tta_"))
     rows = []

@@ -28,3 +28,18 @@ def test_seed_spread_reports_an_untrained_recipe_as_unverified(tmp_path: Path) -
     (ratio,) = [r for r in rows if r["benchmark"] == "time_to_accuracy_ratio"]
     assert ratio["paper_over_ours_median"] > 0
     assert len({p.name for p in tmp_path.iterdir()}) == 2  # one run per seed
+
+
+def test_zoo_mode_times_both_recipes_in_one_run() -> None:
+    """``--zoo add_d10_l2``: no training; both step times measured in this run, the papers' step
+    (d_model 510) slower than ours (d_model 96), and the ratio their product."""
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--zoo", "add_d10_l2", "--paper-steps", "2"],
+        capture_output=True, text=True, check=True, timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    (row,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert row["n_digits"] == 10 and row["paper_steps"] == 40_000 and row["ours_steps"] == 12_000
+    assert row["paper_step_seconds"] > row["ours_step_seconds"] > 0
+    ratio = row["paper_train_seconds_estimated"] / row["ours_train_seconds_estimated"]
+    assert abs(row["paper_over_ours"] - ratio) < 0.02 * ratio
