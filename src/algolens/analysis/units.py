@@ -64,6 +64,7 @@ class Context:
     check: Callable[..., Any]  # algolens.verify.verify
     variables: list[str] | None = None
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    note: Callable[[str], None] = field(default=lambda text: None)  # the progress bar's label
 
 
 class Unit(Protocol):
@@ -111,6 +112,7 @@ def run_units(ctx: Context, units: Sequence[Unit], progress: bool = False) -> Ca
     """Compute each unit in order (each sees the earlier results in ``ctx.done``)."""
     out = []
     with Stages("causal analysis", len(units), progress) as stages:
+        ctx.note = lambda text: stages.bar.set_postfix_str(text, refresh=True)
         for unit in units:
             data = stages.run(unit.name, unit.compute, ctx)
             ctx.done[unit.name] = data
@@ -141,7 +143,14 @@ class IIAUnit:
     def compute(self, ctx: Context) -> dict[str, Any]:
         if ctx.declared is None:
             return _skipped("the family declares no hypothesis")
-        measured = measure_hypothesis(ctx.model, ctx.task, ctx.declared, ctx.variables, ctx.budget)
+        measured = measure_hypothesis(
+            ctx.model,
+            ctx.task,
+            ctx.declared,
+            ctx.variables,
+            ctx.budget,
+            lambda v: ctx.note(f"iia {v}"),
+        )
         return measured.to_json()
 
     def claims(self, data: dict[str, Any]) -> list[Claim]:
@@ -243,7 +252,10 @@ class DASUnit:
             return _skipped("needs the iia unit's results")
         names = das_candidates(iia, ctx.budget.das_variables)
         single = {v["variable"]: v["iia"][0]["iia"] for v in iia["variables"]}
-        rows = [das_variable(ctx, n, single[n]) for n in names]
+        rows = []
+        for name in names:
+            ctx.note(f"das {name}")
+            rows.append(das_variable(ctx, name, single[name]))
         return {
             "threshold": iia["thresholds"]["iia"],
             "variables": rows,
@@ -305,8 +317,10 @@ class CircuitUnit:
         aligned = hypothesis_nodes(ctx.done.get("iia", {}))
         reference = task.sample_independent(10_000, torch.Generator().manual_seed(1)).inputs
         start = tuple(Node.parse(n) for n in aligned)
+        ctx.note("circuit: finding")
         found, grown = find_circuit(model, task, reference, start=start)
         how: AblateMode = "resample" if b.mode == "resample" else "mean"
+        ctx.note(f"circuit: {len(found.nodes)} nodes alone, {b.questions:,} questions each")
         suff = sufficiency(
             model, task, found, ctx.check, reference, questions=b.questions, seed=b.seed, mode=how
         )
@@ -317,6 +331,7 @@ class CircuitUnit:
             "model": model_failures(ctx, b.questions, b.seed),
         }
         if b.minimality:
+            ctx.note("circuit: minimality")
             q = task.sample_independent(b.minimality, torch.Generator().manual_seed(7))
             mini = minimality(model, task, found, q.inputs, q.targets, reference, how)
             out["minimality"] = mini.to_dict()
