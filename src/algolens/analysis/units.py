@@ -206,15 +206,15 @@ def _split(pairs: Pairs, k: int) -> tuple[DasPairs, DasPairs]:
 
 def das_variable(ctx: Context, name: str, single: float) -> dict[str, Any]:
     """DAS for one variable: screen every residual location by swapping it whole, fit a
-    subspace at the best ``das_locations``, keep the best held-out IIA; the control fits the
-    same location in an untrained copy."""
+    subspace at the best ``das_locations``, keep the one best on its training pairs and report
+    its held-out IIA; the control fits the same location in an untrained copy."""
     b, declared = ctx.budget, ctx.declared
     assert declared is not None
     gen = torch.Generator().manual_seed(b.seed + 1)
     pairs = draw_pairs(
         declared.hypothesis, name, declared.samplers["random"], b.das_pairs + b.control_pairs, gen
     )
-    train, test = _split(pairs, b.das_pairs)
+    train, test = _split(pairs, min(b.das_pairs, 2 * len(pairs) // 3))  # fewer drawn: 2/3 train
     locations = residual_locations(ctx, pairs)
     screen_pairs = Pairs(
         name,
@@ -230,7 +230,7 @@ def das_variable(ctx: Context, name: str, single: float) -> dict[str, Any]:
     fits = [
         das(ctx.model, ctx.task, (n,), train, test, **fit) for n, _ in ranked[: b.das_locations]
     ]
-    best = max(fits, key=lambda r: r.correct)
+    best = max(fits, key=lambda r: r.train_iia)  # chosen on training pairs: held-out stays fair
     location = (Node.parse(best.nodes[0]),)
     control = das(untrained_like(ctx.model), ctx.task, location, train, test, **fit)
     return {
