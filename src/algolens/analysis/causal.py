@@ -50,12 +50,12 @@ class Budget:
     questions: int = 100_000  # per distribution, the circuit alone and the model verified
     minimality: int = 2_000  # training questions for each node's minimality
     edge_pairs: int = 300  # base/source pairs for path patching between circuit nodes
-    max_edges: int = 400  # more sender/receiver pairs than this: edges are not measured
+    max_edges: int = 1_000  # more sender/receiver pairs than this: edges are not measured
     das_variables: int = 6  # at most this many variables get DAS (one per kind, weakest first)
     das_pairs: int = 4_000  # DAS training pairs (held-out: ``control_pairs``)
     das_rank: int = 4
     das_steps: int = 300
-    das_locations: int = 2  # residual-stream locations DAS is fitted at (best full swaps first)
+    das_locations: int = 2  # residual locations DAS is fully fitted at (best short fits first)
     mode: str = "mean"  # how the circuit's outside nodes are ablated: mean or resample
     seed: int = 0
 

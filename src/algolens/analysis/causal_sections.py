@@ -143,10 +143,11 @@ def das_sections(data: dict[str, Any]) -> list[Section]:
         "training IIA",
     ]
     text = (
-        "Distributed alignment search for the variables no single node holds: every residual "
-        "location is screened by swapping it whole, a rank-k orthonormal subspace is learned at "
-        "the best ones on training pairs, and its IIA is measured on held-out pairs; the "
-        "control learns the same location in an untrained copy."
+        "Distributed alignment search for the variables no single node holds: a rank-k "
+        "orthonormal subspace of the residual stream is learned briefly at every location where "
+        "the variable could live, then fully at the best ones on training pairs; the location "
+        "best on its training pairs is kept and its IIA measured on held-out pairs. The control "
+        "learns the same location in an untrained copy."
     )
     return [
         Section(
