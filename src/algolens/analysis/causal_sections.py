@@ -23,8 +23,12 @@ def _order(name: str) -> tuple[int, int, int, int]:
 
 
 def heatmap_columns(data: dict[str, Any], top: int = 3) -> list[str]:
-    """Every variable's ``top`` nodes of the search, in the model's order."""
-    names = {r["alignment"] for v in data["variables"] for r in v["search"][:top]}
+    """Every variable's best node and the others of its ``top`` above 0.05, in the model's
+    order (nodes at 0 for every variable say nothing and crowd the axis)."""
+    names = {v["best"] for v in data["variables"]}
+    names |= {
+        r["alignment"] for v in data["variables"] for r in v["search"][:top] if r["iia"] > 0.05
+    }
     return sorted(names, key=_order)
 
 
@@ -207,10 +211,13 @@ def circuit_diagram(
             go.Scatter(
                 x=[where[n][0] for n in group],
                 y=[where[n][1] for n in group],
-                mode="markers",
+                mode="markers+text" if group is aligned else "markers",
                 marker={"size": 11, "color": colour},
                 name="holds a variable" if group is aligned else "other circuit node",
-                text=[f"{n}: {', '.join(variables.get(n, [])) or '-'}" for n in group],
+                text=[", ".join(variables.get(n, [])) for n in group],
+                textposition="middle right",
+                textfont={"size": 10, "color": colour},
+                hovertext=[f"{n}: {', '.join(variables.get(n, [])) or '-'}" for n in group],
                 hoverinfo="text",
             )
         )
