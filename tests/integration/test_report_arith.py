@@ -101,7 +101,7 @@ def test_static_export_through_chromium(tmp_path: Path) -> None:
 def causal_dir(add_d2_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "add_d2_causal"
     argv = ["analyse", str(add_d2_run), "--out", str(out), "--questions", "100", "--causal"]
-    argv += ["--units", "iia,circuit,edges", "--pairs", "100", "--circuit-questions", "1000"]
+    argv += ["--units", "iia,circuit,edges", "--pairs", "100", "--circuit-questions", "300"]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
     return out
@@ -114,7 +114,7 @@ def test_causal_report_writes_its_json_claims_and_sections(causal_dir: Path) -> 
     data = json.loads((causal_dir / "causal.json").read_text())
     assert list(data) == ["iia", "circuit", "edges"]
     assert data["iia"]["hypothesis"] == "add_d2" and data["iia"]["variables"]
-    assert data["circuit"]["results"]["uniform"]["questions"] == 1000
+    assert data["circuit"]["results"]["uniform"]["questions"] == 300
     claims = [c["claim"] for c in json.loads((causal_dir / "claims.json").read_text())]
     assert "The circuit alone does the task (sufficiency)" in claims
     html = (causal_dir / "report.html").read_text()

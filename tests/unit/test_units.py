@@ -19,7 +19,7 @@ from algolens.runs import Run, load
 
 SMALL = Budget(pairs=300, targeted_pairs=100, search_pairs=100, control_pairs=200,
                questions=2_000, minimality=300, das_pairs=300, das_steps=60, das_variables=1,
-               das_locations=1, edge_pairs=60)  # fmt: skip
+               das_locations=1, edge_pairs=60, find_questions=300)  # fmt: skip
 
 
 def untrained(run: Run) -> Run:
@@ -69,7 +69,8 @@ def test_circuit_and_edges_pass_on_the_model_and_fail_on_an_untrained_copy(d2: R
     diagram = next(s for s in found.sections if s.key == "edges").figures[0]
     assert len(diagram.layout.annotations) == len(edges["edges"])  # one arrow per edge
     assert verdicts(found)["The circuit alone does the task"] == "pass"
-    control = untrained(d2).causal(("circuit",), budget=dataclasses.replace(SMALL, minimality=0))
+    cheap = dataclasses.replace(SMALL, minimality=0, find_questions=100, questions=500)
+    control = untrained(d2).causal(("circuit",), budget=cheap)
     assert not control["circuit"]["sufficient"]
     assert verdicts(control) == {"The circuit alone does the task": "fail"}
 

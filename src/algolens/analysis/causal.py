@@ -49,6 +49,7 @@ class Budget:
     control_pairs: int = 2_000  # random pairs for each negative control
     questions: int = 100_000  # per distribution, the circuit alone and the model verified
     minimality: int = 2_000  # training questions for each node's minimality
+    find_questions: int = 1_000  # the circuit search: node ablation on these, grown on 1x and 4x
     edge_pairs: int = 300  # base/source pairs for path patching between circuit nodes
     max_edges: int = 1_000  # more sender/receiver pairs than this: edges are not measured
     das_variables: int = 6  # at most this many variables get DAS (one per kind, weakest first)

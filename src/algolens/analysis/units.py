@@ -315,7 +315,10 @@ class CircuitUnit:
         reference = task.sample_independent(10_000, torch.Generator().manual_seed(1)).inputs
         start = tuple(Node.parse(n) for n in aligned)
         ctx.note("circuit: finding")
-        found, grown = find_circuit(model, task, reference, start=start)
+        n = b.find_questions
+        found, grown = find_circuit(
+            model, task, reference, start=start, ablation_questions=n, rounds=((n, 2), (4 * n, 4))
+        )
         how: AblateMode = "resample" if b.mode == "resample" else "mean"
         ctx.note(f"circuit: {len(found.nodes)} nodes alone, {b.questions:,} questions each")
         suff = sufficiency(

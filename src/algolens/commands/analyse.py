@@ -97,6 +97,7 @@ def causal_options(units: str, pairs: int, questions: int, op: str | None) -> Ca
         pairs=pairs, questions=questions, targeted_pairs=min(2_000, pairs),
         search_pairs=min(1_000, pairs), control_pairs=min(2_000, pairs),
         das_pairs=min(4_000, pairs), edge_pairs=min(300, pairs), minimality=min(2_000, questions),
+        find_questions=min(1_000, questions),
     )  # fmt: skip
     return {"units": names, "op": op, "budget": budget}
 
