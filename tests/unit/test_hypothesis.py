@@ -28,6 +28,26 @@ def test_hypothesis_answers_like_the_oracle(op: str, n: int) -> None:
         assert check_against_oracle(hyp, sampler(task, op, kind)(1000, gen)) == 0
 
 
+@pytest.mark.parametrize("n", [1, 5, 6])
+def test_direct_subtraction_answers_like_the_oracle(n: int) -> None:
+    """D - D' column by column, the sign from the final borrow: the same answers as the oracle
+    on every kind of pair; a final borrow turns the digits into the complement's (500 - 123 =
+    377; with DB2 = 1, 377 - 1000 = -623)."""
+    task = ArithmeticTask(op="sub", n_digits=n)
+    hyp = hypothesis(task, "sub_direct")
+    gen = torch.Generator().manual_seed(0)
+    for kind in PAIR_KINDS["sub"]:
+        assert check_against_oracle(hyp, sampler(task, "sub", kind)(1000, gen)) == 0
+    if n == 6:
+        return
+    three = ArithmeticTask(op="sub", n_digits=3)
+    hyp = hypothesis(three, "sub_direct")
+    (q,) = hyp.questions(three.make_batch(torch.tensor([[5, 0, 0]]), torch.tensor([[1, 2, 3]])))
+    assert hyp.run(q) == (PLUS, 3, 7, 7)
+    assert hyp.run(q, {"DD2": 9}) == (PLUS, 8, 7, 7)  # (9 - the borrow in) in the hundreds
+    assert hyp.run(q, {"DB2": 1}) == (MINUS, 6, 2, 3)  # a final borrow: 377 - 1000
+
+
 def test_a_hypothesis_without_the_cascade_fails_on_cascades() -> None:
     """Negative control: carries that do not pass through sum-9 columns (CI = SC below) miss
     the cascade questions, and only those."""

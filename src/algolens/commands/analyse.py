@@ -51,7 +51,7 @@ def analyse(
         int, typer.Option(help="With --causal: questions of each distribution for the circuit.")
     ] = 100_000,
     op: Annotated[
-        str | None, typer.Option(help="With --causal: a mixed model's operation, add or sub.")
+        str | None, typer.Option(help="With --causal: the hypothesis: add, sub or sub_direct.")
     ] = None,
 ) -> None:
     """Analyse RUN and write a self-contained HTML report (and claims.json) into OUT; with
@@ -91,8 +91,8 @@ def causal_options(units: str, pairs: int, questions: int, op: str | None) -> Ca
         raise AlgolensError(
             f"--circuit-questions must be between 1 and 100,000,000, got {questions}"
         )
-    if op not in (None, "add", "sub"):
-        raise AlgolensError(f"--op must be add or sub, got {op!r}")
+    if op not in (None, "add", "sub", "sub_direct"):
+        raise AlgolensError(f"--op must be add, sub or sub_direct, got {op!r}")
     budget = Budget(  # a smaller --pairs bounds every pair count (a quick look on a laptop)
         pairs=pairs, questions=questions, targeted_pairs=min(2_000, pairs),
         search_pairs=min(1_000, pairs), control_pairs=min(2_000, pairs),

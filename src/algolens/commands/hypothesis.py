@@ -27,7 +27,8 @@ def iia(
     ] = 2_000,
     search: Annotated[int, typer.Option(help="Pairs for the search over nodes.")] = 1_000,
     op: Annotated[
-        str | None, typer.Option(help="A mixed model's operation to test: add or sub (default).")
+        str | None,
+        typer.Option(help="The hypothesis: add, sub (a mixed model's default) or sub_direct."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the pairs.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
@@ -40,8 +41,8 @@ def iia(
                                ("--search", search, 1)):  # fmt: skip
         if not least <= value <= 10_000_000:
             raise AlgolensError(f"{name} must be between {least} and 10,000,000, got {value}")
-    if op not in (None, "add", "sub"):
-        raise AlgolensError(f"--op must be add or sub, got {op!r}")
+    if op not in (None, "add", "sub", "sub_direct"):
+        raise AlgolensError(f"--op must be add, sub or sub_direct, got {op!r}")
     if out is not None and (out.is_dir() or out.is_symlink()):
         raise AlgolensError(f"--out {out} is a folder or a symbolic link: name a file")
     from algolens.runs import load

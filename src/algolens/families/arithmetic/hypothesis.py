@@ -17,6 +17,7 @@ A question is ``(x, y, is_sub)``, each operand's digits units first.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -166,14 +167,61 @@ def subtraction_hypothesis(n_digits: int) -> Hypothesis:
     return _hypothesis("sub", n, out, PAPER_2)
 
 
+# ---- subtraction without the swap ------------------------------------------------------------
+def _direct_answer(n: int):
+    """The answer from D - D' worked column by column without comparing first: each column's
+    digit (DD_c - DI_c) mod 10 and the final borrow DI_n give the signed result, whose sign and
+    magnitude are the answer."""
+
+    def answer(q: Q, v: Mapping[str, int]) -> tuple[int, ...]:
+        into = [0] + [v[f"DI{c}"] for c in range(1, n + 1)]
+        value = sum(((v[f"DD{c}"] - into[c]) % 10) * 10**c for c in range(n)) - into[n] * 10**n
+        digits = f"{abs(value):0{n}d}"
+        return (MINUS if value < 0 else PLUS, *(int(d) for d in digits))
+
+    return answer
+
+
+def _dd(c: int):
+    return lambda q, v: (q[0][c] - q[1][c]) % 10
+
+
+def _db(c: int):
+    return lambda q, v: int(q[0][c] < q[1][c])
+
+
+def direct_subtraction_hypothesis(n_digits: int) -> Hypothesis:
+    """D - D' column by column, no comparison first: per column the direct difference
+    ``DD{c}`` = (D_c - D'_c) mod 10, the borrow it makes ``DB{c}`` (D_c < D'_c), equal digits
+    ``DZ{c}`` and the borrow arriving ``DI{c}`` through the same cascade; the final borrow is the
+    sign and a negative result's digits are its magnitude's. Each variable reads only its
+    column's digits (and those below, for the cascade): an alternative to the papers' account,
+    where the comparison frames every column."""
+    n, out = n_digits, []
+    for c in range(n):
+        reads = digit_positions(n, c)
+        out += [
+            Variable(f"DD{c}", _dd(c), (),
+                     "direct difference (D - D') mod 10", c, reads),
+            Variable(f"DB{c}", _db(c), (),
+                     "makes a borrow: D < D'", c, reads),
+            Variable(f"DZ{c}", _mz(c), (), "equal digits", c, reads),
+            _cascade_variable(n, c, ("DB", "DZ", "DI"), "borrow in (cascade)", reads),
+        ]  # fmt: skip
+    hyp = _hypothesis("sub", n, out, PAPER_2)
+    return dataclasses.replace(hyp, name=f"sub_direct_d{n}", answer=_direct_answer(n),
+                               source="D - D' without the comparison (algolens's alternative "
+                               f"to {PAPER_2})")  # fmt: skip
+
+
 def hypothesis(task: ArithmeticTask, op: str | None = None) -> Hypothesis:
     """The task's hypothesis; a mixed task takes ``op`` ('add' or 'sub')."""
     op = op or task.op
-    if op not in ("add", "sub"):
+    makers = {"add": addition_hypothesis, "sub": subtraction_hypothesis,
+              "sub_direct": direct_subtraction_hypothesis}  # fmt: skip
+    if op not in makers:
         raise ValueError(f"a mixed task's hypothesis needs op='add' or op='sub', got {op!r}")
-    return (
-        addition_hypothesis(task.n_digits) if op == "add" else subtraction_hypothesis(task.n_digits)
-    )
+    return makers[op](task.n_digits)
 
 
 # ---- question distributions for the pairs --------------------------------------------------
@@ -216,9 +264,13 @@ def declare(task: Any, op: str | None = None) -> Declared:
     if not isinstance(task, ArithmeticTask):
         raise AlgolensError(f"no hypothesis for the {task.name} task yet")
     op = op or (task.op if task.op != "mix" else "sub")
-    if op not in ("add", "sub") or task.op not in (op, "mix"):
-        raise AlgolensError(f"a {task.op} model has no {op!r} hypothesis: use add or sub")
-    return Declared(hypothesis(task, op), {k: sampler(task, op, k) for k in PAIR_KINDS[op]})
+    base = "sub" if op == "sub_direct" else op
+    if op not in ("add", "sub", "sub_direct") or task.op not in (base, "mix"):
+        raise AlgolensError(
+            f"a {task.op} model has no {op!r} hypothesis: use add, sub or sub_direct"
+        )
+    samplers = {k: sampler(task, base, k) for k in PAIR_KINDS[base]}
+    return Declared(hypothesis(task, op), samplers)
 
 
 __all__ = [
@@ -226,6 +278,7 @@ __all__ = [
     "addition_hypothesis",
     "check_against_oracle",
     "declare",
+    "direct_subtraction_hypothesis",
     "hypothesis",
     "questions",
     "sampler",
