@@ -137,3 +137,21 @@ def test_sort_gets_every_unit_by_declaring_its_hypothesis(tmp_path: Path) -> Non
     assert set(found.to_json()) == {"iia", "das", "circuit", "edges"}
     assert found["iia"]["hypothesis"] == "sort_n4"
     assert [c.verdict for c in found.claims[:3]] == ["fail", "fail", "fail"]
+
+
+def test_sufficiency_is_judged_against_the_model_and_an_accuracy_bar() -> None:
+    """A circuit that fails exactly the questions an imperfect model fails is sufficient (the
+    papers' 1-layer model: 607 of 100,000 training questions wrong, its circuit the same); 1,001
+    per million more is not; a circuit that gets a tenth or more wrong never is, even beside an
+    untrained model that fails everything."""
+    from types import SimpleNamespace
+
+    from algolens.analysis.units import circuit_sufficient
+
+    def rate(fails: int, n: int = 100_000) -> dict:
+        return {"failures": fails, "questions": n, "failures_per_million": fails * 1e6 / n}
+
+    suff = SimpleNamespace(max_failures_per_million=1000.0)
+    assert circuit_sufficient({"training": rate(607)}, {"training": rate(607)}, suff)
+    assert not circuit_sufficient({"training": rate(708)}, {"training": rate(607)}, suff)
+    assert not circuit_sufficient({"u": rate(99_000)}, {"u": rate(99_500)}, suff)

@@ -256,7 +256,8 @@ def circuit_sections(data: dict[str, Any]) -> list[Section]:
         ],
         f"The circuit alone: every head and MLP outside it {data['mode']}-ablated; sufficient: "
         f"{'yes' if data['sufficient'] else 'no'} (at most {data['max_failures_per_million']:g} "
-        "per million)",
+        "per million more than the model, and at least "
+        f"{data.get('min_accuracy', 0.9):.0%} right)",
     )
     tables = [suff]
     if "minimality" in data:

@@ -127,7 +127,8 @@ def circuit_lines(result: dict[str, Any]) -> list[str]:
         rate = f"{r['failures_per_million']:.1f} per million, 95% CI {lo:.1f}-{hi:.1f}"
         lines.append(f"  alone, {dist}: {r['failures']:,} of {r['questions']:,} wrong ({rate})")
     lines.append(f"  sufficient: {'yes' if result['sufficient'] else 'no'} "
-                 f"(at most {result['max_failures_per_million']:g} per million)")  # fmt: skip
+                 f"(at most {result['max_failures_per_million']:g} per million more than the "
+                 f"model, {result.get('min_accuracy', 0.9):.0%} right)")  # fmt: skip
     if "minimality" in result:
         m = result["minimality"]
         on = f"on {m['questions']:,} questions; the circuit fails {m['circuit_failures']}"
