@@ -2,7 +2,8 @@
 
 ins1, ins2 and ins3 copy the addition model's weights into the same layers and heads (Quirke,
 Neo & Barez 2024), so a node keeps its name across the two models. Reads two ``causal.json``
-files written by ``algolens analyse RUN --causal`` and prints, as JSON, the circuit of each, the
+files written by ``algolens analyse RUN --causal`` (or ``algolens circuit RUN --out`` files) and
+prints, as JSON, the circuit of each, the
 nodes they share, and the variables IIA aligned to each shared node in either model.
 
     python tools/circuit_overlap.py reports/causal/add_d6_l2/causal.json \\
@@ -18,9 +19,12 @@ from pathlib import Path
 
 def overlap(source: dict, reused: dict) -> dict:
     """The shared circuit nodes of two ``causal.json`` results, with their aligned variables."""
-    a, b = source["circuit"]["circuit"], reused["circuit"]["circuit"]
+    first, second = (
+        r if isinstance(r["circuit"], list) else r["circuit"] for r in (source, reused)
+    )
+    a, b = first["circuit"], second["circuit"]
     shared = [n for n in b if n in set(a)]
-    va, vb = source["circuit"].get("variables", {}), reused["circuit"].get("variables", {})
+    va, vb = first.get("variables", {}), second.get("variables", {})
     return {
         "source_nodes": len(a),
         "reused_nodes": len(b),

@@ -93,8 +93,8 @@ def test_measure_gives_the_json_section(setup) -> None:
     mistyped variable, a wrong operator and a task without a hypothesis are one error each."""
     import json
 
-    from algolens.errors import AlgolensError
     from algolens.analysis.causal import measure_hypothesis
+    from algolens.errors import AlgolensError
     from algolens.families.arithmetic.hypothesis import declare
 
     run = setup[0]

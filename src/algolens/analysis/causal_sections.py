@@ -175,6 +175,17 @@ def _slots(names: list[str]) -> tuple[dict[str, tuple[float, float]], int]:
     return where, band
 
 
+def _arrows(fig: go.Figure, where: dict[str, tuple[float, float]], edges: list[list[Any]]) -> None:
+    """One arrow per measured edge, sender to receiver, its width and opacity its effect."""
+    for sender, receiver, effect in edges:
+        (x0, y0), (x1, y1) = where[sender], where[receiver]
+        fig.add_annotation(
+            x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", text="",
+            showarrow=True, arrowhead=2, arrowwidth=0.5 + 4 * effect,
+            arrowcolor=f"rgba(200,80,40,{0.25 + 0.7 * effect:.2f})",
+        )  # fmt: skip
+
+
 def circuit_diagram(
     names: list[str],
     variables: dict[str, list[str]],
@@ -185,23 +196,7 @@ def circuit_diagram(
     variables; measured edges as arrows whose width is their effect."""
     where, band = _slots(names)
     fig = go.Figure()
-    for sender, receiver, effect in edges or []:
-        (x0, y0), (x1, y1) = where[sender], where[receiver]
-        fig.add_annotation(
-            x=x1,
-            y=y1,
-            ax=x0,
-            ay=y0,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            text="",
-            showarrow=True,
-            arrowhead=2,
-            arrowwidth=0.5 + 4 * effect,
-            arrowcolor=f"rgba(200,80,40,{0.25 + 0.7 * effect:.2f})",
-        )
+    _arrows(fig, where, edges or [])
     aligned = [n for n in names if n in variables]
     for group, colour in (
         (aligned, "#d62728"),
