@@ -147,8 +147,8 @@ class Run:
 
     def declared(self, op: str | None = None) -> Declared:
         """The hypothesis the run's family declares for its task (arithmetic: the carry and
-        borrow algorithm of Quirke & Barez 2024; Quirke, Neo & Barez 2024; a mixed model takes
-        ``op``, ``'add'`` or ``'sub'``: the default), with its pair samplers."""
+        borrow algorithm of Quirke & Barez 2024; Quirke, Neo & Barez 2024; ``op`` picks ``'add'``,
+        ``'sub'`` (a mixed model's default) or ``'sub_direct'``), with its pair samplers."""
         family = family_of(self.task.name)
         if family.hypothesis is None:
             raise AlgolensError(f"no hypothesis for the {self.task.name} task yet")

@@ -155,3 +155,11 @@ def test_sufficiency_is_judged_against_the_model_and_an_accuracy_bar() -> None:
     assert circuit_sufficient({"training": rate(607)}, {"training": rate(607)}, suff)
     assert not circuit_sufficient({"training": rate(708)}, {"training": rate(607)}, suff)
     assert not circuit_sufficient({"u": rate(99_000)}, {"u": rate(99_500)}, suff)
+
+
+def test_a_family_without_a_hypothesis_or_token_answers_gets_not_applicable() -> None:
+    """Modular addition declares no hypothesis and its answers are no token sequence: every
+    causal unit says why it did not run, and every claim is not applicable, never passed."""
+    found = load("zoo:modadd_tf_p113").causal(budget=SMALL)
+    assert all("skipped" in data for data in found.to_json().values())
+    assert {c.verdict for c in found.claims} == {"n/a"} and found.sections == []

@@ -326,6 +326,8 @@ class CircuitUnit:
     def compute(self, ctx: Context) -> dict[str, Any]:
         if not hasattr(ctx.model, "blocks"):
             return _skipped("the model has no heads or MLP nodes")
+        if not hasattr(ctx.task, "answer_start"):  # LEGO, modular addition: no answer sequence
+            return _skipped(f"the {ctx.task.name} task's answers are not a token sequence")
         b, model, task = ctx.budget, ctx.model, ctx.task
         aligned = hypothesis_nodes(ctx.done.get("iia", {}))
         reference = task.sample_independent(10_000, torch.Generator().manual_seed(1)).inputs
