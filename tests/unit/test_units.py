@@ -163,3 +163,18 @@ def test_a_family_without_a_hypothesis_or_token_answers_gets_not_applicable() ->
     found = load("zoo:modadd_tf_p113").causal(budget=SMALL)
     assert all("skipped" in data for data in found.to_json().values())
     assert {c.verdict for c in found.claims} == {"n/a"} and found.sections == []
+
+
+def test_iia_unit_fails_on_a_copy_with_the_aligned_mlp_zeroed(d5: Run) -> None:
+    """A weight-edited control: add_d5_l2 with its layer-0 MLP zeroed no longer holds SA0 at
+    any node (the claim fails), where the unedited model holds it (the test above)."""
+    import copy
+
+    import torch
+
+    edited = copy.deepcopy(d5.model)
+    with torch.no_grad():
+        for p in edited.blocks[0].mlp.parameters():
+            p.zero_()
+    found = dataclasses.replace(d5, model=edited).causal(("iia",), variables=["SA0"], budget=SMALL)
+    assert verdicts(found) == {"The hypothesis's variables each live at one node": "fail"}
