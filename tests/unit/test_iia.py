@@ -87,7 +87,7 @@ def test_sc1_and_sa2_on_ten_thousand_pairs() -> None:
         assert control.interval[1] <= CONTROL_MAX, control.to_json()
 
 
-def test_measure_gives_the_json_section(setup) -> None:
+def test_measure_gives_the_json_section(setup, monkeypatch) -> None:
     """The family's entry point, through ``run.iia`` (the Python API): the best node per variable,
     IIA per pair kind, the controls, as JSON; a variable no pair can test is listed as inert; a
     mistyped variable, a wrong operator and a task without a hypothesis are one error each."""
@@ -113,6 +113,12 @@ def test_measure_gives_the_json_section(setup) -> None:
         measure_hypothesis(run.model, run.task, declare(run.task), ["SA0x"])
     with pytest.raises(AlgolensError, match="no 'sub' hypothesis"):
         declare(run.task, op="sub")
+    import algolens.runs
+
+    family = algolens.runs.family_of("lego")  # a family that declares none (a plug-in's, say)
+    monkeypatch.setattr(
+        algolens.runs, "family_of", lambda name: dataclasses.replace(family, hypothesis=None)
+    )
     with pytest.raises(AlgolensError, match="no hypothesis for the lego task"):
         dataclasses.replace(run, task=_LegoStub()).iia()
 

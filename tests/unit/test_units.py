@@ -157,12 +157,24 @@ def test_sufficiency_is_judged_against_the_model_and_an_accuracy_bar() -> None:
     assert not circuit_sufficient({"u": rate(99_000)}, {"u": rate(99_500)}, suff)
 
 
-def test_a_family_without_a_hypothesis_or_token_answers_gets_not_applicable() -> None:
-    """Modular addition declares no hypothesis and its answers are no token sequence: every
-    causal unit says why it did not run, and every claim is not applicable, never passed."""
-    found = load("zoo:modadd_tf_p113").causal(budget=SMALL)
+def test_a_model_without_nodes_gets_not_applicable() -> None:
+    """The cosine MLP (one-hot inputs) has no heads, MLPs or positions to align a variable to:
+    every causal unit says why it did not run, and every claim is not applicable, never passed."""
+    found = load("zoo:modadd_mlp_p113").causal(budget=SMALL)
     assert all("skipped" in data for data in found.to_json().values())
     assert {c.verdict for c in found.claims} == {"n/a"} and found.sections == []
+
+
+def test_modular_addition_gets_iia_and_das_but_no_circuit() -> None:
+    """The grokking transformer: IIA and DAS run on its declared hypothesis (the sum held at
+    the '=' MLP, the operands at no single node and in no 4-d subspace: each head carries both);
+    the circuit, which verifies answer sequences, says why it did not run."""
+    found = load("zoo:modadd_tf_p113").causal(budget=SMALL).to_json()
+    best = {v["variable"]: (v["best"], v["iia"][0]["iia"]) for v in found["iia"]["variables"]}
+    assert best["S"][0] in ("P2.L0.MLP", "P2.L0.MID") and best["S"][1] >= 0.95
+    assert best["A"][1] < 0.5 and best["B"][1] < 0.5
+    assert [v["variable"] for v in found["das"]["variables"]] == ["A"]  # das_variables=1
+    assert "skipped" in found["circuit"] and "skipped" in found["edges"]
 
 
 def test_iia_unit_fails_on_a_copy_with_the_aligned_mlp_zeroed(d5: Run) -> None:

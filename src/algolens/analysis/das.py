@@ -29,6 +29,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import orthogonal
 
+from algolens.analysis.iia import forced, matches
 from algolens.analysis.interventions import Patch, Site, activations, patch_hooks
 from algolens.analysis.nodes import Node
 from algolens.tasks.base import Batch, SequenceTask
@@ -120,10 +121,9 @@ def subspace_hooks(
 
 
 def teacher_forced(task: SequenceTask, pairs: Pairs) -> Tensor:
-    """Base tokens with the counterfactual answer in the answer positions."""
-    tokens = pairs.base.clone()
-    tokens[:, task.answer_start : task.answer_start + task.n_answer] = pairs.target
-    return tokens
+    """Base tokens with the counterfactual answer in the answer positions (the base alone for a
+    task read at fixed positions)."""
+    return forced(task, pairs.base, pairs.target)
 
 
 def patched_logits(
@@ -172,7 +172,7 @@ def interchange_accuracy(
     for s in range(0, len(pairs), chunk):
         part = pairs.rows(slice(s, s + chunk))
         logits = patched_logits(model, task, part, nodes, source[s : s + chunk], basis)
-        hits.append((logits.argmax(-1) == part.target).all(-1))
+        hits.append(matches(logits.argmax(-1), part.target))
     return torch.cat(hits)
 
 
@@ -180,7 +180,7 @@ def interchange_accuracy(
 def ignore_patch_baseline(model: Any, task: SequenceTask, pairs: Pairs) -> float:
     """Share of pairs whose unpatched answer already is the counterfactual answer."""
     pred = task.answer_logits(model(pairs.base)).argmax(-1)
-    return float((pred == pairs.target).all(-1).double().mean())
+    return float(matches(pred, pairs.target).double().mean())
 
 
 def fit_basis(
@@ -217,7 +217,8 @@ def fit_basis(
             idx = idx.to(source.device)
             part = pairs.rows(idx)
             logits = patched_logits(model, task, part, nodes, source[idx], _weight(rot))
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), part.target.flatten())
+            target = part.target.flatten()  # a free token (-1) adds no loss
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), target, ignore_index=-1)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -34,6 +34,7 @@ class Variable:
     doc: str = ""
     column: int | None = None  # for position-wise families: the column the variable belongs to
     reads: tuple[int, ...] = ()  # the question token positions its value depends on
+    at: tuple[int, ...] = ()  # positions to search for it (default: where causality allows)
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,15 @@ class Hypothesis:
 
     name: str
     variables: tuple[Variable, ...]
-    answer: Callable[[Question, Mapping[str, int]], tuple[int, ...]]  # answer tokens, in order
+    # the answer tokens, in order; -1 leaves a token free (one the hypothesis says nothing about)
+    answer: Callable[[Question, Mapping[str, int]], tuple[int, ...]]
     questions: Callable[[Batch], list[Question]]  # a batch's questions as plain Python values
     source: str  # paper and year the algorithm comes from
     alignments: Mapping[str, Alignment] = field(default_factory=dict)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # the node kinds a variable is searched in: heads and MLPs, or also the residual stream
+    # after each layer (a value carried along at a position rather than written by one node)
+    kinds: tuple[str, ...] = ("head", "mlp")
 
     def __post_init__(self) -> None:
         seen: set[str] = set()

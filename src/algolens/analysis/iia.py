@@ -35,6 +35,35 @@ from algolens.verify.stats import clopper_pearson
 Sampler = Callable[[int, torch.Generator], Batch]
 
 
+def is_sequence(task: Any) -> bool:
+    """True when the answer is the end of the token sequence (read teacher-forced); False for a
+    task whose answers are read at fixed positions of the input alone (LEGO, modular addition)."""
+    return hasattr(task, "answer_start")
+
+
+def forced(task: Any, base: Tensor, answer: Tensor) -> Tensor:
+    """The base tokens with ``answer`` in the answer positions (a sequence task), else the base
+    itself: one forward pass then reads whether greedy decoding would give ``answer``."""
+    if not is_sequence(task):
+        return base
+    if bool((answer < 0).any()):
+        raise ValueError("a sequence task's counterfactual answer must give every token")
+    tokens = base.clone()
+    tokens[:, task.answer_start : task.answer_start + answer.shape[1]] = answer.to(base.device)
+    return tokens
+
+
+def matches(predicted: Tensor, answer: Tensor) -> Tensor:
+    """Per row, True when every answer token the hypothesis gives (``>= 0``; ``-1`` leaves a
+    token free) is predicted."""
+    answer = answer.to(predicted.device)
+    return ((predicted == answer) | (answer < 0)).all(-1)
+
+
+def _changes(cf: tuple[int, ...], answer: list[int]) -> bool:
+    return any(c >= 0 and c != a for c, a in zip(cf, answer, strict=True))
+
+
 class InertVariable(ValueError):
     """No pair changes the answer through the variable: there is nothing to patch (addition's
     SS0, "column 0 sums to 9", matters only with a carry into column 0, which never comes)."""
@@ -48,8 +77,9 @@ class Pairs:
     kind: str  # "random", or a targeted distribution ("cascade", "borrow_chain", ...)
     base: Int[Tensor, "pair n_ctx"]  # base questions with their own answers
     source: Int[Tensor, "pair n_ctx"]  # source questions with their own answers
-    counterfactual: Int[Tensor, "pair n_answer"]
+    counterfactual: Int[Tensor, "pair n_answer"]  # -1: a token the hypothesis leaves free
     drawn: int  # candidate pairs drawn to find these (the rest left the answer unchanged)
+    base_answer: Int[Tensor, "pair n_answer"]  # the bases' own answers
 
     def __len__(self) -> int:
         return len(self.base)
@@ -106,19 +136,21 @@ def draw_pairs(
     base_rows: list[Tensor] = []
     source_rows: list[Tensor] = []
     cf_rows: list[tuple[int, ...]] = []
+    answer_rows: list[list[int]] = []
     drawn = 0
     for _ in range(max_rounds):
         rate = len(cf_rows) / drawn if drawn and cf_rows else 0.5  # the share kept so far
         m = max(int(1.2 * (n - len(cf_rows)) / rate), 256)
         base, source = sample(m, generator), sample(m, generator)
         drawn += m
-        answers = base.targets.tolist()
+        answers = base.targets.reshape(m, -1).tolist()
         for i, (qb, qs) in enumerate(zip(hyp.questions(base), hyp.questions(source), strict=True)):
             vs = hyp.values(qs)[name]
             if hyp.values(qb)[name] == vs:
                 continue
             cf = hyp.run(qb, {name: vs})
-            if cf != tuple(answers[i]):
+            if _changes(cf, answers[i]):
+                answer_rows.append(answers[i])
                 base_rows.append(base.inputs[i])
                 source_rows.append(source.inputs[i])
                 cf_rows.append(cf)
@@ -135,6 +167,7 @@ def draw_pairs(
         torch.stack(source_rows),
         torch.tensor(cf_rows, dtype=torch.long),
         drawn,
+        torch.tensor(answer_rows, dtype=torch.long),
     )
 
 
@@ -157,11 +190,9 @@ def iia_many(
     confidence: float = 0.95,
 ) -> list[IIAResult]:
     """IIA of each site set on the same pairs, the patches stacked along the batch axis."""
-    start = task.answer_start
     cf = pairs.counterfactual.to(pairs.base.device)
-    forced = pairs.base.clone()
-    forced[:, start : start + cf.shape[1]] = cf  # teacher-forced on the counterfactual answer
-    baseline = float((pairs.base[:, start : start + cf.shape[1]] == cf).all(-1).double().mean())
+    tokens = forced(task, pairs.base, cf)  # teacher-forced on the counterfactual answer
+    baseline = float(matches(pairs.base_answer, cf).double().mean())
     unique = tuple(dict.fromkeys(s for sites in site_sets for s in sites))
     values = dict(zip(unique, activations(model, pairs.source, unique), strict=True))
     patches = [Patch(sites, tuple(values[s] for s in sites)) for sites in site_sets]
@@ -169,8 +200,8 @@ def iia_many(
     def readout(logits: Tensor) -> Tensor:
         return task.answer_logits(logits).argmax(-1)
 
-    got = run_patched(model, forced, patches, readout=readout, max_rows=max_rows)
-    hits = (got == cf.to(got.device)).all(-1).sum(-1).tolist()  # [site set]
+    got = run_patched(model, tokens, patches, readout=readout, max_rows=max_rows)
+    hits = matches(got, cf).sum(-1).tolist()  # [site set]
     return [
         IIAResult(
             pairs.variable,
@@ -191,20 +222,21 @@ def iia(model: Any, task: SequenceTask, pairs: Pairs, sites: tuple[Site, ...]) -
 
 
 def candidate_nodes(model: Any, task: SequenceTask, hyp: Hypothesis, pairs: Pairs) -> list[Node]:
-    """Heads and MLPs that could hold the variable: at or after the last question token it
-    reads, at or before the last position predicting an answer token it changes, and able to
-    change an answer at all (:func:`~algolens.analysis.nodes.can_change_answer`)."""
+    """Heads and MLPs that could hold the variable: at the positions it names
+    (:attr:`Variable.at`), else at or after the last question token it reads and at or before
+    the last position predicting an answer token it changes; and able to change an answer at
+    all (:func:`~algolens.analysis.nodes.can_change_answer`)."""
     variable = hyp.variable(pairs.variable)
+    nodes = model_nodes(model, task.n_ctx, hyp.kinds)  # type: ignore[arg-type]
+    if variable.at:
+        return [n for n in nodes if n.pos in variable.at]
+    if not is_sequence(task):
+        raise ValueError(f"variable {variable.name}: a task read at fixed positions needs `at`")
     lo = max(variable.reads, default=0)
-    n_answer = pairs.counterfactual.shape[1]
-    base_answer = pairs.base[:, task.answer_start : task.answer_start + n_answer]
-    changed = (pairs.counterfactual != base_answer.to(pairs.counterfactual.device)).any(0)
+    changed = (pairs.counterfactual != pairs.base_answer).any(0)
     hi = task.answer_start - 1 + int(changed.nonzero().max())
-    return [
-        node
-        for node in model_nodes(model, task.n_ctx, ("head", "mlp"))
-        if lo <= node.pos <= hi and can_change_answer(node, task, model.cfg.n_layers)
-    ]
+    layers = model.cfg.n_layers
+    return [n for n in nodes if lo <= n.pos <= hi and can_change_answer(n, task, layers)]
 
 
 def search(
@@ -351,4 +383,5 @@ def _first(pairs: Pairs, k: int) -> Pairs:
         pairs.source[:k],
         pairs.counterfactual[:k],
         pairs.drawn,
+        pairs.base_answer[:k],
     )

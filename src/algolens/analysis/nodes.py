@@ -3,8 +3,9 @@
 A *node* is one hook point at one position, named as in the papers (Quirke & Barez 2024):
 ``P14.L0.H1`` (the output ``hook_z`` of head 1 of layer 0 at position 14), ``P15.L1.MLP`` (the
 MLP output of layer 1 at position 15), ``P12.L0.RES`` (the residual stream after layer 0 at
-position 12). The task says where answers are read (a :class:`~algolens.tasks.base.SequenceTask`);
-nothing here knows which family it comes from.
+position 12), ``P2.L0.MID`` (the residual stream between layer 0's attention and its MLP). The
+task says where answers are read (a :class:`~algolens.tasks.base.SequenceTask`); nothing here
+knows which family it comes from.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch import Tensor
 from algolens.models.transformer import Transformer
 from algolens.tasks.base import Batch, SequenceTask
 
-Kind = Literal["head", "mlp", "resid"]
+Kind = Literal["head", "mlp", "resid", "mid"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Node:
 
     @property
     def name(self) -> str:
-        part = {"head": f"H{self.head}", "mlp": "MLP", "resid": "RES"}[self.kind]
+        part = {"head": f"H{self.head}", "mlp": "MLP", "resid": "RES", "mid": "MID"}[self.kind]
         return f"P{self.pos}.L{self.layer}.{part}"
 
     @property
@@ -47,6 +48,7 @@ class Node:
             "head": f"blocks.{self.layer}.attn.hook_z",
             "mlp": f"blocks.{self.layer}.hook_mlp_out",
             "resid": f"blocks.{self.layer}.hook_resid_post",
+            "mid": f"blocks.{self.layer}.hook_resid_mid",
         }[self.kind]
 
     @classmethod
@@ -57,6 +59,8 @@ class Node:
             return cls(int(pos[1:]), int(layer[1:]), "mlp")
         if part == "RES":
             return cls(int(pos[1:]), int(layer[1:]), "resid")
+        if part == "MID":
+            return cls(int(pos[1:]), int(layer[1:]), "mid")
         return cls(int(pos[1:]), int(layer[1:]), "head", int(part[1:]))
 
 
@@ -72,6 +76,8 @@ def model_nodes(
                 out.extend(Node(pos, layer, "head", h) for h in range(cfg.n_heads))
             if "mlp" in kinds:
                 out.append(Node(pos, layer, "mlp"))
+            if "mid" in kinds:
+                out.append(Node(pos, layer, "mid"))
             if "resid" in kinds:
                 out.append(Node(pos, layer, "resid"))
     return out

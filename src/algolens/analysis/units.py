@@ -38,7 +38,7 @@ from algolens.analysis.iia import (
     draw_pairs,
     untrained_like,
 )
-from algolens.analysis.nodes import Node
+from algolens.analysis.nodes import Kind, Node
 from algolens.analysis.paths import circuit_edges, reaches
 from algolens.analysis.progress import Stages
 from algolens.sections import Section
@@ -141,6 +141,8 @@ class IIAUnit:
     def compute(self, ctx: Context) -> dict[str, Any]:
         if ctx.declared is None:
             return _skipped("the family declares no hypothesis")
+        if not hasattr(ctx.model, "blocks"):
+            return _skipped("the model has no heads or MLP nodes to align a variable to")
         measured = measure_hypothesis(
             ctx.model,
             ctx.task,
@@ -190,11 +192,14 @@ def das_candidates(iia: dict[str, Any], limit: int) -> list[str]:
 
 def residual_locations(ctx: Context, pairs: Pairs) -> list[Node]:
     """The residual stream after each layer at every position where a node could hold the
-    variable (:func:`~algolens.analysis.iia.candidate_nodes`)."""
+    variable (:func:`~algolens.analysis.iia.candidate_nodes`), and between each layer's
+    attention and MLP where the hypothesis searches there (``'mid'`` in its kinds)."""
     hyp = ctx.declared.hypothesis if ctx.declared else None
     assert hyp is not None
     positions = sorted({n.pos for n in candidate_nodes(ctx.model, ctx.task, hyp, pairs)})
-    return [Node(p, layer, "resid") for p in positions for layer in range(ctx.model.cfg.n_layers)]
+    kinds: tuple[Kind, ...] = ("mid", "resid") if "mid" in hyp.kinds else ("resid",)
+    layers = range(ctx.model.cfg.n_layers)
+    return [Node(p, layer, k) for p in positions for layer in layers for k in kinds]
 
 
 def _split(pairs: Pairs, k: int) -> tuple[DasPairs, DasPairs]:

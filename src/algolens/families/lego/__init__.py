@@ -46,6 +46,7 @@ FAMILY = Family(
     variants=VARIANTS,
     variant_init=_lazy("variants", "variant_init"),
     commands=_lazy("commands", "register"),
+    hypothesis=_lazy("hypothesis", "declare"),
     cli_options=(
         CliOption("--n-vars", "n_vars", int, "clauses (variables) per sentence"),
         CliOption("--train-k", "train_k", int, "loss on the first K chain positions (0: all)"),

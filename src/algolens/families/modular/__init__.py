@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from algolens.families.base import CliOption, Family, folder_hooks, folder_presets
+from algolens.families.base import CliOption, Family, folder_hooks, folder_presets, lazy
 
 
 def _task(**options: Any) -> Any:
@@ -63,6 +63,7 @@ FAMILY = Family(
     **folder_hooks(__name__, "analyse", "sections"),
     card=_card,
     recheck=_recheck,
+    hypothesis=lazy("algolens.families.modular.hypothesis", "declare"),
     cli_options=(
         CliOption("--p", "p", int, "the modulus (2-1000)"),
         CliOption("--train-frac", "train_frac", float, "share of the p x p pairs that train"),
