@@ -169,23 +169,29 @@ class Run:
         return measure_hypothesis(self.model, self.task, declared, variables, budget).to_json()
 
     def causal(
-        self, units: tuple[str, ...] = ("iia", "das", "circuit", "edges"), *,
+        self, units: tuple[str, ...] = ("iia", "das", "circuit", "edges", "reuse"), *,
         op: str | None = None, variables: list[str] | None = None, budget: Budget | None = None,
-        progress: bool = False,
+        progress: bool = False, compare: str | Run | None = None,
     ) -> Causal:  # fmt: skip
         """The generic causal units on the family's hypothesis: IIA per variable, DAS for the
         variables no single node holds, the circuit (sufficiency beside the model's own
-        verification, minimality) and its edges by path patching. ``.to_json()`` is what
-        ``algolens analyse --causal`` writes as causal.json; ``.claims`` and ``.sections`` go
-        into its report. A family without a hypothesis gets the circuit alone."""
+        verification, minimality), its edges by path patching, and which circuit nodes the
+        ``compare`` model's circuit also has (default: the model this run was initialised
+        from; none: the reuse unit says so). ``.to_json()`` is what ``algolens analyse
+        --causal`` writes as causal.json; ``.claims`` and ``.sections`` go into its report. A
+        family without a hypothesis gets the circuit alone."""
         from algolens.analysis.causal import Budget
-        from algolens.analysis.units import Context, run_units
+        from algolens.analysis.units import Compared, Context, run_units
         from algolens.analysis.units import units as make_units
         from algolens.verify import verify
 
         family = family_of(self.task.name)
         declared = self.declared(op) if family.hypothesis is not None else None
         ctx = Context(self.model, self.task, declared, budget or Budget(), verify, variables)
+        other = compare if compare is not None else self.config.init.source
+        if other is not None and "reuse" in units:
+            other = load(other) if isinstance(other, str) else other
+            ctx.compare = Compared(other.name, other.model, other.task)
         return run_units(ctx, make_units(units), progress)
 
     def _lens_model(self) -> Any:

@@ -58,8 +58,10 @@ def test_circuit_and_edges_pass_on_the_model_and_fail_on_an_untrained_copy(d2: R
     """The 2-digit model's circuit alone answers 2,000 questions of each distribution like the
     model (beside the model's own verification); its edges join circuit nodes and are drawn as
     arrows. An untrained copy's circuit is not sufficient."""
-    found = d2.causal(("circuit", "edges"), budget=SMALL)
+    found = d2.causal(("circuit", "edges", "reuse"), budget=SMALL, compare=d2)
     circ, edges = found["circuit"], found["edges"]
+    assert found["reuse"]["shared"] == len(circ["circuit"])  # beside itself: every node shared
+    assert found["reuse"]["compare_circuit"] == circ["circuit"]
     assert circ["sufficient"] and circ["counts"]["circuit"] < circ["counts"]["model"]
     assert set(circ["model"]) == set(circ["results"]) == {"uniform", "training"}
     assert circ["model"]["uniform"]["questions"] == 2_000
@@ -134,7 +136,8 @@ def test_sort_gets_every_unit_by_declaring_its_hypothesis(tmp_path: Path) -> Non
     run = load(out)
     budget = dataclasses.replace(SMALL, pairs=100, questions=300, minimality=100)
     found = run.causal(budget=budget)
-    assert set(found.to_json()) == {"iia", "das", "circuit", "edges"}
+    assert set(found.to_json()) == {"iia", "das", "circuit", "edges", "reuse"}
+    assert "no model to compare" in found["reuse"]["skipped"]  # trained from scratch
     assert found["iia"]["hypothesis"] == "sort_n4"
     assert [c.verdict for c in found.claims[:3]] == ["fail", "fail", "fail"]
 
@@ -190,3 +193,24 @@ def test_iia_unit_fails_on_a_copy_with_the_aligned_mlp_zeroed(d5: Run) -> None:
             p.zero_()
     found = dataclasses.replace(d5, model=edited).causal(("iia",), variables=["SA0"], budget=SMALL)
     assert verdicts(found) == {"The hypothesis's variables each live at one node": "fail"}
+
+
+def test_reuse_shares_nothing_with_a_copy_whose_mlp_is_zeroed(d2: Run) -> None:
+    """The reuse table beside a weight-edited copy (layer 0's MLP zeroed, the model broken):
+    the copy's circuit holds none of the model's nodes, and the table says so row by row."""
+    import copy
+
+    import torch
+
+    edited = copy.deepcopy(d2.model)
+    with torch.no_grad():
+        edited.blocks[0].mlp.W_out.zero_()
+        edited.blocks[0].mlp.b_out.zero_()
+    cheap = dataclasses.replace(SMALL, minimality=0, questions=500)
+    found = d2.causal(("circuit", "reuse"), budget=cheap,
+                      compare=dataclasses.replace(d2, model=edited))  # fmt: skip
+    reuse = found["reuse"]
+    assert len(reuse["nodes"]) == len(found["circuit"]["circuit"]) > 10
+    assert reuse["shared"] < len(reuse["nodes"]) / 2  # measured: 0 of 29
+    table = next(s for s in found.sections if s.key == "reuse").tables[0]
+    assert [row[2] for row in table.rows].count("yes") == reuse["shared"]

@@ -312,3 +312,24 @@ def edge_sections(data: dict[str, Any]) -> list[Section]:
     return [
         Section("The algorithm map's edges", text, [fig], [table], ["circuit-edges"], key="edges")
     ]
+
+
+def reuse_sections(data: dict[str, Any]) -> list[Section]:
+    rows = data["nodes"]
+    text = (
+        f"{data['shared']} of this circuit's {len(rows)} nodes are also in the circuit of "
+        f"{data['compare']} ({len(data['compare_circuit'])} nodes), found the same way on "
+        f"{data['find_questions']:,} and {4 * data['find_questions']:,} questions. A shared "
+        "node is the same head or MLP at the same position; whether it keeps its job is what "
+        "the interchange results say."
+    )
+    table = Table(
+        ["node", "variables aligned to it", f"also in {data['compare']}'s circuit"],
+        [
+            [r["node"], ", ".join(r["variables"]) or "-", "yes" if r["shared"] else "no"]
+            for r in rows
+        ],
+        f"{data['shared']} of {len(rows)} nodes shared",
+    )
+    title = "Reuse: the circuit beside another model's"
+    return [Section(title, text, [], [table], [], key="reuse")]

@@ -63,6 +63,16 @@ class Context:
     variables: list[str] | None = None
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
     note: Callable[[str], None] = field(default=lambda text: None)  # the progress bar's label
+    compare: Compared | None = None  # the model the reuse unit compares circuits with
+
+
+@dataclass(frozen=True)
+class Compared:
+    """Another model of the same token layout (a mixed model's addition source, say)."""
+
+    name: str
+    model: Any
+    task: SequenceTask
 
 
 class Unit(Protocol):
@@ -438,16 +448,63 @@ class EdgesUnit:
         return [] if "skipped" in data else draw.edge_sections(data)
 
 
+# ---- reuse --------------------------------------------------------------------------------
+class ReuseUnit:
+    """Which of this circuit's nodes the compared model's circuit also has (the papers' reuse:
+    a mixed model initialised from an addition model, Quirke, Neo & Barez 2024). The compared
+    model's circuit is found the same way (node ablation, grown until nothing fails) on the
+    same budget; its sufficiency is not re-verified here."""
+
+    name = "reuse"
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        circuit = ctx.done.get("circuit", {})
+        if "circuit" not in circuit:
+            return _skipped("needs the circuit unit's results")
+        other = ctx.compare
+        if other is None:
+            return _skipped("no model to compare with (compare=RUN; --compare RUN)")
+        if other.task.n_ctx != ctx.task.n_ctx or not hasattr(other.task, "answer_start"):
+            return _skipped(f"{other.name} does not share this model's token positions")
+        n = ctx.budget.find_questions
+        ctx.note(f"reuse: the circuit of {other.name}")
+        gen = torch.Generator().manual_seed(1)
+        reference = other.task.sample_independent(10_000, gen).inputs
+        theirs, _ = find_circuit(
+            other.model, other.task, reference, ablation_questions=n, rounds=((n, 2), (4 * n, 4))
+        )
+        shared = set(theirs.names)
+        variables = circuit.get("variables", {})
+        rows = [
+            {"node": name, "variables": variables.get(name, []), "shared": name in shared}
+            for name in circuit["circuit"]
+        ]
+        return {
+            "compare": other.name,
+            "nodes": rows,
+            "shared": sum(r["shared"] for r in rows),
+            "compare_circuit": theirs.names,
+            "find_questions": n,
+        }
+
+    def claims(self, data: dict[str, Any]) -> list[Claim]:
+        return []  # a comparison the table shows; the papers' reuse claim reads sub-tasks
+
+    def sections(self, data: dict[str, Any]) -> list[Section]:
+        return [] if "skipped" in data else draw.reuse_sections(data)
+
+
 UNITS: dict[str, Callable[[], Unit]] = {
     "iia": IIAUnit,
     "das": DASUnit,
     "circuit": CircuitUnit,
     "edges": EdgesUnit,
+    "reuse": ReuseUnit,
 }
 
 
 def units(names: Sequence[str]) -> list[Unit]:
-    """The named units, in the order they must run (iia, das, circuit, edges)."""
+    """The named units, in the order they must run (iia, das, circuit, edges, reuse)."""
     unknown = [n for n in names if n not in UNITS]
     if unknown:
         raise ValueError(f"no causal unit {unknown[0]!r}: use {', '.join(UNITS)}")

@@ -15,6 +15,18 @@ if TYPE_CHECKING:
     from algolens.report.render import CausalOptions
 
 
+OpOption = Annotated[
+    str | None, typer.Option(help="With --causal: the hypothesis: add, sub or sub_direct.")
+]
+CompareOption = Annotated[
+    str | None,
+    typer.Option(
+        help="With --causal: a run or zoo:NAME whose circuit the reuse unit sets beside this "
+        "one's (default: the model RUN was initialised from, if any)."
+    ),
+]
+
+
 @app.command()
 @friendly
 def analyse(
@@ -43,16 +55,15 @@ def analyse(
     ] = False,
     units: Annotated[
         str, typer.Option(help="With --causal: the units to run, comma-separated.")
-    ] = "iia,das,circuit,edges",
+    ] = "iia,das,circuit,edges,reuse",
     pairs: Annotated[
         int, typer.Option(help="With --causal: random pairs per variable for IIA.")
     ] = 10_000,
     circuit_questions: Annotated[
         int, typer.Option(help="With --causal: questions of each distribution for the circuit.")
     ] = 100_000,
-    op: Annotated[
-        str | None, typer.Option(help="With --causal: the hypothesis: add, sub or sub_direct.")
-    ] = None,
+    op: OpOption = None,
+    compare: CompareOption = None,
 ) -> None:
     """Analyse RUN and write a self-contained HTML report (and claims.json) into OUT; with
     --causal, also the hypothesis's interchange accuracy and circuit (causal.json)."""
@@ -63,6 +74,7 @@ def analyse(
     if questions < 1:
         raise AlgolensError(f"--questions must be at least 1, got {questions}")
     options = causal_options(units, pairs, circuit_questions, op)  # checked with or without
+    options["compare"] = compare
     from algolens.report import report_run  # after the checks: bad options are answered at once
     from algolens.runs import load
     from algolens.tasks.base import resolve_device
@@ -81,7 +93,7 @@ def causal_options(units: str, pairs: int, questions: int, op: str | None) -> Ca
     from algolens.analysis.causal import Budget
 
     names = tuple(u.strip() for u in units.split(",") if u.strip())
-    known = ("iia", "das", "circuit", "edges")
+    known = ("iia", "das", "circuit", "edges", "reuse")
     bad = [u for u in names if u not in known]
     if bad or not names:
         raise AlgolensError(f"--units must name some of {', '.join(known)}, got {units!r}")

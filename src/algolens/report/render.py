@@ -92,3 +92,4 @@ class CausalOptions(TypedDict, total=False):
     op: str | None
     variables: list[str] | None
     budget: Budget
+    compare: str | None
