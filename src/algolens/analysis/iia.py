@@ -265,7 +265,14 @@ def search(
         results = full + [first[i] for i in order[keep:]]
     else:
         results = iia_many(model, task, pairs, [(Site(n),) for n in nodes], **kw)
-    return sorted(results, key=lambda r: (-r.iia, r.alignment))
+    return sorted(results, key=_rank)
+
+
+def _rank(r: IIAResult) -> tuple[float, int, str]:
+    """Best IIA first; on a tie the narrower node (a head, an MLP, then a whole residual
+    stream, which holds everything the position knows) and then the name."""
+    kind = Node.parse(r.alignment).kind
+    return (-r.iia, ("head", "mlp", "mid", "resid").index(kind), r.alignment)
 
 
 def grow_set(
