@@ -214,3 +214,14 @@ def test_reuse_shares_nothing_with_a_copy_whose_mlp_is_zeroed(d2: Run) -> None:
     assert reuse["shared"] < len(reuse["nodes"]) / 2  # measured: 0 of 29
     table = next(s for s in found.sections if s.key == "reuse").tables[0]
     assert [row[2] for row in table.rows].count("yes") == reuse["shared"]
+
+
+def test_reuse_refuses_a_model_of_other_token_positions(d2: Run, d5: Run) -> None:
+    """Nodes are named by position: beside a model of another length there is nothing to
+    compare, and the unit says so instead of matching names that mean different things."""
+    from algolens.analysis.units import Compared, Context, ReuseUnit
+    from algolens.verify import verify
+
+    ctx = Context(d2.model, d2.task, None, SMALL, verify, compare=Compared("d5", d5.model, d5.task))
+    ctx.done["circuit"] = {"circuit": ["P4.L0.H0"], "variables": {}}
+    assert "does not share this model's token positions" in ReuseUnit().compute(ctx)["skipped"]
