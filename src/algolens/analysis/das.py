@@ -120,19 +120,13 @@ def subspace_hooks(
     return [(check_group(nodes), hook)]
 
 
-def teacher_forced(task: SequenceTask, pairs: Pairs) -> Tensor:
-    """Base tokens with the counterfactual answer in the answer positions (the base alone for a
-    task read at fixed positions)."""
-    return forced(task, pairs.base, pairs.target)
-
-
 def patched_logits(
     model: Any, task: SequenceTask, pairs: Pairs, nodes: tuple[Node, ...], source: Tensor,
     basis: Tensor,
 ) -> Float[Tensor, "pair n_answer d_vocab"]:  # fmt: skip
     """The answer logits of the bases with the subspace swapped in from the sources."""
     logits = model.run_with_hooks(
-        teacher_forced(task, pairs), fwd_hooks=subspace_hooks(nodes, source, basis)
+        forced(task, pairs.base, pairs.target), fwd_hooks=subspace_hooks(nodes, source, basis)
     )
     return task.answer_logits(logits)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
+from torch import Tensor
 
 from algolens.analysis import causal_sections as draw
 from algolens.analysis.causal import Budget, Declared, measure_hypothesis
@@ -319,6 +320,18 @@ def model_failures(ctx: Context, questions: int, seed: int) -> dict[str, dict[st
     }
 
 
+def circuit_of(
+    model: Any, task: SequenceTask, n: int, start: tuple[Node, ...] = ()
+) -> tuple[Circuit, list[dict[str, Any]], Tensor]:
+    """:func:`find_circuit` on ``n`` and ``4n`` questions from ``start``, and the reference
+    questions its mean ablation uses: how the circuit and reuse units find a circuit."""
+    reference = task.sample_independent(10_000, torch.Generator().manual_seed(1)).inputs
+    found, grown = find_circuit(
+        model, task, reference, start=start, ablation_questions=n, rounds=((n, 2), (4 * n, 4))
+    )
+    return found, grown, reference
+
+
 MIN_ACCURACY = 0.9  # a circuit must answer this share right (an untrained model's fails it)
 
 
@@ -345,13 +358,9 @@ class CircuitUnit:
             return _skipped(f"the {ctx.task.name} task's answers are not a token sequence")
         b, model, task = ctx.budget, ctx.model, ctx.task
         aligned = hypothesis_nodes(ctx.done.get("iia", {}))
-        reference = task.sample_independent(10_000, torch.Generator().manual_seed(1)).inputs
-        start = tuple(Node.parse(n) for n in aligned)
         ctx.note("circuit: finding")
-        n = b.find_questions
-        found, grown = find_circuit(
-            model, task, reference, start=start, ablation_questions=n, rounds=((n, 2), (4 * n, 4))
-        )
+        start = tuple(Node.parse(n) for n in aligned)
+        found, grown, reference = circuit_of(model, task, b.find_questions, start)
         how: AblateMode = "resample" if b.mode == "resample" else "mean"
         ctx.note(f"circuit: {len(found.nodes)} nodes alone, {b.questions:,} questions each")
         suff = sufficiency(
@@ -468,11 +477,7 @@ class ReuseUnit:
             return _skipped(f"{other.name} does not share this model's token positions")
         n = ctx.budget.find_questions
         ctx.note(f"reuse: the circuit of {other.name}")
-        gen = torch.Generator().manual_seed(1)
-        reference = other.task.sample_independent(10_000, gen).inputs
-        theirs, _ = find_circuit(
-            other.model, other.task, reference, ablation_questions=n, rounds=((n, 2), (4 * n, 4))
-        )
+        theirs, _, _ = circuit_of(other.model, other.task, n)
         shared = set(theirs.names)
         variables = circuit.get("variables", {})
         rows = [
