@@ -169,15 +169,15 @@ class Run:
         return measure_hypothesis(self.model, self.task, declared, variables, budget).to_json()
 
     def causal(
-        self, units: tuple[str, ...] = ("iia", "das", "circuit", "edges", "reuse"), *,
+        self, units: tuple[str, ...] = ("iia", "sets", "das", "circuit", "edges", "reuse"), *,
         op: str | None = None, variables: list[str] | None = None, budget: Budget | None = None,
         progress: bool = False, compare: str | Run | None = None,
     ) -> Causal:  # fmt: skip
-        """The generic causal units on the family's hypothesis: IIA per variable, DAS for the
-        variables no single node holds, the circuit (sufficiency beside the model's own
-        verification, minimality), its edges by path patching, and which circuit nodes the
-        ``compare`` model's circuit also has (default: the model this run was initialised
-        from; none: the reuse unit says so). ``.to_json()`` is what ``algolens analyse
+        """The generic causal units on the family's hypothesis: IIA per variable, node sets
+        and DAS for the variables no single node holds, the circuit (sufficiency beside the
+        model's own verification, minimality), its edges by path patching, and which circuit
+        nodes the ``compare`` model's circuit also has (default: the model this run was
+        initialised from; none: the reuse unit says so). ``.to_json()`` is what ``algolens analyse
         --causal`` writes as causal.json; ``.claims`` and ``.sections`` go into its report. A
         family without a hypothesis gets the circuit alone."""
         from algolens.analysis.causal import Budget

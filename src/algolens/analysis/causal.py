@@ -52,7 +52,8 @@ class Budget:
     find_questions: int = 1_000  # the circuit search: node ablation on these, grown on 1x and 4x
     edge_pairs: int = 300  # base/source pairs for path patching between circuit nodes
     max_edges: int = 1_000  # more sender/receiver pairs than this: edges are not measured
-    das_variables: int = 6  # at most this many variables get DAS (one per kind, weakest first)
+    das_variables: int = 6  # at most this many variables get DAS and a node set (one per kind)
+    set_size: int = 3  # the most nodes a node set grows to
     das_pairs: int = 4_000  # DAS training pairs (held-out: ``control_pairs``)
     das_rank: int = 4
     das_steps: int = 300

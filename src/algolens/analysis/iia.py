@@ -18,6 +18,7 @@ measured. Counts come with Clopper-Pearson intervals
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,16 @@ class Pairs:
 
     def __len__(self) -> int:
         return len(self.base)
+
+    def first(self, k: int) -> Pairs:
+        """The first ``k`` pairs."""
+        return dataclasses.replace(
+            self,
+            base=self.base[:k],
+            source=self.source[:k],
+            counterfactual=self.counterfactual[:k],
+            base_answer=self.base_answer[:k],
+        )
 
 
 @dataclass
@@ -258,7 +269,7 @@ def search(
     hundred candidates, most of them near 0."""
     nodes = candidates if candidates is not None else candidate_nodes(model, task, hyp, pairs)
     if len(nodes) > keep and len(pairs) > screen:
-        first = iia_many(model, task, _first(pairs, screen), [(Site(n),) for n in nodes], **kw)
+        first = iia_many(model, task, pairs.first(screen), [(Site(n),) for n in nodes], **kw)
         order = sorted(range(len(nodes)), key=lambda i: (-first[i].hits, nodes[i].name))
         best = [nodes[i] for i in order[:keep]]
         full = iia_many(model, task, pairs, [(Site(n),) for n in best], **kw)
@@ -375,20 +386,8 @@ def measure_variable(
         fresh = draw_pairs(hyp, name, sample, count, gen, kind=kind)
         results.append(iia(model, task, fresh, (Site(node),)))
         if kind == "random":
-            random_pairs = _first(fresh, control_pairs)
+            random_pairs = fresh.first(control_pairs)
     untrained = iia(untrained_like(model), task, random_pairs, (Site(node),))
     untrained.alignment += " (untrained)"
     wrong = iia(model, task, random_pairs, (Site(neighbour(node, task.n_ctx)),))
     return VariableIIA(name, found, results, untrained, wrong)
-
-
-def _first(pairs: Pairs, k: int) -> Pairs:
-    return Pairs(
-        pairs.variable,
-        pairs.kind,
-        pairs.base[:k],
-        pairs.source[:k],
-        pairs.counterfactual[:k],
-        pairs.drawn,
-        pairs.base_answer[:k],
-    )

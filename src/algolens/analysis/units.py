@@ -6,6 +6,8 @@ family declares (:class:`~algolens.analysis.causal.Declared`) and nothing else:
 
 - ``iia``: per variable, the node whose interchange best gives the counterfactual, its IIA on
   random and targeted pairs with intervals, and the negative controls (Geiger et al. 2021);
+- ``sets``: for the variables no single node holds, the set of nodes grown greedily whose joint
+  interchange best gives the counterfactual, measured on fresh pairs with the same controls;
 - ``das``: for the variables no single node holds, a learned low-rank subspace of the residual
   stream at the best positions, and its IIA on held-out pairs (Geiger et al. 2024);
 - ``circuit``: the nodes the hypothesis uses and those whose ablation breaks answers, grown until
@@ -34,9 +36,14 @@ from algolens.analysis.claims import Claim, not_applicable
 from algolens.analysis.das import Pairs as DasPairs
 from algolens.analysis.das import das
 from algolens.analysis.iia import (
+    IIAResult,
     Pairs,
+    Site,
     candidate_nodes,
     draw_pairs,
+    grow_set,
+    iia,
+    neighbour,
     untrained_like,
 )
 from algolens.analysis.nodes import Kind, Node
@@ -184,6 +191,75 @@ class IIAUnit:
 
     def sections(self, data: dict[str, Any]) -> list[Section]:
         return [] if "skipped" in data else draw.iia_sections(data)
+
+
+# ---- node sets ----------------------------------------------------------------------------
+def set_variable(ctx: Context, name: str, single: float) -> dict[str, Any]:
+    """A node set for one variable: grown on ``search_pairs`` random pairs (the best node, then
+    the node that raises IIA most, up to ``set_size``), then measured on fresh random and
+    targeted pairs, with the same set in an untrained copy and every node one position over."""
+    b, declared = ctx.budget, ctx.declared
+    assert declared is not None
+    hyp, samplers = declared.hypothesis, declared.samplers
+    gen = torch.Generator().manual_seed(b.seed + 3)
+    search = draw_pairs(hyp, name, samplers["random"], b.search_pairs, gen)
+    steps = grow_set(ctx.model, ctx.task, hyp, search, max_size=b.set_size)
+    nodes = [Node.parse(n) for n in steps[-1].alignment.split("+")]
+    sites = tuple(Site(n) for n in nodes)
+    results: list[IIAResult] = []
+    for kind, sample in samplers.items():
+        count = b.pairs if kind == "random" else b.targeted_pairs
+        fresh = draw_pairs(hyp, name, sample, count, gen, kind=kind)
+        results.append(iia(ctx.model, ctx.task, fresh, sites))
+        if kind == "random":
+            controls = fresh.first(b.control_pairs)
+    wrong = tuple(Site(neighbour(n, ctx.task.n_ctx)) for n in nodes)
+    return {
+        "variable": name,
+        "single_node_iia": single,
+        "set": [n.name for n in nodes],
+        "steps": [r.to_json() for r in steps],
+        "iia": [r.to_json() for r in results],
+        "untrained": iia(untrained_like(ctx.model), ctx.task, controls, sites).to_json(),
+        "wrong": iia(ctx.model, ctx.task, controls, wrong).to_json(),
+    }
+
+
+class SetsUnit:
+    """Node sets for the variables no single node holds (a set is an alignment as much as a
+    node: a carry that each answer digit reads anew lives at several positions at once)."""
+
+    name = "sets"
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        iia_data = ctx.done.get("iia", {})
+        if ctx.declared is None or "variables" not in iia_data:
+            return _skipped("needs the iia unit's results")
+        names = das_candidates(iia_data, ctx.budget.das_variables)
+        single = {v["variable"]: v["iia"][0]["iia"] for v in iia_data["variables"]}
+        rows = []
+        for name in names:
+            ctx.note(f"sets {name}")
+            rows.append(set_variable(ctx, name, single[name]))
+        return {"thresholds": iia_data["thresholds"], "variables": rows}
+
+    def claims(self, data: dict[str, Any]) -> list[Claim]:
+        claim = "Variables no single node holds live at a set of nodes (joint interchange)"
+        if "skipped" in data or not data["variables"]:
+            why = data.get("skipped", "every variable is held by one node")
+            return [not_applicable(claim, "", why, IIA_SOURCE)]
+        th = data["thresholds"]
+        measured = "; ".join(
+            f"{v['variable']} {v['iia'][0]['iia']:.3f} at {'+'.join(v['set'])} "
+            f"(one node {v['single_node_iia']:.3f}; untrained {v['untrained']['iia']:.3f})"
+            for v in data["variables"]
+        )
+        expected = f"IIA lower bound >= {th['iia']} on random pairs, untrained at the baseline"
+        ok = all(held(v, th) for v in data["variables"])
+        return [Claim(claim, expected, measured, ok, IIA_SOURCE)]
+
+    def sections(self, data: dict[str, Any]) -> list[Section]:
+        return [] if "skipped" in data else draw.set_sections(data)
 
 
 # ---- DAS ----------------------------------------------------------------------------------
@@ -501,6 +577,7 @@ class ReuseUnit:
 
 UNITS: dict[str, Callable[[], Unit]] = {
     "iia": IIAUnit,
+    "sets": SetsUnit,
     "das": DASUnit,
     "circuit": CircuitUnit,
     "edges": EdgesUnit,
@@ -509,7 +586,7 @@ UNITS: dict[str, Callable[[], Unit]] = {
 
 
 def units(names: Sequence[str]) -> list[Unit]:
-    """The named units, in the order they must run (iia, das, circuit, edges, reuse)."""
+    """The named units, in the order they must run (iia, sets, das, circuit, edges, reuse)."""
     unknown = [n for n in names if n not in UNITS]
     if unknown:
         raise ValueError(f"no causal unit {unknown[0]!r}: use {', '.join(UNITS)}")

@@ -55,7 +55,7 @@ def analyse(
     ] = False,
     units: Annotated[
         str, typer.Option(help="With --causal: the units to run, comma-separated.")
-    ] = "iia,das,circuit,edges,reuse",
+    ] = "iia,sets,das,circuit,edges,reuse",
     pairs: Annotated[
         int, typer.Option(help="With --causal: random pairs per variable for IIA.")
     ] = 10_000,
@@ -91,9 +91,10 @@ def analyse(
 def causal_options(units: str, pairs: int, questions: int, op: str | None) -> CausalOptions:
     """``report_run``'s ``causal`` keywords from the command's options, each checked."""
     from algolens.analysis.causal import Budget
+    from algolens.analysis.units import UNITS
 
     names = tuple(u.strip() for u in units.split(",") if u.strip())
-    known = ("iia", "das", "circuit", "edges", "reuse")
+    known = tuple(UNITS)
     bad = [u for u in names if u not in known]
     if bad or not names:
         raise AlgolensError(f"--units must name some of {', '.join(known)}, got {units!r}")
