@@ -183,12 +183,27 @@ def test_sufficiency_is_judged_against_the_model_and_an_accuracy_bar() -> None:
     assert not circuit_sufficient({"u": rate(99_000)}, {"u": rate(99_500)}, suff)
 
 
-def test_a_model_without_nodes_gets_not_applicable() -> None:
+def test_a_model_without_nodes_gets_its_family_s_neuron_groups_or_not_applicable() -> None:
     """The cosine MLP (one-hot inputs) has no heads, MLPs or positions to align a variable to:
-    every causal unit says why it did not run, and every claim is not applicable, never passed."""
-    found = load("zoo:modadd_mlp_p113").causal(budget=SMALL)
-    assert all("skipped" in data for data in found.to_json().values())
-    assert {c.verdict for c in found.claims} == {"n/a"} and found.sections == []
+    the iia unit runs the family's own measurement over groups of neurons (the frequency vote,
+    tests/unit/test_modular_vote.py), every other unit says why it did not run, and a family
+    that declares no such measurement gets every claim not applicable, never passed."""
+    from algolens.analysis.units import Context, run_units
+    from algolens.verify import verify
+
+    mlp = load("zoo:modadd_mlp_p113")
+    found = mlp.causal(budget=SMALL)
+    groups = found["iia"]["groups"]
+    assert groups["contested"]["pairs"] == SMALL.pairs and groups["frequencies"]
+    assert all("skipped" in data for unit, data in found.to_json().items() if unit != "iia")
+    assert [s.key for s in found.sections] == ["iia"]
+    (claim,) = [c for c in found.claims if c.verdict != "n/a"]
+    assert claim.claim.startswith("The neurons' frequencies vote") and claim.verdict == "fail"
+    declared = dataclasses.replace(mlp.declared(), neurons=None)
+    ctx = Context(mlp.model, mlp.task, declared, SMALL, verify)
+    bare = run_units(ctx, units(["iia", "sets", "das", "circuit"]))
+    assert all("skipped" in data for data in bare.to_json().values())
+    assert {c.verdict for c in bare.claims} == {"n/a"} and bare.sections == []
 
 
 def test_modular_addition_gets_iia_and_das_but_no_circuit() -> None:

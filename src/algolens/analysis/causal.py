@@ -30,6 +30,9 @@ class Declared:
 
     hypothesis: Hypothesis
     samplers: Mapping[str, Sampler]
+    # for a model with no positions or heads (the one-hot MLP): the family measures its own
+    # hypothesis over groups of neurons, ``(model, budget) -> JSON`` (see ``IIAUnit``)
+    neurons: Callable[[Any, Budget], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if "random" not in self.samplers:

@@ -157,6 +157,37 @@ def set_sections(data: dict[str, Any]) -> list[Section]:
                     key="sets")]  # fmt: skip
 
 
+def group_sections(data: dict[str, Any]) -> list[Section]:
+    """A hypothesis measured over groups of neurons: IIA per tenth of the vote swapped, and
+    the groups (frequency, neurons, share of the vote)."""
+    bins = Table(
+        ["share of the vote swapped", "pairs", "IIA (the vote's answer)", "neither sum"],
+        [
+            [f"{b['share'][0]:.1f}-{b['share'][1]:.1f}", f"{b['pairs']:,}",
+             "-" if b["iia"] is None else f"{b['iia']:.3f}",
+             "-" if b["neither"] is None else f"{b['neither']:.3f}"]
+            for b in data["bins"]
+        ],
+    )  # fmt: skip
+    groups = Table(
+        ["frequency", "neurons", "share of the vote"],
+        [[g["frequency"], g["neurons"], f"{g['share']:.3f}"] for g in data["frequencies"]],
+    )
+    lo, hi = data["contested_share"]
+    text = (
+        f"The hypothesis {data['hypothesis']} ({data['source']}): the neurons of each frequency "
+        "vote for the sum with a cosine, and the answer is the vote's argmax. The neurons of "
+        "a random set of frequencies take their activations from a source question; a pair "
+        "counts where the vote's answer then differs from the base's. Contested pairs (the "
+        f"swapped frequencies hold {lo:.0%}-{hi:.0%} of the vote): "
+        f"{_ci(data['contested'])} of {data['contested']['pairs']:,}; clear pairs: "
+        f"{_ci(data['clear'])} of {data['clear']['pairs']:,}; the untrained copy on the "
+        f"contested pairs: {data['untrained']['iia']:.3f}."
+    )
+    title = "Interchange: the neurons' frequencies as a vote"
+    return [Section(title, text, tables=[bins, groups], key="iia")]
+
+
 def das_sections(data: dict[str, Any]) -> list[Section]:
     rows = []
     for v in data["variables"]:

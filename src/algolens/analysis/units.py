@@ -160,6 +160,9 @@ class IIAUnit:
         if ctx.declared is None:
             return _skipped("the family declares no hypothesis")
         if not hasattr(ctx.model, "blocks"):
+            if ctx.declared.neurons is not None:
+                ctx.note("iia: neuron groups")
+                return {"groups": ctx.declared.neurons(ctx.model, ctx.budget)}
             return _skipped("the model has no heads or MLP nodes to align a variable to")
         measured = measure_hypothesis(
             ctx.model,
@@ -172,6 +175,8 @@ class IIAUnit:
         return measured.to_json()
 
     def claims(self, data: dict[str, Any]) -> list[Claim]:
+        if "groups" in data:
+            return [group_claim(data["groups"])]
         claim = "The hypothesis's variables each live at one node (interchange)"
         expected = "IIA lower bound >= {iia} on random pairs, untrained copy at the baseline"
         if "skipped" in data or not data["variables"]:
@@ -190,7 +195,35 @@ class IIAUnit:
         return [Claim(claim, expected.format(**th), measured, not no, data["source"])]
 
     def sections(self, data: dict[str, Any]) -> list[Section]:
+        if "groups" in data:
+            return draw.group_sections(data["groups"])
         return [] if "skipped" in data else draw.iia_sections(data)
+
+
+def group_claim(data: dict[str, Any]) -> Claim:
+    """A hypothesis measured over groups of neurons (the one-hot MLP's frequency vote): the
+    contested pairs' IIA lower bound at the threshold, the untrained copy at the baseline."""
+    th, found, control = data["thresholds"], data["contested"], data["untrained"]
+    lo, hi = data["contested_share"]
+    ok = (
+        found["interval"][0] >= th["iia"]
+        and control["iia"] <= control["baseline"] + th["control_margin"]
+    )
+    clear = data["clear"]
+    measured = (
+        f"contested pairs {found['iia']:.3f} [{found['interval'][0]:.3f}, "
+        f"{found['interval'][1]:.3f}] of {found['pairs']:,}; clear pairs {clear['iia']:.3f} "
+        f"of {clear['pairs']:,}; untrained {control['iia']:.3f}; "
+        f"{len(data['frequencies'])} frequencies"
+    )
+    return Claim(
+        "The neurons' frequencies vote for the answer (interchange of neuron groups)",
+        f"IIA lower bound >= {th['iia']} where the swapped groups hold {lo:.0%}-{hi:.0%} of the "
+        "vote, untrained copy at the baseline",
+        measured,
+        bool(ok),
+        data["source"],
+    )
 
 
 # ---- node sets ----------------------------------------------------------------------------
@@ -234,7 +267,7 @@ class SetsUnit:
     def compute(self, ctx: Context) -> dict[str, Any]:
         iia_data = ctx.done.get("iia", {})
         if ctx.declared is None or "variables" not in iia_data:
-            return _skipped("needs the iia unit's results")
+            return _skipped("needs the iia unit's per-node results")
         names = das_candidates(iia_data, ctx.budget.das_variables)
         single = {v["variable"]: v["iia"][0]["iia"] for v in iia_data["variables"]}
         rows = []
@@ -338,7 +371,7 @@ class DASUnit:
     def compute(self, ctx: Context) -> dict[str, Any]:
         iia = ctx.done.get("iia", {})
         if ctx.declared is None or "variables" not in iia:
-            return _skipped("needs the iia unit's results")
+            return _skipped("needs the iia unit's per-node results")
         names = das_candidates(iia, ctx.budget.das_variables)
         single = {v["variable"]: v["iia"][0]["iia"] for v in iia["variables"]}
         rows = []

@@ -12,16 +12,18 @@ but in subspaces of that residual stream, where DAS looks for them.
 
 Pairs come from the whole table (``'random'``) and from the pairs held out of training
 (``'validation'``): the hypothesis must hold where the model never saw the answer. The one-hot
-MLP has no heads or positions; the units say so instead of measuring it.
+MLP has no heads or positions: its hypothesis is the vote of its neurons' frequencies, measured
+by interchanging groups of neurons (:mod:`algolens.families.modular.vote`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 
-from algolens.analysis.causal import Declared
+from algolens.analysis.causal import Budget, Declared
 from algolens.analysis.hypothesis import Hypothesis, Variable
 from algolens.errors import AlgolensError
 from algolens.families.modular.task import ModAddTask
@@ -70,4 +72,11 @@ def declare(task: ModAddTask, op: str | None = None) -> Declared:
     samplers = {"random": uniform}
     if len(task.val_idx):
         samplers["validation"] = held_out
-    return Declared(modular_hypothesis(task), samplers)
+    return Declared(modular_hypothesis(task), samplers, _vote)
+
+
+def _vote(model: Any, budget: Budget) -> dict[str, Any]:
+    """The one-hot MLP's hypothesis: its neurons' frequencies vote (:mod:`.vote`)."""
+    from algolens.families.modular.vote import measure_vote
+
+    return measure_vote(model, budget.pairs, budget.seed)
