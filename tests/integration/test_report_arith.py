@@ -10,6 +10,7 @@ import pytest
 from tests.browser import check_report, figures_in
 from typer.testing import CliRunner
 
+from algolens.analysis.units import das_candidates
 from algolens.cli import app
 from algolens.errors import AlgolensError
 from algolens.report import figures_export
@@ -101,7 +102,7 @@ def test_static_export_through_chromium(tmp_path: Path) -> None:
 def causal_dir(add_d2_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "add_d2_causal"
     argv = ["analyse", str(add_d2_run), "--out", str(out), "--questions", "100", "--causal"]
-    argv += ["--units", "iia,circuit,edges", "--pairs", "100", "--circuit-questions", "300"]
+    argv += ["--units", "iia,sets,circuit,edges", "--pairs", "100", "--circuit-questions", "300"]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
     return out
@@ -112,12 +113,15 @@ def test_causal_report_writes_its_json_claims_and_sections(causal_dir: Path) -> 
     claims; the page gains the IIA heatmap (variable x node), the circuit diagram with
     sufficiency beside the model's own verification, and the edges drawn as arrows."""
     data = json.loads((causal_dir / "causal.json").read_text())
-    assert list(data) == ["iia", "circuit", "edges"]
+    assert list(data) == ["iia", "sets", "circuit", "edges"]
     assert data["iia"]["hypothesis"] == "add_d2" and data["iia"]["variables"]
+    sets = [v["variable"] for v in data["sets"]["variables"]]
+    assert sets == das_candidates(data["iia"], 6)  # every unheld kind gets a node set
     assert data["circuit"]["results"]["uniform"]["questions"] == 300
     claims = [c["claim"] for c in json.loads((causal_dir / "claims.json").read_text())]
     assert "The circuit alone does the task (sufficiency)" in claims
     html = (causal_dir / "report.html").read_text()
+    assert sets and "Node sets: variables held jointly" in html  # the 2-digit model: 4 sets
     for title in ("Interchange: where each variable lives", "The circuit: sufficient and minimal",
                   "the model: wrong (95% CI)", "The algorithm map&#39;s edges"):  # fmt: skip
         assert title in html, title

@@ -292,7 +292,7 @@ class SetsUnit:
         return [Claim(claim, expected, measured, ok, IIA_SOURCE)]
 
     def sections(self, data: dict[str, Any]) -> list[Section]:
-        return [] if "skipped" in data else draw.set_sections(data)
+        return [] if "skipped" in data or not data["variables"] else draw.set_sections(data)
 
 
 # ---- DAS ----------------------------------------------------------------------------------
