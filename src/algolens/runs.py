@@ -160,12 +160,19 @@ class Run:
     ) -> dict[str, Any]:  # fmt: skip
         """Interchange-intervention accuracy of the family's hypothesis (:meth:`declared`): per
         variable (all, or ``variables``) the best node of a search, its IIA with Clopper-Pearson
-        intervals on random and targeted pairs, and the negative controls, as JSON."""
+        intervals on random and targeted pairs, and the negative controls, as JSON. A model with
+        no heads or positions (the one-hot MLP) gets its family's measurement over groups of
+        neurons (``{"groups": ...}``) on ``pairs`` pairs."""
         from algolens.analysis.causal import Budget, measure_hypothesis
 
         budget = Budget(pairs=pairs, targeted_pairs=targeted_pairs, search_pairs=search_pairs,
                         seed=seed)  # fmt: skip
         declared = self.declared(op)
+        if not hasattr(self.model, "blocks"):
+            if declared.neurons is None or variables:
+                why = "per-variable" if declared.neurons else "any"
+                raise AlgolensError(f"this model has no heads or positions: no {why} IIA")
+            return {"groups": declared.neurons(self.model, budget)}
         return measure_hypothesis(self.model, self.task, declared, variables, budget).to_json()
 
     def causal(

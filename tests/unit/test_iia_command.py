@@ -26,6 +26,18 @@ def test_iia_prints_each_variable_with_its_controls(tmp_path: Path, capsys) -> N
     assert sc1["untrained"]["iia"] < 0.05  # ... and not in an untrained copy
 
 
+def test_iia_on_the_one_hot_mlp_measures_its_neuron_groups(capsys) -> None:
+    """The cosine MLP has no nodes: ``algolens iia`` runs its family's frequency vote instead
+    (contested and clear pairs, the untrained copy, IIA per tenth of the vote swapped), and a
+    per-variable request is one line."""
+    assert main(["iia", "zoo:modadd_mlp_p113", "--pairs", "300"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("hypothesis modadd_vote_p113")
+    assert lines[1].startswith("contested pairs") and lines[1].endswith("of 300")
+    assert main(["iia", "zoo:modadd_mlp_p113", "--variables", "F19"]) == 2
+    assert "no per-variable IIA" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [

@@ -36,7 +36,8 @@ def iia(
 ) -> None:
     """Per variable of the hypothesis: the node a search finds, its IIA on random and targeted
     pairs with 95% Clopper-Pearson intervals, the ignore-the-patch baseline, and the controls (an
-    untrained copy, the node one position over)."""
+    untrained copy, the node one position over). A model with no heads or positions (the one-hot
+    MLP) gets its family's measurement over groups of neurons instead."""
     for name, value, least in (("--pairs", pairs, 1), ("--targeted", targeted, 1),
                                ("--search", search, 1)):  # fmt: skip
         if not least <= value <= 10_000_000:
@@ -59,6 +60,8 @@ def iia(
 def summary_lines(result: dict) -> list[str]:
     """One line per variable and pair kind: ``SC1 P14.L0.H0 random 0.816 [0.808, 0.824] of
     10,000 (untrained 0.000, neighbour 0.002)``."""
+    if "groups" in result:
+        return group_lines(result["groups"])
     lines = [f"hypothesis {result['hypothesis']} ({result['source']})"]
     for v in result["variables"]:
         controls = f"untrained {v['untrained']['iia']:.3f}, neighbour {v['wrong']['iia']:.3f}"
@@ -68,6 +71,20 @@ def summary_lines(result: dict) -> list[str]:
                          f"[{lo:.3f}, {hi:.3f}] of {r['pairs']:,} ({controls})")  # fmt: skip
     if result.get("inert"):
         lines.append("inert (no pair changes the answer): " + ", ".join(result["inert"]))
+    return lines
+
+
+def group_lines(g: dict[str, Any]) -> list[str]:
+    """A neuron-group measurement (the one-hot MLP's frequency vote): the contested and clear
+    pairs with intervals, the untrained copy, and IIA per tenth of the vote swapped."""
+    lines = [f"hypothesis {g['hypothesis']} ({g['source']}): {len(g['frequencies'])} groups"]
+    for kind in ("contested", "clear"):
+        r = g[kind]
+        lo, hi = r["interval"]
+        lines.append(f"{kind} pairs {r['iia']:.3f} [{lo:.3f}, {hi:.3f}] of {r['pairs']:,}")
+    lines.append(f"untrained copy (contested pairs) {g['untrained']['iia']:.3f}")
+    lines += [f"  {b['share'][0]:.1f}-{b['share'][1]:.1f} of the vote swapped: {b['iia']:.3f} "
+              f"of {b['pairs']:,}" for b in g["bins"] if b["pairs"]]  # fmt: skip
     return lines
 
 
