@@ -236,9 +236,17 @@ def candidate_nodes(model: Any, task: SequenceTask, hyp: Hypothesis, pairs: Pair
     """Heads and MLPs that could hold the variable: at the positions it names
     (:attr:`Variable.at`), else at or after the last question token it reads and at or before
     the last position predicting an answer token it changes; and able to change an answer at
-    all (:func:`~algolens.analysis.nodes.can_change_answer`)."""
+    all (:func:`~algolens.analysis.nodes.can_change_answer`). Never the residual stream after
+    the last layer: that is the readout, and patching it sets the answer read there whatever
+    the model computed (a model that only reads the answer off would seem to hold the last
+    variable of a chain)."""
     variable = hyp.variable(pairs.variable)
-    nodes = model_nodes(model, task.n_ctx, hyp.kinds)  # type: ignore[arg-type]
+    last = model.cfg.n_layers - 1
+    nodes = [
+        n
+        for n in model_nodes(model, task.n_ctx, hyp.kinds)  # type: ignore[arg-type]
+        if not (n.kind == "resid" and n.layer == last)
+    ]
     if variable.at:
         return [n for n in nodes if n.pos in variable.at]
     if not is_sequence(task):

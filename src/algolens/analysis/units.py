@@ -46,7 +46,7 @@ from algolens.analysis.iia import (
     neighbour,
     untrained_like,
 )
-from algolens.analysis.nodes import Kind, Node
+from algolens.analysis.nodes import Node
 from algolens.analysis.paths import circuit_edges, reaches
 from algolens.analysis.progress import Stages
 from algolens.sections import Section
@@ -311,15 +311,23 @@ def das_candidates(iia: dict[str, Any], limit: int) -> list[str]:
 
 
 def residual_locations(ctx: Context, pairs: Pairs) -> list[Node]:
-    """The residual stream after each layer at every position where a node could hold the
-    variable (:func:`~algolens.analysis.iia.candidate_nodes`), and between each layer's
-    attention and MLP where the hypothesis searches there (``'mid'`` in its kinds)."""
+    """The residual stream after each layer but the last (that one is the readout) at every
+    position where a node could hold the variable
+    (:func:`~algolens.analysis.iia.candidate_nodes`), and between each layer's attention and
+    MLP where the hypothesis searches there (``'mid'`` in its kinds) or the model has one layer."""
     hyp = ctx.declared.hypothesis if ctx.declared else None
     assert hyp is not None
     positions = sorted({n.pos for n in candidate_nodes(ctx.model, ctx.task, hyp, pairs)})
-    kinds: tuple[Kind, ...] = ("mid", "resid") if "mid" in hyp.kinds else ("resid",)
-    layers = range(ctx.model.cfg.n_layers)
-    return [Node(p, layer, k) for p in positions for layer in layers for k in kinds]
+    layers = ctx.model.cfg.n_layers
+    mid = "mid" in hyp.kinds or layers == 1
+    out: list[Node] = []
+    for p in positions:
+        for layer in range(layers):
+            if mid:
+                out.append(Node(p, layer, "mid"))
+            if layer < layers - 1:
+                out.append(Node(p, layer, "resid"))
+    return out
 
 
 def _split(pairs: Pairs, k: int) -> tuple[DasPairs, DasPairs]:
