@@ -66,12 +66,12 @@ class Vote:
     def share(self) -> Tensor:
         return self.amplitude / self.amplitude.sum()
 
-    def answers(self, sums: Tensor) -> Tensor:
+    def answers(self, carried: Tensor) -> Tensor:
         """The vote's answer for each row of per-frequency sums ``[n, frequency]``."""
         c = torch.arange(self.p, dtype=torch.float64)
         k = torch.tensor(self.freqs, dtype=torch.float64)
         out = []
-        for rows in sums.double().split(2048):  # [rows, frequency, answer] stays small
+        for rows in carried.double().split(2048):  # [rows, frequency, answer] stays small
             angle = 2 * math.pi * k[None, :, None] * (c[None, None] - rows[..., None]) / self.p
             out.append((self.amplitude[None, :, None] * torch.cos(angle)).sum(1).argmax(-1))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
@@ -106,14 +106,14 @@ def vote_of(model: Any) -> Vote:
     vote is not positive are left out: they do not push towards the sum)."""
     p = model.cfg.d_out
     hidden = hidden_table(model)
-    sums = torch.arange(p).repeat_interleave(p).add(torch.arange(p).repeat(p)).remainder(p)
+    answer = sums(torch.arange(p * p), p)
     freq = fit_cosines(model.W_out.detach().double().cpu()).freq
     w_out = model.W_out.detach().double().cpu()
     keep: list[tuple[int, Tensor, float]] = []
     for k in sorted(set(freq.tolist())):
         group = freq == k
         part = hidden[:, group] @ w_out[group]
-        amp = float((part.gather(1, sums[:, None])[:, 0] - part.mean(1)).mean())
+        amp = float((part.gather(1, answer[:, None])[:, 0] - part.mean(1)).mean())
         if amp > 0:
             keep.append((k, group, amp))
     keep.sort(key=lambda t: -t[2])
@@ -148,6 +148,11 @@ class Drawn:
         return Drawn(*(t[keep] for t in vars(self).values()))
 
 
+def sums(rows: Tensor, p: int) -> Tensor:
+    """The sum ``(a + b) mod p`` of questions given as rows ``a * p + b`` of the table."""
+    return (rows // p + rows % p) % p
+
+
 def draw(vote: Vote, n: int, gen: torch.Generator) -> Drawn:
     """``n`` candidate interchanges, each frequency chosen with a per-pair probability drawn
     uniformly (so every share of the vote is drawn), kept where the vote changes the answer."""
@@ -155,7 +160,7 @@ def draw(vote: Vote, n: int, gen: torch.Generator) -> Drawn:
     base = torch.randint(0, p * p, (n,), generator=gen)
     source = torch.randint(0, p * p, (n,), generator=gen)
     chosen = torch.rand(n, g, generator=gen) < torch.rand(n, 1, generator=gen)
-    sum_b, sum_s = (base // p + base % p) % p, (source // p + source % p) % p
+    sum_b, sum_s = sums(base, p), sums(source, p)
     cf = vote.answers(torch.where(chosen, sum_s[:, None], sum_b[:, None]))
     out = Drawn(base, source, chosen, (chosen.double() * vote.share).sum(1), cf)
     return out.rows(cf != sum_b)
@@ -216,9 +221,7 @@ def _cat(a: Drawn, b: Drawn) -> Drawn:
 def _bins(vote: Vote, drawn: Drawn, got: Tensor) -> list[dict[str, Any]]:
     """Per tenth of the vote swapped: pairs, the share the model answers as the vote does, and
     the share it answers neither the base's sum nor the source's."""
-    p = vote.p
-    sum_b = (drawn.base // p + drawn.base % p) % p
-    sum_s = (drawn.source // p + drawn.source % p) % p
+    sum_b, sum_s = sums(drawn.base, vote.p), sums(drawn.source, vote.p)
     neither = (got != sum_b) & (got != sum_s)
     out = []
     for i in range(BINS):
