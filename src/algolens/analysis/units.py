@@ -268,12 +268,7 @@ class SetsUnit:
         iia_data = ctx.done.get("iia", {})
         if ctx.declared is None or "variables" not in iia_data:
             return _skipped("needs the iia unit's per-node results")
-        names = das_candidates(iia_data, ctx.budget.das_variables)
-        single = {v["variable"]: v["iia"][0]["iia"] for v in iia_data["variables"]}
-        rows = []
-        for name in names:
-            ctx.note(f"sets {name}")
-            rows.append(set_variable(ctx, name, single[name]))
+        rows = each_unheld(ctx, iia_data, "sets", set_variable)
         return {"thresholds": iia_data["thresholds"], "variables": rows}
 
     def claims(self, data: dict[str, Any]) -> list[Claim]:
@@ -308,6 +303,22 @@ def das_candidates(iia: dict[str, Any], limit: int) -> list[str]:
         if kind not in weakest or score < weakest[kind][0]:
             weakest[kind] = (score, v["variable"])
     return [name for _, name in sorted(weakest.values())][:limit]
+
+
+def each_unheld(
+    ctx: Context,
+    iia: dict[str, Any],
+    label: str,
+    measure: Callable[[Context, str, float], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """``measure(ctx, name, single-node IIA)`` for each variable no single node holds (the
+    weakest of each kind, :func:`das_candidates`): what the sets and DAS units both run."""
+    single = {v["variable"]: v["iia"][0]["iia"] for v in iia["variables"]}
+    rows = []
+    for name in das_candidates(iia, ctx.budget.das_variables):
+        ctx.note(f"{label} {name}")
+        rows.append(measure(ctx, name, single[name]))
+    return rows
 
 
 def residual_locations(ctx: Context, pairs: Pairs) -> list[Node]:
@@ -380,12 +391,7 @@ class DASUnit:
         iia = ctx.done.get("iia", {})
         if ctx.declared is None or "variables" not in iia:
             return _skipped("needs the iia unit's per-node results")
-        names = das_candidates(iia, ctx.budget.das_variables)
-        single = {v["variable"]: v["iia"][0]["iia"] for v in iia["variables"]}
-        rows = []
-        for name in names:
-            ctx.note(f"das {name}")
-            rows.append(das_variable(ctx, name, single[name]))
+        rows = each_unheld(ctx, iia, "das", das_variable)
         return {
             "threshold": iia["thresholds"]["iia"],
             "variables": rows,

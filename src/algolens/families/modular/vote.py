@@ -187,12 +187,12 @@ def measure_vote(model: Any, pairs: int = 10_000, seed: int = 0) -> dict[str, An
         more = draw(vote, 8 * pairs, gen)
         contested = _cat(contested, more.rows((more.share >= lo) & (more.share <= hi)))
     contested = contested.rows(torch.arange(min(pairs, len(contested.base))))
-    clear = drawn.rows(drawn.share >= CLEAR)
     got = interchanged(model, vote, drawn.base, drawn.source, drawn.chosen)
-    cases = [(contested, "contested"), (clear, "clear")]
+    clear = drawn.share >= CLEAR  # a subset of the drawn pairs: their answers are in ``got``
     found = {
-        kind: _result("S", kind, interchanged(model, vote, d.base, d.source, d.chosen),
-                      d.counterfactual, th).to_json() for d, kind in cases
+        "contested": _result("S", "contested", interchanged(model, vote, contested.base,
+                             contested.source, contested.chosen), contested.counterfactual, th),
+        "clear": _result("S", "clear", got[clear], drawn.counterfactual[clear], th),
     }  # fmt: skip
     control = untrained_like(model)
     answer = interchanged(control, vote, contested.base, contested.source, contested.chosen)
@@ -204,7 +204,7 @@ def measure_vote(model: Any, pairs: int = 10_000, seed: int = 0) -> dict[str, An
             {"frequency": k, "neurons": int(m.sum()), "share": round(float(s), 4)}
             for k, m, s in zip(vote.freqs, vote.members, vote.share, strict=True)
         ],
-        **found,
+        **{kind: r.to_json() for kind, r in found.items()},
         "untrained": _result("S", "contested", answer, contested.counterfactual, th).to_json(),
         "bins": _bins(vote, drawn, got),
         "contested_share": list(CONTESTED),
