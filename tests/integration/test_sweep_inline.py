@@ -50,12 +50,14 @@ class InlineRay:
         return call.fn(*call.args)
 
 
-def _sweep(tmp: Path, monkeypatch: Any, fail: int | None = None) -> tuple[InlineRay, Any]:
+def _sweep(
+    tmp: Path, monkeypatch: Any, fail: int | None = None, more: tuple[str, ...] = ()
+) -> tuple[InlineRay, Any]:
     """``algolens sweep`` on a tiny spec with Ray's calls inline: the fake, and the CLI's result."""
     spec = tiny_spec(tmp, [20, 30, 40])
     fake = InlineRay(tmp / "sweeps" / "tiny", fail)
     monkeypatch.setattr(runner, "_ray", lambda workers, address: fake)
-    argv = ["sweep", str(spec), "--out", str(tmp / "sweeps"), "--no-progress"]
+    argv = ["sweep", str(spec), "--out", str(tmp / "sweeps"), "--no-progress", *more]
     return fake, CliRunner().invoke(app, argv)
 
 
@@ -77,6 +79,23 @@ def test_results_are_written_as_each_run_finishes(tmp_path: Path, monkeypatch: A
     # before the second run, the first was in the table; before the third, the first two
     assert fake.seen_before == [[], names[:1], names[:2]]
     assert "3 of 3" in (fake.folder / "sweep.html").read_text()
+
+
+@pytest.mark.parametrize(("workers", "threads"), [("1", 4), ("2", 2), ("3", 1), ("8", 1)])
+def test_runs_share_the_cores_among_the_workers(
+    tmp_path: Path, monkeypatch: Any, workers: str, threads: int
+) -> None:
+    """On 4 cores one worker trains on 4 threads (Ray alone would give it one), two on 2 each;
+    the caller's own thread count comes back."""
+    import torch
+
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 4)
+    before = torch.get_num_threads()
+    fake, done = _sweep(tmp_path, monkeypatch, more=("--workers", workers))
+    assert done.exit_code == 0, done.output
+    for row in csv.DictReader((fake.folder / "results.csv").open()):
+        assert store.read_config(fake.folder / "runs" / row["run"]).provenance.threads == threads
+    assert torch.get_num_threads() == before
 
 
 def test_a_failed_run_adds_no_row_and_the_others_go_on(tmp_path: Path, monkeypatch: Any) -> None:
@@ -130,8 +149,12 @@ def test_a_lego_variant_sweep_trains_what_lego_train_does(tmp_path: Path, monkey
     assert [r["variant"] for r in rows] == ["random", "parent"]
     assert all(0 <= float(r["eval_accuracy_by_position_pos1"]) <= 1 for r in rows)
     assert "Accuracy by chain position" in (fake.folder / "sweep.html").read_text()
-    direct = tmp_path / "direct"
-    assert CliRunner().invoke(app, [*LEGO_TRAIN, "--out", str(direct)]).exit_code == 0
+    direct, was = tmp_path / "direct", torch.get_num_threads()
+    torch.set_num_threads(runner.run_threads(None))  # the sweep's runs' own thread count
+    try:
+        assert CliRunner().invoke(app, [*LEGO_TRAIN, "--out", str(direct)]).exit_code == 0
+    finally:
+        torch.set_num_threads(was)
     want = load_run(direct).model.state_dict()
     swept = {r["variant"]: load_run(fake.folder / "runs" / r["run"]).model.state_dict()
              for r in rows}  # fmt: skip

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each runs the benchmark script: about 7-10 s
+
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "time_to_accuracy.py"
 
 

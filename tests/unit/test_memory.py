@@ -45,6 +45,7 @@ def _faults(mode: str) -> int:
     return int(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+@pytest.mark.slow  # two fresh interpreters running forwards: about 11 s
 @pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
 def test_kept_memory_ends_the_page_faults_of_every_forward() -> None:
     plain, kept = _faults("plain"), _faults("keep")

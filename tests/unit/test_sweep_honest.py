@@ -157,7 +157,7 @@ def test_an_interrupted_sweep_reruns_to_every_point_once(tmp_path: Path, monkeyp
 
     ran: list[str] = []
 
-    def run_one(item: runner.SweepRun, questions: int) -> dict[str, Any]:
+    def run_one(item: runner.SweepRun, questions: int, threads: int | None) -> dict[str, Any]:
         ran.append(item.out.name)
         store.write_json(item.out / store.CONFIG, item.config.to_dict())
         row = {"run": item.out.name, "steps_done": item.config.train.steps}

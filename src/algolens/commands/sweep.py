@@ -21,7 +21,11 @@ def sweep(
         Path | None, Opt(help="Sweeps folder; the sweep writes OUT/NAME (default: sweeps).")
     ] = None,
     workers: Annotated[
-        int | None, Opt(help="Runs at once on the local Ray (default: every CPU).")
+        int | None,
+        Opt(
+            help="Runs at once on the local Ray (default: every CPU); each trains on the "
+            "cores shared among them (--workers 1 on 2 cores: 2 threads)."
+        ),
     ] = None,
     address: Annotated[
         str | None, Opt(help="Join this Ray cluster (e.g. ray://host:10001) instead.")

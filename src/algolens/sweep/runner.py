@@ -12,6 +12,7 @@ Ray is imported here only, inside :func:`run_sweep`.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -127,13 +128,25 @@ def run_status(item: SweepRun, questions: int) -> str:
     return "to run"
 
 
-def run_one(item: SweepRun, questions: int) -> dict[str, Any]:
-    """Train (or resume, or keep) one run, then verify it; its results row, or
-    ``{"interrupted": True}`` when a cancel stopped its training (its checkpoint is saved)."""
+def run_one(item: SweepRun, questions: int, threads: int | None = None) -> dict[str, Any]:
+    """Train (or resume, or keep) one run, then verify it, on ``threads`` threads (None: the
+    worker's own); its results row, or ``{"interrupted": True}`` when a cancel stopped its
+    training (its checkpoint is saved)."""
+    import torch
+
+    keep_freed_memory()  # a Ray worker process: see algolens.memory
+    was = torch.get_num_threads()
+    torch.set_num_threads(threads or was)
+    try:
+        return _train_and_verify(item, questions)
+    finally:
+        torch.set_num_threads(was)
+
+
+def _train_and_verify(item: SweepRun, questions: int) -> dict[str, Any]:
     from algolens.runs import load_run, resume_run, train_run
     from algolens.zoo.build import make_card
 
-    keep_freed_memory()  # a Ray worker process: see algolens.memory
     out = item.out
     state, detail = store.run_state(out)
     if state == "resumable":
@@ -192,13 +205,22 @@ def run_sweep(
         try:
             ray = _ray(workers, address)
             task = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(run_one)
-            refs = {task.remote(runs[i], spec.questions): i for i in todo}
+            threads = None if address else run_threads(workers)
+            refs = {task.remote(runs[i], spec.questions, threads): i for i in todo}
             _collect(ray, refs, rows, runs, outcome, progress, on_rows)
         finally:  # a caller's own handlers come back
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
     outcome.rows = [rows[i] for i in sorted(rows)]
     return outcome
+
+
+def run_threads(workers: int | None) -> int:
+    """Threads each run trains with on the local Ray: this machine's cores shared among the
+    runs at once (Ray would give each task one thread: ``--workers 1`` on 2 cores ran at half
+    speed)."""
+    cores = os.cpu_count() or 1
+    return max(1, cores // min(workers or cores, cores))
 
 
 def _ray(workers: int | None, address: str | None) -> Any:
