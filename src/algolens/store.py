@@ -2,14 +2,15 @@
 
 A run directory holds ``config.json`` (a :class:`~algolens.config.RunConfig`, written once),
 ``run.json`` (the run's identity, a random run id and the hash of its config, written at its
-start, and ``"done": true`` written LAST, when its training has finished), ``model.safetensors``
-(the latest weights), ``metrics.jsonl`` (one row per logged step) and, while a run can be
-resumed, ``checkpoint.pt``: the whole training state in one file (weights, optimiser,
-scheduler, sampler and Grokfast state, step, how far the metrics log had got, and the run's
-identity), so that it is written by one rename and can never pair weights with another step's
-optimiser or another run's. Every file is written to a temporary name beside it and renamed
-into place; no file is ever written through a symbolic link, nor into a symlinked folder inside
-the run. ``train.lock`` keeps a second writer out (an ``flock`` held while training).
+start, and ``"done": true`` written LAST, when its training has finished, with its training
+seconds), ``model.safetensors`` (the latest weights), ``metrics.jsonl`` (one row per logged
+step) and, while a run can be resumed, ``checkpoint.pt``: the whole training state in one
+file (weights, optimiser, scheduler, sampler and Grokfast state, step, how far the metrics log
+had got, and the run's identity), so that it is written by one rename and can never pair
+weights with another step's optimiser or another run's. Every file is written to a temporary
+name beside it and renamed into place; no file is ever written through a symbolic link, nor
+into a symlinked folder inside the run. ``train.lock`` keeps a second writer out (an
+``flock`` held while training).
 
 Where a run stands (:func:`run_state`) follows from which files are there, in the order the
 trainer writes them: a checkpoint first, then the weights, then ``run.json``'s ``done``, then
@@ -208,14 +209,25 @@ def read_marker(run_dir: Path) -> dict[str, Any] | None:
     return dict(data)
 
 
-def mark_finished(run_dir: Path, step: int) -> None:
-    """Write ``"done": true`` into ``run.json``: the last write of a run's training."""
+def mark_finished(run_dir: Path, step: int, seconds: float | None = None) -> None:
+    """Write ``"done": true`` into ``run.json``: the last write of a run's training; with
+    ``seconds``, its training time over every segment (a sweep that only verifies the run
+    reads it there)."""
     run_dir = Path(run_dir)
     marker = read_marker(run_dir) or {
         "run_id": uuid.uuid4().hex,  # a run of an earlier algolens, resumed to its end here
         "config_sha256": config_hash(read_config(run_dir)),
     }
-    write_json(run_dir / RUN, {**marker, "done": True, "step": step})
+    timed = {} if seconds is None else {"seconds": round(seconds, 3)}
+    write_json(run_dir / RUN, {**marker, "done": True, "step": step, **timed})
+
+
+def training_seconds(run_dir: Path) -> float | None:
+    """A finished run's training time as ``run.json`` records it (None: not recorded)."""
+    seconds = (read_marker(Path(run_dir)) or {}).get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    return float(seconds)
 
 
 def run_state(run_dir: Path) -> tuple[str, str]:

@@ -131,6 +131,28 @@ def test_a_resumed_run_s_total_time_counts_its_earlier_training(
     assert row["train_seconds"] == 1000.0 and row["total_seconds"] >= 1000.0
 
 
+def test_a_run_trained_into_the_sweep_s_folder_keeps_its_training_time(tmp_path: Path) -> None:
+    """``algolens train`` into a sweep's run folder, then the sweep: it only verifies the run,
+    and its row carries the training time run.json recorded; a marker without it gives none."""
+    from tests.conftest import tiny_model_spec
+    from tests.unit.test_train_store import quick
+
+    from algolens import runs, store
+
+    out = runs.train(tmp_path / "r", {"name": "add", "n_digits": 2}, tiny_model_spec(), quick(20),
+                     progress=False)  # fmt: skip
+    recorded = store.training_seconds(out)
+    assert recorded is not None and recorded > 0
+    item = runner.SweepRun({"steps": 20}, out, store.read_config(out))
+    row = runner.run_one(item, questions=200)
+    assert row["train_seconds"] == round(recorded, 1)  # a card keeps tenths of a second
+    assert row["total_seconds"] >= recorded
+    marker = store.read_marker(out)
+    assert marker is not None
+    store.write_json(out / store.RUN, {k: v for k, v in marker.items() if k != "seconds"})
+    assert runner.run_one(item, questions=200)["train_seconds"] is None
+
+
 def test_a_lego_variant_sweep_trains_what_lego_train_does(tmp_path: Path, monkeypatch: Any) -> None:
     """Variants and seeds as grid keys: each run's weights are those of ``algolens lego train``
     with the same settings (the parent variant's mimic init included), and its row holds the

@@ -161,9 +161,12 @@ def _train_and_verify(item: SweepRun, questions: int) -> dict[str, Any]:
         return {"interrupted": True}
     verifying = time.perf_counter()
     run = load_run(out)
-    seconds = result.seconds if result is not None else 0.0  # every training segment's
+    # every training segment's; a run trained before (an earlier call that stopped before its
+    # verification, or `algolens train` into the sweep's folder): what its run.json records
+    recorded = store.training_seconds(out) if result is None else result.seconds
+    seconds = recorded or 0.0
     card = make_card(run, seconds, " ".join(item.config.provenance.argv), questions=questions)
-    if result is None:  # trained by an earlier call that stopped before its verification
+    if recorded is None:
         card["training"]["wall_seconds"] = None
     card["training"]["cpu_seconds"] = round(result.cpu_seconds, 1) if result else None
     # training over every segment (a resumed run's earlier ones too) plus this verification

@@ -154,9 +154,10 @@ class Trainer:
         if self.out is None:
             return
         signals.saving = True
-        checkpoints.save_checkpoint(self.out, {**self.state(step), "final": True})
+        state = self.state(step)
+        checkpoints.save_checkpoint(self.out, {**state, "final": True})
         store.save_weights(self.model, self.out / store.WEIGHTS)
-        store.mark_finished(self.out, step)
+        store.mark_finished(self.out, step, state["elapsed"])
         checkpoints.drop_checkpoint(self.out)
         signals.saved()
 
