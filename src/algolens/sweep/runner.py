@@ -220,8 +220,8 @@ def run_sweep(
 
 def run_threads(workers: int | None) -> int:
     """Threads each run trains with on the local Ray: this machine's cores shared among the
-    runs at once (Ray would give each task one thread: ``--workers 1`` on 2 cores ran at half
-    speed)."""
+    runs at once (Ray alone gives each task one thread: ``--workers 1`` on 2 cores trained on
+    one of them)."""
     cores = os.cpu_count() or 1
     return max(1, cores // min(workers or cores, cores))
 
