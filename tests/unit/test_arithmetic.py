@@ -307,3 +307,61 @@ def test_cascade_share_plants_long_carry_and_borrow_runs(op: str) -> None:
     assert make_task(op, n_digits=n).to_dict()["cascade_share"] == 0.0
     with pytest.raises(AlgolensError, match="cascade_share"):
         make_task(op, n_digits=n, cascade_share=-0.1)
+
+
+def _sums_of_nines(task: Any, batch: Any) -> int:
+    """Addition questions whose sum is 10^k - 1 (k >= 2): the nines family."""
+    n = task.n_digits
+    count = 0
+    for row, is_sub in zip(batch.inputs.tolist(), batch.labels["is_sub"].tolist(), strict=True):
+        text = task.decode(row)
+        total = int(text[:n]) + int(text[n + 1 : 2 * n + 1])
+        count += not is_sub and total >= 99 and set(str(total)) == {"9"}
+    return count
+
+
+def _planted_and(op: str, n: int, seed: int, **more: float) -> list[tuple[str, Any, Any]]:
+    """Both draws of the planted stream (cascade_share 1) and of it with ``more``: (sampler,
+    planted, with more), after checking that ``more`` at 0 keeps the planted stream question for
+    question and that the answers with ``more`` are the oracle's."""
+    planted = make_task(op, n_digits=n, cascade_share=1.0)
+    task = make_task(op, n_digits=n, cascade_share=1.0, **more)
+    off = make_task(op, n_digits=n, cascade_share=1.0, **{k: 0.0 for k in more})
+    draws = _both_draws(planted, task, seed=seed)
+    for draw, a, b in draws:
+        same = getattr(off, draw)(4096, torch.Generator().manual_seed(seed))
+        assert torch.equal(a.inputs, same.inputs), draw
+        _answers_match(task, b)
+    return draws
+
+
+@pytest.mark.parametrize("op", ["add", "mix"])
+def test_nines_share_plants_runs_that_carry_nothing(op: str) -> None:
+    """``nines_share``: that share of the planted addition runs sums to 9 in every column from
+    the units up, so sums of exactly 10^k - 1 come up (padded with zeros in half), while the
+    carry runs stay in the rest; subtraction alone has no addition runs to plant."""
+    n = 10
+    task = make_task(op, n_digits=n)
+    for draw, a, b in _planted_and(op, n, seed=2, nines_share=0.5):
+        assert _sums_of_nines(task, a) < 20, draw  # planted carry runs: rarely nines
+        assert _sums_of_nines(task, b) > 300, draw  # about a fifth of the additions
+        assert float((b.labels["depth"] >= n // 2).double().mean()) > 0.15, draw
+    with pytest.raises(AlgolensError, match="set cascade_share too"):
+        make_task(op, n_digits=n, nines_share=0.5)
+    with pytest.raises(AlgolensError, match="use it with add or mix"):
+        make_task("sub", n_digits=n, cascade_share=0.1, nines_share=0.5)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mix"])
+def test_bare_share_zeroes_the_columns_below_a_padded_run(op: str) -> None:
+    """``bare_share``: in that share of the planted runs padded with zeros above, the columns
+    below are zero too, so the run stands alone (400000 + 600000): both units digits are zero
+    in about a third of the questions, against about 1 in 100 of the planted stream."""
+    n = 10
+    for draw, a, b in _planted_and(op, n, seed=3, bare_share=1.0):
+        units = [(b_.inputs[:, n - 1] == 0) & (b_.inputs[:, 2 * n] == 0) for b_ in (a, b)]
+        nonzero = (b.inputs[:, : 2 * n + 1] != 0).sum(-1) > 1  # more than the operator
+        assert float(units[0].double().mean()) < 0.05, draw
+        assert float((units[1] & nonzero).double().mean()) > 0.25, draw
+    with pytest.raises(AlgolensError, match="set cascade_share too"):
+        make_task(op, n_digits=n, bare_share=0.5)

@@ -89,6 +89,13 @@ class ArithmeticTask(SequenceTaskBase):
     # question), random otherwise. Enrichment alone makes a run of L forced pairs with odds
     # 0.4^L, so long cascades padded with zeros are almost never seen
     cascade_share: float = 0.0
+    # share of the planted addition runs that carry nothing: the run's L columns all sum to 9
+    # from the units up, so the answer's low L digits are nines and no carry leaves the run
+    # (a + b = 10^L - 1 when the columns above are zero), the twin of a carry run
+    nines_share: float = 0.0
+    # share of the zero-padded planted runs whose columns below the run are zero too, so the
+    # run stands alone: 400000 + 600000 = 10^6, 438000 + 567000, 500000 - 490000
+    bare_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.op not in ("add", "sub", "mix"):
@@ -104,10 +111,17 @@ class ArithmeticTask(SequenceTaskBase):
             "hard_share",
             "short_share",
             "cascade_share",
+            "nines_share",
+            "bare_share",
         )
         for name in shares:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise AlgolensError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        for name in ("nines_share", "bare_share"):
+            if getattr(self, name) and not self.cascade_share:
+                raise AlgolensError(f"{name} is a share of the planted runs: set cascade_share too")
+        if self.nines_share and self.op == "sub":
+            raise AlgolensError("nines_share plants addition runs: use it with add or mix")
 
     # ---- shape of the sequence -------------------------------------------------------------
     @property
@@ -257,8 +271,11 @@ class ArithmeticTask(SequenceTaskBase):
         if self.short_share:
             _short_operands(x, y, self.short_share, generator)
         if self.cascade_share:
-            _planted_runs(x, y, is_sub, self.cascade_share, generator)
+            _planted_runs(x, y, is_sub, self._planting(), generator)
         return self.make_batch(x, y, is_sub)
+
+    def _planting(self) -> tuple[float, float, float]:
+        return (self.cascade_share, self.nines_share, self.bare_share)
 
     def _operators(self, batch_size: int, generator: torch.Generator) -> Tensor:
         if self.op == "mix":
@@ -426,7 +443,7 @@ def _short_operands(x: Tensor, y: Tensor, share: float, generator: torch.Generat
 
 
 def _planted_runs(
-    x: Tensor, y: Tensor, is_sub: Tensor, share: float, generator: torch.Generator
+    x: Tensor, y: Tensor, is_sub: Tensor, shares: tuple[float, ...], generator: torch.Generator
 ) -> None:
     """Plant, in place, a carry (borrow) run in a share of the rows (see ``cascade_share``).
 
@@ -436,20 +453,39 @@ def _planted_runs(
     its bottom column gets the larger operand's digit below the smaller's, the run equal
     digits, and the column just above the run the larger's digit above the smaller's (so a
     borrow run fills at most n - 1 columns); either operand is the larger at even odds.
-    ``100000 - 000001`` is one such question.
+    ``100000 - 000001`` is one such question. ``shares`` is (cascade_share, nines_share,
+    bare_share): in the second share of the planted addition rows the run starts at the units
+    and its bottom column sums to 9 too, so nothing carries (``000004 + 099995``); in the third
+    share of the rows padded above, the columns below are zero too (``400000 + 600000``).
     """
     bsz, n = x.shape
-    rows = torch.rand(bsz, generator=generator) < share
+    rows = torch.rand(bsz, generator=generator) < shares[0]
     room = n - (is_sub[:, None].long() if n > 1 else 0)  # a borrow run leaves a column above
     length = 1 + (torch.rand(bsz, 1, generator=generator) * room).long()
     low = (torch.rand(bsz, 1, generator=generator) * (room - length + 1)).long()
+    nines = torch.zeros(bsz, 1, dtype=torch.bool)
+    if shares[1]:  # drawn only when asked, so the recipes without it keep their questions
+        nines = (rows & ~is_sub & (torch.rand(bsz, generator=generator) < shares[1]))[:, None]
+        low = low.masked_fill(nines, 0)
     col = torch.arange(n - 1, -1, -1)[None]  # column of each digit index
     zero = rows[:, None] & (torch.rand(bsz, 1, generator=generator) < 0.5)
-    start = rows[:, None] & (col == low)
-    inside = rows[:, None] & (col > low) & (col < low + length)
+    start = rows[:, None] & (col == low) & ~nines
+    inside = rows[:, None] & (col >= low) & (col < low + length) & ~start
     sub = is_sub[:, None].expand_as(x)
     cap = rows[:, None] & sub & (col == low + length)  # above a borrow run: decides the sign
-    above = zero & (col >= low + length) & ~cap
+    pad = zero & (col >= low + length) & ~cap
+    if shares[2]:  # drawn only when asked, as nines
+        bare = zero & (torch.rand(bsz, 1, generator=generator) < shares[2])
+        pad = pad | (bare & (col < low))
+    _plant(x, y, (start, inside, cap, pad, sub), generator)
+    _larger_first(x, y, rows, is_sub, start, generator)
+
+
+def _plant(x: Tensor, y: Tensor, masks: tuple[Tensor, ...], generator: torch.Generator) -> None:
+    """Write a planted run's digits: (start, inside, cap, pad, sub) as ``_planted_runs``; the
+    columns in ``pad`` are zero."""
+    start, inside, cap, pad, sub = masks
+    bsz, n = x.shape
     u = torch.rand(bsz, n, generator=generator)
     v = torch.rand(bsz, n, generator=generator)
     lo_digit = (u * 9).long()  # 0..8, and above it a digit in lo + 1..9
@@ -461,14 +497,22 @@ def _planted_runs(
     y.copy_(torch.where(inside, torch.where(sub, x, 9 - x), y))
     x.copy_(torch.where(cap, hi_digit, x))
     y.copy_(torch.where(cap, lo_digit, y))
-    x.masked_fill_(above, 0)
-    y.masked_fill_(above, 0)
+    x.masked_fill_(pad, 0)
+    y.masked_fill_(pad, 0)
+
+
+def _larger_first(
+    x: Tensor, y: Tensor, rows: Tensor, is_sub: Tensor, start: Tensor, generator: torch.Generator
+) -> None:
+    """Swap the operands of half the planted subtraction rows, then give the larger operand
+    the lower digit of the bottom pair (rows whose sign the run itself decides, where the
+    column above it is equal, included)."""
+    bsz, n = x.shape
+    sub = is_sub[:, None].expand_as(x)
     turn = (rows & is_sub & (torch.rand(bsz, generator=generator) < 0.5))[:, None]  # a < b
     x_new, y_new = torch.where(turn, y, x), torch.where(turn, x, y)
     x.copy_(x_new)
     y.copy_(y_new)
-    # the larger operand takes the lower digit of the bottom pair (rows whose sign the run
-    # itself decides, where the column above it is equal, included)
     powers = 10 ** torch.arange(n - 1, -1, -1)
     y_larger = ((y * powers).sum(-1) > (x * powers).sum(-1))[:, None]
     flip = start & sub & torch.where(y_larger, y > x, x > y)
