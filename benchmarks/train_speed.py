@@ -9,7 +9,8 @@ Each line also says how close a step comes to the machine's roof: the step's mat
 (forward and backward, counted by torch's FlopCounterMode) over its time, against the FLOP
 rate of the fastest large float32 (and bfloat16) matrix product measured in the same run. And
 our step again under bfloat16 autocast (``precision = "bfloat16"`` in the training config),
-with its ratio to float32.
+with its ratio to float32; and our step on one thread against all of them (a sweep run on a
+local Ray gets the cores shared among the runs at once, where Ray alone gives it one).
 
     .venv/bin/python benchmarks/train_speed.py [--rounds 5] [--steps 5]
 """
@@ -110,6 +111,79 @@ def time_steps(step, n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
+def one_thread_ratio(step, rounds: int, n: int) -> float:
+    """Our step's time on one thread over its time on all of them: what a sweep run gains from
+    the cores ``--workers 1`` gives it, where Ray alone books each run one CPU."""
+    cores = torch.get_num_threads()
+    one, every = [], []
+    try:
+        for _ in range(rounds):
+            torch.set_num_threads(1)
+            one.append(time_steps(step, n))
+            torch.set_num_threads(cores)
+            every.append(time_steps(step, n))
+    finally:
+        torch.set_num_threads(cores)
+    return statistics.median(one) / statistics.median(every)
+
+
+def make_steps(spec: dict, batch_size: int, task) -> dict:
+    """One step each of ours, TransformerLens's and ours under bfloat16 autocast."""
+    ours = Transformer(TransformerConfig(**spec, n_ctx=task.n_ctx, d_vocab=task.d_vocab))
+    ours_half = Transformer(ours.cfg)
+    theirs = transformer_lens_model(spec, task.n_ctx, task.d_vocab)
+    return {
+        # our trainer's optimizer (fused AdamW) vs TransformerLens's default AdamW
+        "algolens": make_step(
+            ours, torch.optim.AdamW(ours.parameters(), lr=1e-4, fused=True), task, batch_size
+        ),
+        "transformer_lens": make_step(
+            theirs, torch.optim.AdamW(theirs.parameters(), lr=1e-4), task, batch_size
+        ),
+        "algolens_bf16": make_step(
+            ours_half,
+            torch.optim.AdamW(ours_half.parameters(), lr=1e-4, fused=True),
+            task,
+            batch_size,
+            half=True,
+        ),
+    }
+
+
+def measure(name: str, spec: dict, batch_size: int, task, roofs: dict, args) -> dict:
+    """One configuration's JSON line: medians of alternating rounds, ratios and roof fractions."""
+    steps = make_steps(spec, batch_size, task)
+    for step in steps.values():  # warm up
+        step()
+        step()
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(args.rounds):
+        for key, step in steps.items():
+            times[key].append(time_steps(step, args.steps))
+    ours_s = statistics.median(times["algolens"])
+    theirs_s = statistics.median(times["transformer_lens"])
+    half_s = statistics.median(times["algolens_bf16"])
+    flops = step_flops(steps["algolens"])
+    return {
+        "benchmark": "train_step",
+        "config": name,
+        "batch_size": batch_size,
+        "algolens_ms": round(ours_s * 1e3, 1),
+        "transformer_lens_ms": round(theirs_s * 1e3, 1),
+        "ratio_tl_over_ours": round(theirs_s / ours_s, 2),
+        "algolens_bf16_autocast_ms": round(half_s * 1e3, 1),
+        "ratio_fp32_over_bf16_autocast": round(ours_s / half_s, 2),
+        "step_gflop": round(flops / 1e9, 3),
+        "roof_gflops": {k: round(v / 1e9, 1) for k, v in roofs.items()},
+        "fraction_of_fp32_roof": round(flops / ours_s / roofs["float32"], 3),
+        "bf16_fraction_of_bf16_roof": round(flops / half_s / roofs["bfloat16"], 3),
+        "threads": torch.get_num_threads(),
+        "ratio_one_thread_over_all": round(
+            one_thread_ratio(steps["algolens"], args.rounds, args.steps), 2
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -118,54 +192,7 @@ def main() -> None:
     task = make_task("add", n_digits=5)
     roofs = {"float32": roof(torch.float32), "bfloat16": roof(torch.bfloat16)}
     for name, (spec, batch_size) in CONFIGS.items():
-        ours = Transformer(TransformerConfig(**spec, n_ctx=task.n_ctx, d_vocab=task.d_vocab))
-        ours_half = Transformer(ours.cfg)
-        theirs = transformer_lens_model(spec, task.n_ctx, task.d_vocab)
-        steps = {
-            # our trainer's optimizer (fused AdamW) vs TransformerLens's default AdamW
-            "algolens": make_step(
-                ours, torch.optim.AdamW(ours.parameters(), lr=1e-4, fused=True), task, batch_size
-            ),
-            "transformer_lens": make_step(
-                theirs, torch.optim.AdamW(theirs.parameters(), lr=1e-4), task, batch_size
-            ),
-            "algolens_bf16": make_step(
-                ours_half,
-                torch.optim.AdamW(ours_half.parameters(), lr=1e-4, fused=True),
-                task,
-                batch_size,
-                half=True,
-            ),
-        }
-        for step in steps.values():  # warm up
-            step()
-            step()
-        times: dict[str, list[float]] = {k: [] for k in steps}
-        for _ in range(args.rounds):
-            for key, step in steps.items():
-                times[key].append(time_steps(step, args.steps))
-        ours_s = statistics.median(times["algolens"])
-        theirs_s = statistics.median(times["transformer_lens"])
-        half_s = statistics.median(times["algolens_bf16"])
-        flops = step_flops(steps["algolens"])
-        print(
-            json.dumps(
-                {
-                    "benchmark": "train_step",
-                    "config": name,
-                    "batch_size": batch_size,
-                    "algolens_ms": round(ours_s * 1e3, 1),
-                    "transformer_lens_ms": round(theirs_s * 1e3, 1),
-                    "ratio_tl_over_ours": round(theirs_s / ours_s, 2),
-                    "algolens_bf16_autocast_ms": round(half_s * 1e3, 1),
-                    "ratio_fp32_over_bf16_autocast": round(ours_s / half_s, 2),
-                    "step_gflop": round(flops / 1e9, 3),
-                    "roof_gflops": {k: round(v / 1e9, 1) for k, v in roofs.items()},
-                    "fraction_of_fp32_roof": round(flops / ours_s / roofs["float32"], 3),
-                    "bf16_fraction_of_bf16_roof": round(flops / half_s / roofs["bfloat16"], 3),
-                }
-            )
-        )
+        print(json.dumps(measure(name, spec, batch_size, task, roofs, args)), flush=True)
 
 
 if __name__ == "__main__":
