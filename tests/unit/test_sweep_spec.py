@@ -248,8 +248,8 @@ def test_late_loss_max_looks_at_the_last_sixth_only(tmp_path: Path) -> None:
 
 def test_the_papers_digits_sweep_trains_5_to_15_digits_on_one_recipe() -> None:
     """examples/sweeps/papers_digits.toml: addition at 5 to 15 digits, 2 layers, 3 heads, each
-    run on the 15-digit recipe (clipped gradients) with planted carry and nines runs, verified
-    on a million questions of both distributions."""
+    run on the 15-digit recipe (clipped gradients) with planted carry and nines runs, some of
+    them bare (zero columns below), verified on a million questions of both distributions."""
     spec = read_spec(Path("examples/sweeps/papers_digits.toml"))
     runs = plan(spec, Path("s"), device=None)
     assert spec.questions == 1_000_000
@@ -257,6 +257,7 @@ def test_the_papers_digits_sweep_trains_5_to_15_digits_on_one_recipe() -> None:
     for r in runs:
         assert (r.config.model["n_layers"], r.config.model["n_heads"]) == (2, 3)
         task = r.config.task
-        assert (task["short_share"], task["cascade_share"], task["nines_share"]) == (0.1, 0.2, 0.5)
+        shares = ("short_share", "cascade_share", "nines_share", "bare_share")
+        assert tuple(task[k] for k in shares) == (0.1, 0.2, 0.5, 0.5)
         t = r.config.train
         assert (t.steps, t.lr, t.grad_clip) == (18_000, 2e-3, 1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -340,3 +341,31 @@ def test_package_only_ships_a_finished_build_with_its_seed_spread(tmp_path: Path
     assert shipped["seed_spread"] == spread
     with pytest.raises(AlgolensError, match="no finished build"):
         package_build("m", tmp_path / "work", 7, tmp_path / "zoo")
+
+
+def test_the_seed_spread_keeps_the_seeds_the_zoo_copy_records(tmp_path: Path) -> None:
+    """On a machine whose work folder lacks some seeds, the shipped card's spread (its own seed
+    from its config.json, and the rows it carries) stays in the new spread for the same recipe;
+    a build in the work folder replaces its seed's row, and another recipe's copy adds none."""
+    from algolens.zoo.build import seed_spread
+
+    def card(fails: int, lr: float) -> dict[str, Any]:
+        dist = {"failures": fails, "questions": 1000, "failures_per_million": fails * 1e3}
+        return {"training": {"recipe": {"lr": lr}, "wall_seconds": 60.0},
+                "verification": {"uniform": dist, "training": dist, "suites": {}}}  # fmt: skip
+
+    shipped = tmp_path / "zoo" / "m"
+    shipped.mkdir(parents=True)
+    old = {**card(3, 1e-3), "seed_spread": {"seeds": [{"seed": 5, "failures_per_million": 0,
+                                                          "questions": 1000}]}}  # fmt: skip
+    store.write_json(shipped / "card.json", old)
+    store.write_json(shipped / store.CONFIG, {"train": {"seed": 4}})
+    (tmp_path / "work" / "m_s4").mkdir(parents=True)
+    store.write_json(tmp_path / "work" / "m_s4" / "card.json", card(0, 1e-3))
+    spread = seed_spread("m", tmp_path / "work", {"lr": 1e-3}, shipped=shipped)
+    assert [(r["seed"], r["failures_per_million"]) for r in spread["seeds"]] == [(4, 0), (5, 0)]
+    assert spread["verified"] == "2 of 2 seeds"
+    (tmp_path / "work" / "m_s4" / "card.json").unlink()
+    spread = seed_spread("m", tmp_path / "work", {"lr": 1e-3}, shipped=shipped)
+    assert [(r["seed"], r["failures_per_million"]) for r in spread["seeds"]] == [(4, 3e3), (5, 0)]
+    assert seed_spread("m", tmp_path / "work", {"lr": 2e-3}, shipped=shipped)["seeds"] == []

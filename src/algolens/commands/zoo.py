@@ -195,8 +195,9 @@ def zoo_build(
 ) -> None:
     """Train a zoo recipe from scratch, measure its card (both distributions, the complete suites,
     the papers' lists) and, with --package, ship it in the zoo (its card gains the spread over
-    every seed built in WORK). An interrupted build (Ctrl-C, SIGTERM) continues with --resume;
-    the card then says it was resumed. --package-only ships a build already finished."""
+    every seed of the recipe built in WORK or recorded by the zoo copy). An interrupted build
+    (Ctrl-C, SIGTERM) continues with --resume; the card then says it was resumed.
+    --package-only ships a build already finished."""
     from algolens.store import ZOO_DIR
     from algolens.zoo.build import build, package_build
 

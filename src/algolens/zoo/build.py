@@ -216,28 +216,53 @@ def build(
     return card
 
 
-def seed_spread(name: str, work: Path, recipe: dict[str, Any]) -> dict[str, Any]:
+def _spread_row(card: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One seed's row of the spread, from its card's verification and training time."""
+    v = card["verification"]
+    suites = v.get("suites", {})
+    return {
+        "seed": seed,
+        "failures_per_million": v["training"]["failures_per_million"],
+        "uniform_failures_per_million": v.get("uniform", {}).get("failures_per_million"),
+        "suite_failures": sum(r["failures"] for r in suites.values()),
+        "suites": {k: [r["failures"], r["questions"]] for k, r in suites.items()},
+        "train_seconds": card["training"].get("wall_seconds"),
+        "questions": v["training"]["questions"],
+    }
+
+
+def _shipped_rows(shipped: Path | None, recipe: dict[str, Any]) -> list[dict[str, Any]]:
+    """The seeds a zoo copy already records for ``recipe``: its spread's rows and its own
+    (seed from its config.json), so a seed built on another machine stays in the spread."""
+    if shipped is None or not (shipped / CARD).exists():
+        return []
+    card = store.read_json(shipped / CARD, "zoo card")
+    if card.get("training", {}).get("recipe") != recipe:
+        return []
+    rows = list(card.get("seed_spread", {}).get("seeds", []))
+    if "training" in card.get("verification", {}) and (shipped / store.CONFIG).exists():
+        seed = store.read_json(shipped / store.CONFIG, "run config")["train"]["seed"]
+        rows.append(_spread_row(card, int(seed)))
+    return rows
+
+
+def seed_spread(
+    name: str, work: Path, recipe: dict[str, Any], shipped: Path | None = None
+) -> dict[str, Any]:
     """The card's ``seed_spread``: one row per finished build of ``name`` in ``work``
-    (``NAME_sSEED/card.json``) with this recipe, its training-distribution and uniform failures
-    per million, its suites' failures and its training time; ``verified`` counts the seeds with
-    no training-distribution failure."""
-    rows = []
+    (``NAME_sSEED/card.json``) with this recipe, and per seed the zoo copy ``shipped`` records
+    with it (a build in ``work`` replaces its seed's row); each row holds the seed's
+    training-distribution and uniform failures per million, its suites' failures and its
+    training time; ``verified`` counts the seeds with no training-distribution failure."""
+    by_seed = {r["seed"]: r for r in _shipped_rows(shipped, recipe)}
     for path in sorted(Path(work).glob(f"{name}_s*/{CARD}")):
         card = store.read_json(path, "zoo card")
-        v = card.get("verification", {})
-        if card.get("training", {}).get("recipe") != recipe or "training" not in v:
+        if card.get("training", {}).get("recipe") != recipe:
             continue
-        suites = v.get("suites", {})
-        rows.append({
-            "seed": int(path.parent.name.rsplit("_s", 1)[1]),
-            "failures_per_million": v["training"]["failures_per_million"],
-            "uniform_failures_per_million": v.get("uniform", {}).get("failures_per_million"),
-            "suite_failures": sum(r["failures"] for r in suites.values()),
-            "suites": {k: [r["failures"], r["questions"]] for k, r in suites.items()},
-            "train_seconds": card["training"].get("wall_seconds"),
-            "questions": v["training"]["questions"],
-        })  # fmt: skip
-    rows.sort(key=lambda r: r["seed"])
+        if "training" in card.get("verification", {}):
+            seed = int(path.parent.name.rsplit("_s", 1)[1])
+            by_seed[seed] = _spread_row(card, seed)
+    rows = [by_seed[seed] for seed in sorted(by_seed)]
     clean = sum(r["failures_per_million"] == 0 for r in rows)
     return {
         "command": f"algolens zoo build {name} --seed SEED (each seed), then --package-only",
@@ -250,12 +275,14 @@ def seed_spread(name: str, work: Path, recipe: dict[str, Any]) -> dict[str, Any]
 
 def package_build(name: str, work: Path, seed: int, zoo_dir: Path) -> dict[str, Any]:
     """Ship the finished build ``work/NAME_sSEED`` (trained and carded by :func:`build`) into
-    the zoo as ``name``; its card gains the spread over every seed built with this recipe."""
+    the zoo as ``name``; its card gains the spread over every seed built with this recipe, in
+    ``work`` or recorded by the zoo copy it replaces."""
     out = Path(work) / f"{name}_s{seed}"
     if not (out / CARD).exists():
         raise AlgolensError(f"{out} holds no finished build (no {CARD}): run zoo build first")
     card = store.read_json(out / CARD, "zoo card")
-    card["seed_spread"] = seed_spread(name, work, card["training"].get("recipe"))
+    recipe = card["training"].get("recipe")
+    card["seed_spread"] = seed_spread(name, work, recipe, shipped=Path(zoo_dir) / name)
     store.write_json(out / CARD, card)
     package(out, name, card, zoo_dir)
     return card
