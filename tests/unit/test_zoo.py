@@ -274,6 +274,9 @@ def test_zoo_show_prints_the_recipe_across_seeds() -> None:
     assert "the recipe across seeds: 3 of 3 seeds" in shown
     assert sum(line.startswith("  seed ") for line in shown.splitlines()) == 3
     assert "across seeds" not in runner.invoke(app, ["zoo", "show", "add_d6_l2"]).stdout
+    ins2 = runner.invoke(app, ["zoo", "show", "ins2_mix_d6_l4"]).stdout  # both rates per seed
+    want = "  seed 1: training 1 per million, uniform 3, suites 0 wrong, 1,648 s of training"
+    assert want in ins2
 
 
 @pytest.mark.slow  # three small builds, each with its card: about 15 s on a quiet machine

@@ -90,10 +90,12 @@ def _seed_lines(spread: dict[str, Any]) -> list[str]:
     """The recipe trained with other seeds: one line per seed."""
     out = [f"the recipe across seeds: {spread.get('verified', '')} ({spread.get('command', '')})"]
     for row in spread.get("seeds", []):
-        out.append(
-            f"  seed {row['seed']}: {row['failures_per_million']:,.0f} per million, "
-            f"suite {row['suite_failures']} wrong, {row['train_seconds']:,.0f} s of training"
-        )
+        line = f"  seed {row['seed']}: training {row['failures_per_million']:,.0f} per million"
+        if row.get("uniform_failures_per_million") is not None:
+            line += f", uniform {row['uniform_failures_per_million']:,.0f}"
+        line += f", suites {row['suite_failures']} wrong"
+        seconds = row.get("train_seconds")
+        out.append(line + (f", {seconds:,.0f} s of training" if seconds is not None else ""))
     return out
 
 
